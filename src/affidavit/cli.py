@@ -1,0 +1,470 @@
+"""The ``affidavit`` command: parse, call one core function, print.
+
+Data goes to stdout, progress and summaries to stderr. Exit codes: 0 ok, 1 verification
+failed, 2 usage or input error (see the README). ``affidavit hook`` is dispatched in
+:func:`main` before click is imported: it runs inside the agent on every tool call.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from affidavit import locations
+from affidavit.errors import AffidavitError, InputError, VerificationError
+from affidavit.ledger import Ledger, Progress
+from affidavit.record import Record, parse_time
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
+
+
+def say(message: str) -> None:
+    """A summary line for people, on stderr so stdout stays data."""
+    click.echo(message, err=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Paths:
+    ledger: Path
+    key: Path
+
+    def open(self, *, readonly: bool = False) -> Ledger:
+        return Ledger.open(self.ledger, key_path=self.key, readonly=readonly)
+
+
+def progress_bar(total: int, label: str) -> AbstractContextManager[Progress | None]:
+    """A rich progress bar on a terminal; nothing in a pipe."""
+    if not sys.stderr.isatty() or total < 10_000:
+        return nullcontext(None)
+    from contextlib import contextmanager
+
+    from rich.progress import Progress as Bar
+
+    @contextmanager
+    def bar() -> Iterator[Progress]:
+        with Bar(transient=True, console=None) as p:
+            task = p.add_task(label, total=total)
+            yield lambda done: p.update(task, completed=done)
+
+    return bar()
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Ledger file. Default: $AFFIDAVIT_LEDGER, else ledger.sqlite in the user data folder.",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Signing key file. Default: $AFFIDAVIT_KEY, else beside a --ledger file as "
+    "<ledger>.key, else signing.key in the user config folder.",
+)
+@click.version_option(package_name="affidavit")
+@click.pass_context
+def cli(ctx: click.Context, ledger: Path | None, key_file: Path | None) -> None:
+    """Affidavit: a verifiable audit trail of what AI coworkers did to your files.
+
+    Records go into an append-only Merkle log (RFC 9162) whose state is published as
+    signed C2SP checkpoints, so anyone can check the trail without trusting this tool.
+    """
+    path = locations.ledger_path(ledger)
+    ctx.obj = Paths(path, locations.key_path(path, key_file))
+
+
+pass_paths = click.make_pass_decorator(Paths)
+
+
+@cli.command()
+@click.option(
+    "--origin",
+    help="The log's name in its checkpoints (a URL-like string without spaces or '+'). "
+    "Default: affidavit/<hostname>/<random>.",
+)
+@json_option
+@pass_paths
+def init(paths: Paths, origin: str | None, as_json: bool) -> None:
+    """Create a ledger and its signing key; print the verifier key.
+
+    Refuses to overwrite an existing ledger or key. Give the verifier key to whoever will
+    check your checkpoints.
+    """
+    if origin is None:
+        host = "".join(c if c.isalnum() or c in ".-" else "-" for c in socket.gethostname())
+        origin = f"affidavit/{host or 'host'}/{os.urandom(4).hex()}"
+    with Ledger.create(paths.ledger, origin=origin, key_path=paths.key) as ledger:
+        vkey = ledger.verifier.vkey()
+    if as_json:
+        emit_json(
+            {"ledger": str(paths.ledger), "key": str(paths.key), "origin": origin, "vkey": vkey}
+        )
+        return
+    say(f"created ledger {paths.ledger}")
+    say(f"signing key   {paths.key} (mode 0600; keep it off the agent's folders)")
+    say("verifier key:")
+    click.echo(vkey)
+
+
+def _read_lines(stream: IO[str], name: str, now: Callable[[], Any]) -> Iterator[Record]:
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        where = f"{name}:{number}"
+        try:
+            item = json.loads(line)
+        except ValueError as e:
+            raise InputError(f"{where}: not JSON ({e})") from e
+        if not isinstance(item, dict):
+            raise InputError(f"{where}: expected a JSON object, got {type(item).__name__}")
+        unknown = set(item) - {"kind", "source", "time", "payload"}
+        if unknown:
+            raise InputError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        for field in ("kind", "source", "payload"):
+            if field not in item:
+                raise InputError(f"{where}: missing field {field!r}")
+        if not isinstance(item["payload"], dict):
+            raise InputError(f"{where}: field 'payload' must be an object")
+        for field in ("kind", "source"):
+            if not isinstance(item[field], str):
+                raise InputError(f"{where}: field {field!r} must be a string")
+        try:
+            time = parse_time(item["time"]) if "time" in item else now()
+            yield Record.create(item["kind"], item["source"], item["payload"], time=time)
+        except InputError as e:
+            raise InputError(f"{where}: {e}") from e
+
+
+@cli.command()
+@click.argument("file", type=click.File("r", encoding="utf-8", errors="strict"), default="-")
+@json_option
+@pass_paths
+def append(paths: Paths, file: IO[str], as_json: bool) -> None:
+    """Append records from JSON Lines (FILE, or - for stdin); print their seqs.
+
+    Each line: {"kind": "file.update", "source": "my-tool", "time": "2026-11-26T10:00:00Z",
+    "payload": {...}}; "time" is optional (default: now). All or nothing: a bad line is
+    reported with its line number and nothing is appended.
+    """
+    from datetime import UTC, datetime
+
+    name = "<stdin>" if file.name == "<stdin>" else file.name
+    with paths.open() as ledger:
+        try:
+            seqs = ledger.append(_read_lines(file, name, lambda: datetime.now(UTC)))
+        except UnicodeDecodeError as e:
+            raise InputError(f"{name}: not UTF-8 text ({e.reason} at byte {e.start})") from e
+    if as_json:
+        emit_json({"seqs": list(seqs)})
+    else:
+        sys.stdout.writelines(f"{s}\n" for s in seqs)
+    say(f"appended {len(seqs)} record(s)" + (f": {seqs.start}..{seqs.stop - 1}" if seqs else ""))
+
+
+@cli.command()
+@json_option
+@pass_paths
+def seal(paths: Paths, as_json: bool) -> None:
+    """Integrate new records into the tree and publish a signed checkpoint; print it."""
+    with paths.open() as ledger:
+        note = ledger.seal()
+        latest = ledger.latest_checkpoint()
+    size = latest[0] if latest else 0
+    if as_json:
+        emit_json({"size": size, "checkpoint": note})
+    else:
+        sys.stdout.write(note)
+        say(f"published checkpoint of size {size}")
+
+
+@cli.command()
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the checkpoint to this file (for an auditor to keep) instead of printing it.",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
+@pass_paths
+def checkpoint(paths: Paths, out: Path | None, force: bool) -> None:
+    """Print the latest signed checkpoint exactly as signed.
+
+    An auditor keeps it (--out FILE) and runs `affidavit verify --from FILE` at the next
+    review: that proves the log only grew in between.
+    """
+    with paths.open(readonly=True) as ledger:
+        latest = ledger.latest_checkpoint()
+    if latest is None:
+        raise InputError("nothing is published yet; run `affidavit seal`")
+    if out is None:
+        sys.stdout.write(latest[1])
+        return
+    if out.exists() and not force:
+        raise InputError(f"{out} exists; use --force to overwrite it")
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(latest[1])
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, out)
+    say(f"saved checkpoint of size {latest[0]} to {out}")
+
+
+@cli.command()
+@pass_paths
+def key(paths: Paths) -> None:
+    """Print the ledger's verifier key (name+keyid+base64 key, as C2SP signed-note)."""
+    with paths.open(readonly=True) as ledger:
+        click.echo(ledger.verifier.vkey())
+
+
+def _parse_range(spec: str) -> tuple[int, int | None]:
+    try:
+        if ".." in spec:
+            a, b = spec.split("..", 1)
+            return int(a), int(b) + 1
+        return int(spec), int(spec) + 1
+    except ValueError:
+        raise click.BadParameter(f"{spec!r} is not SEQ or START..END") from None
+
+
+def row_json(row: tuple[int, bytes, bytes, bytes | None, bytes | None]) -> dict[str, Any]:
+    seq, leaf, leaf_hash, salt, body = row
+    return {
+        "seq": seq,
+        "envelope": json.loads(leaf),
+        "leaf": b64(leaf),
+        "leaf_hash": b64(leaf_hash),
+        "payload": None if body is None else json.loads(body),
+        "salt": None if salt is None else b64(salt),
+    }
+
+
+@cli.command()
+@click.argument("spec", required=False)
+@click.option("--all", "show_all", is_flag=True, help="Every record.")
+@json_option
+@pass_paths
+def show(paths: Paths, spec: str | None, show_all: bool, as_json: bool) -> None:
+    """Show records SEQ, START..END (inclusive) or --all, one JSON object per line.
+
+    Fields: seq, envelope, leaf (base64 leaf bytes), leaf_hash, payload, salt (payload and
+    salt are null once erased). Streams, so --all works on any size in constant memory.
+    """
+    if show_all == (spec is not None):
+        raise click.UsageError("give SEQ, START..END, or --all")
+    start, end = (0, None) if spec is None else _parse_range(spec)
+    with paths.open(readonly=True) as ledger:
+        found = False
+        for row in ledger.rows(start, end):
+            found = True
+            sys.stdout.write(json.dumps(row_json(row), ensure_ascii=False) + "\n")
+        if not found and spec is not None:
+            raise InputError(f"no record in {spec}; the ledger holds {ledger.store.size()}")
+    del as_json  # JSON Lines is the only form: show is for reading by tools and people alike
+
+
+@cli.command()
+@click.argument("seq", type=int, required=False)
+@click.option(
+    "--consistency",
+    nargs=2,
+    type=int,
+    metavar="OLD NEW",
+    help="Prove that the published tree of size NEW extends the tree of size OLD.",
+)
+@json_option
+@pass_paths
+def prove(
+    paths: Paths, seq: int | None, consistency: tuple[int, int] | None, as_json: bool
+) -> None:
+    """Print an inclusion proof for record SEQ, or a consistency proof with --consistency.
+
+    Proofs are RFC 9162 audit paths against a signed checkpoint (the latest by default), so
+    any RFC 9162 / C2SP verifier can check them. Hashes are base64.
+    """
+    if (seq is None) == (consistency is None):
+        raise click.UsageError("give SEQ or --consistency OLD NEW")
+    with paths.open(readonly=True) as ledger:
+        if consistency is not None:
+            c = ledger.prove_consistency(consistency[0], consistency[1])
+            out: dict[str, Any] = {
+                "size1": c.size1,
+                "size2": c.size2,
+                "proof": [b64(h) for h in c.proof],
+                "checkpoint": c.checkpoint,
+            }
+        else:
+            assert seq is not None
+            p = ledger.prove_inclusion(seq)
+            out = {
+                "index": p.index,
+                "tree_size": p.tree_size,
+                "leaf_hash": b64(p.leaf_hash),
+                "proof": [b64(h) for h in p.proof],
+                "checkpoint": p.checkpoint,
+            }
+    if as_json:
+        emit_json(out)
+        return
+    for name, value in out.items():
+        if name == "proof":
+            click.echo("proof:")
+            for h in value:
+                click.echo(f"  {h}")
+        elif name == "checkpoint":
+            click.echo("checkpoint:")
+            sys.stdout.write("".join(f"  {line}\n" for line in value.splitlines()))
+        else:
+            click.echo(f"{name}: {value}")
+
+
+@cli.command()
+@click.option(
+    "--from",
+    "from_file",
+    type=click.File("r", encoding="utf-8"),
+    help="A checkpoint you kept earlier: also prove the log only grew since.",
+)
+@click.option("--vkey", help="Pin the verifier key instead of trusting the one in the ledger.")
+@json_option
+@pass_paths
+def verify(paths: Paths, from_file: IO[str] | None, vkey: str | None, as_json: bool) -> None:
+    """Recheck every record, subtree hash, checkpoint root and signature.
+
+    Exit 0 when everything holds, 1 naming the first record or checkpoint that fails and
+    why, 2 for usage errors or unreadable input.
+    """
+    from affidavit.note import Verifier
+
+    kept = from_file.read() if from_file is not None else None
+    pinned = Verifier.from_vkey(vkey) if vkey else None
+    with paths.open(readonly=True) as ledger:
+        total = ledger.store.size()
+        try:
+            with progress_bar(total, "verifying") as progress:
+                report = ledger.verify(from_checkpoint=kept, key=pinned, progress=progress)
+        except VerificationError as e:
+            if as_json:
+                emit_json({"ok": False, "where": e.where, "error": str(e)})
+            raise
+    result = {
+        "ok": True,
+        "records": report.records,
+        "erased": report.erased,
+        "subtrees": report.nodes,
+        "checkpoints": report.checkpoints,
+        "tree_size": report.tree_size,
+        "root": b64(report.root),
+        "from_size": report.from_size,
+    }
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(
+        f"OK: {report.records} records ({report.erased} erased), {report.nodes} subtree "
+        f"hashes, {report.checkpoints} checkpoints; tree size {report.tree_size}, "
+        f"root {result['root']}"
+    )
+    if report.from_size is not None:
+        click.echo(f"OK: the log only grew since your checkpoint of size {report.from_size}")
+
+
+@cli.command()
+@click.argument("seqs", type=int, nargs=-1, required=True)
+@click.option("--reason", required=True, help="Why (recorded in the erasure record).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@pass_paths
+def erase(paths: Paths, seqs: tuple[int, ...], reason: str, yes: bool, as_json: bool) -> None:
+    """Erase the payloads of records SEQ... (for example a GDPR request).
+
+    Deletes payload and salt for good (SQLite secure_delete) and appends an `erasure`
+    record naming the seqs and the reason. Envelopes stay, so the ledger still verifies.
+    """
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InputError("erase needs --yes when not run from a terminal")
+        click.confirm(f"Erase the payloads of {len(seqs)} record(s) for good?", abort=True)
+    with paths.open() as ledger:
+        seq = ledger.erase(list(seqs), reason)
+    if as_json:
+        emit_json({"erased": sorted(set(seqs)), "erasure_seq": seq})
+    else:
+        say(f"erased {len(set(seqs))} payload(s); erasure recorded as record {seq}")
+
+
+@cli.command()
+@json_option
+@pass_paths
+def status(paths: Paths, as_json: bool) -> None:
+    """Show size, integrated and published counts, the last checkpoint and erased count."""
+    with paths.open(readonly=True) as ledger:
+        st = ledger.status()
+    fields = {
+        "ledger": str(paths.ledger),
+        "origin": st.origin,
+        "vkey": st.vkey,
+        "size": st.size,
+        "integrated": st.integrated,
+        "published": st.published,
+        "last_published_at": st.last_published_at,
+        "erased": st.erased,
+        "last_checkpoint": st.last_checkpoint,
+    }
+    if as_json:
+        emit_json(fields)
+        return
+    for name, value in fields.items():
+        if name != "last_checkpoint":
+            click.echo(f"{name + ':':<19}{'-' if value is None else value}")
+    unpublished = st.size - st.published
+    if unpublished:
+        say(f"{unpublished} record(s) not yet published; run `affidavit seal`")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point; maps errors to the documented exit codes."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        cli.main(args=args, prog_name="affidavit", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except VerificationError as e:
+        click.echo(f"FAILED: {e}", err=True)
+        sys.exit(EXIT_FAILED)
+    except AffidavitError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_USAGE)
+    except BrokenPipeError:
+        # A reader such as `head` went away: not an error, and nothing more to say.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(EXIT_OK)
+    sys.exit(EXIT_OK)

@@ -1,0 +1,248 @@
+"""The embedded store: one SQLite file per ledger.
+
+WAL journal, ``synchronous=FULL`` (every commit is fsync-ed before it returns), one writer at
+a time through ``BEGIN IMMEDIATE`` and a generous busy timeout, any number of readers.
+
+Tables::
+
+    meta(key, value)                      origin, verifier key, integrated size, schema
+    records(seq, leaf, leaf_hash,         seq is the leaf index, from 0
+            salt, payload)                salt/payload are NULL once erased
+    nodes(level, idx, hash)               every complete subtree of level >= 1
+    checkpoints(size, note, published)    every signed checkpoint ever published
+
+Only the standard library: the capture hook appends through this module directly.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from affidavit.errors import LedgerCorruptError, LedgerExistsError, LedgerNotFoundError
+
+SCHEMA = 1
+BUSY_TIMEOUT_MS = 30_000
+
+_DDL = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE records (
+    seq INTEGER PRIMARY KEY,
+    leaf BLOB NOT NULL,
+    leaf_hash BLOB NOT NULL,
+    salt BLOB,
+    payload BLOB
+);
+CREATE TABLE nodes (
+    level INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE checkpoints (
+    size INTEGER PRIMARY KEY,
+    note TEXT NOT NULL,
+    published TEXT NOT NULL
+);
+"""
+
+Row = tuple[int, bytes, bytes, bytes | None, bytes | None]
+
+
+class SqliteStore:
+    """A ledger's tables in one SQLite file. Not thread-safe: one store per thread/process."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+
+    # -- opening ----------------------------------------------------------------------------
+
+    @classmethod
+    def _connect(cls, path: Path) -> sqlite3.Connection:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        return conn
+
+    @classmethod
+    def create(cls, path: Path, meta: dict[str, str]) -> SqliteStore:
+        """Create a new ledger file; refuses to touch an existing one."""
+        if path.exists():
+            raise LedgerExistsError(f"a ledger already exists at {path}; not overwriting it")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = cls._connect(path)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in _DDL.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            rows = {"schema": str(SCHEMA), "integrated": "0", **meta}
+            conn.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.close()
+            path.unlink(missing_ok=True)
+            raise
+        return cls(conn, path)
+
+    @classmethod
+    def open(cls, path: Path, *, readonly: bool = False) -> SqliteStore:
+        if not path.is_file():
+            raise LedgerNotFoundError(
+                f"no ledger at {path}; create one with `affidavit init` "
+                "or choose another with --ledger / AFFIDAVIT_LEDGER"
+            )
+        try:
+            if readonly:
+                uri = path.resolve().as_uri() + "?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            else:
+                conn = cls._connect(path)
+            version = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        except sqlite3.DatabaseError as e:
+            raise LedgerCorruptError(f"{path} is not a readable Affidavit ledger: {e}") from e
+        if version is None or version[0] != str(SCHEMA):
+            conn.close()
+            raise LedgerCorruptError(f"{path} has no Affidavit schema {SCHEMA} marker")
+        return cls(conn, path)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- transactions -----------------------------------------------------------------------
+
+    def begin(self) -> None:
+        """Take the write lock now, so concurrent writers queue instead of failing later."""
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self._conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+    # -- meta -------------------------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- records ----------------------------------------------------------------------------
+
+    def size(self) -> int:
+        row = self._conn.execute("SELECT max(seq) FROM records").fetchone()
+        return 0 if row[0] is None else int(row[0]) + 1
+
+    def add_records(self, rows: Iterable[tuple[bytes, bytes, bytes | None, bytes | None]]) -> int:
+        """Insert (leaf, leaf_hash, salt, payload) rows at the end; returns the first seq.
+
+        Call inside :meth:`begin` / :meth:`commit`: the seqs are only real once committed.
+        """
+        first = self.size()
+        self._conn.executemany(
+            "INSERT INTO records (seq, leaf, leaf_hash, salt, payload) VALUES (?, ?, ?, ?, ?)",
+            ((first + i, *row) for i, row in enumerate(rows)),
+        )
+        return first
+
+    def records(self, start: int = 0, end: int | None = None) -> Iterator[Row]:
+        """Stream records with ``start <= seq < end`` in order, in constant memory."""
+        sql = "SELECT seq, leaf, leaf_hash, salt, payload FROM records WHERE seq >= ?"
+        args: list[Any] = [start]
+        if end is not None:
+            sql += " AND seq < ?"
+            args.append(end)
+        cursor = self._conn.execute(sql + " ORDER BY seq", args)
+        while batch := cursor.fetchmany(4096):
+            yield from batch
+
+    def record(self, seq: int) -> Row | None:
+        row: Row | None = self._conn.execute(
+            "SELECT seq, leaf, leaf_hash, salt, payload FROM records WHERE seq = ?", (seq,)
+        ).fetchone()
+        return row
+
+    def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        rows = self._conn.execute(
+            "SELECT leaf_hash FROM records WHERE seq >= ? AND seq < ? ORDER BY seq", (start, end)
+        )
+        return [r[0] for r in rows]
+
+    def erase_payloads(self, seqs: Iterable[int]) -> int:
+        """NULL the salt and payload of ``seqs``; secure_delete overwrites the old bytes."""
+        self._conn.execute("PRAGMA secure_delete = ON")
+        cursor = self._conn.executemany(
+            "UPDATE records SET salt = NULL, payload = NULL WHERE seq = ? AND payload IS NOT NULL",
+            ((s,) for s in seqs),
+        )
+        return cursor.rowcount
+
+    def erased_count(self) -> int:
+        return int(
+            self._conn.execute("SELECT count(*) FROM records WHERE payload IS NULL").fetchone()[0]
+        )
+
+    def purge_wal(self) -> None:
+        """Move the WAL into the main file and truncate it, so erased bytes leave the disk."""
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # -- tree -------------------------------------------------------------------------------
+
+    def add_nodes(self, nodes: Iterable[tuple[int, int, bytes]]) -> None:
+        self._conn.executemany("INSERT INTO nodes (level, idx, hash) VALUES (?, ?, ?)", nodes)
+
+    def node_hashes(self, keys: Sequence[tuple[int, int]]) -> list[bytes]:
+        """Hashes of the subtrees ``(level, index)``; level 0 is a record's leaf hash."""
+        out: list[bytes] = []
+        for level, idx in keys:
+            if level == 0:
+                row = self._conn.execute(
+                    "SELECT leaf_hash FROM records WHERE seq = ?", (idx,)
+                ).fetchone()
+            else:
+                row = self._conn.execute(
+                    "SELECT hash FROM nodes WHERE level = ? AND idx = ?", (level, idx)
+                ).fetchone()
+            if row is None:
+                raise LedgerCorruptError(f"subtree (level {level}, index {idx}) is missing")
+            out.append(row[0])
+        return out
+
+    def nodes_at(self, level: int) -> Iterator[tuple[int, bytes]]:
+        cursor = self._conn.execute(
+            "SELECT idx, hash FROM nodes WHERE level = ? ORDER BY idx", (level,)
+        )
+        while batch := cursor.fetchmany(4096):
+            yield from batch
+
+    def node_levels(self) -> dict[int, int]:
+        rows = self._conn.execute("SELECT level, count(*) FROM nodes GROUP BY level")
+        return {int(level): int(count) for level, count in rows}
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def add_checkpoint(self, size: int, note: str, published: str) -> None:
+        self._conn.execute("INSERT INTO checkpoints VALUES (?, ?, ?)", (size, note, published))
+
+    def checkpoints(self) -> Iterator[tuple[int, str, str]]:
+        yield from self._conn.execute(
+            "SELECT size, note, published FROM checkpoints ORDER BY size"
+        ).fetchall()
+
+    def latest_checkpoint(self) -> tuple[int, str, str] | None:
+        row: tuple[int, str, str] | None = self._conn.execute(
+            "SELECT size, note, published FROM checkpoints ORDER BY size DESC LIMIT 1"
+        ).fetchone()
+        return row
+
+    def checkpoint_count(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0])
