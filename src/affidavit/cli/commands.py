@@ -1,8 +1,6 @@
-"""The ``affidavit`` command: parse, call one core function, print.
+"""The ledger commands: parse, call one core function, print.
 
-Data goes to stdout, progress and summaries to stderr. Exit codes: 0 ok, 1 verification
-failed, 2 usage or input error (see the README). ``affidavit hook`` is dispatched in
-:func:`main` before click is imported: it runs inside the agent on every tool call.
+Data goes to stdout, progress and summaries to stderr.
 """
 
 from __future__ import annotations
@@ -21,11 +19,9 @@ from typing import IO, Any
 import click
 
 from affidavit import locations
-from affidavit.errors import AffidavitError, InputError, VerificationError
+from affidavit.errors import InputError, VerificationError
 from affidavit.ledger import Ledger, Progress
 from affidavit.record import Record, parse_time
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def b64(data: bytes) -> str:
@@ -441,30 +437,3 @@ def status(paths: Paths, as_json: bool) -> None:
     unpublished = st.size - st.published
     if unpublished:
         say(f"{unpublished} record(s) not yet published; run `affidavit seal`")
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point; maps errors to the documented exit codes."""
-    args = sys.argv[1:] if argv is None else argv
-    try:
-        cli.main(args=args, prog_name="affidavit", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(EXIT_USAGE)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(EXIT_USAGE)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    except VerificationError as e:
-        click.echo(f"FAILED: {e}", err=True)
-        sys.exit(EXIT_FAILED)
-    except AffidavitError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(EXIT_USAGE)
-    except BrokenPipeError:
-        # A reader such as `head` went away: not an error, and nothing more to say.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(EXIT_OK)
-    sys.exit(EXIT_OK)

@@ -1,0 +1,56 @@
+"""The ``affidavit`` command.
+
+``affidavit hook`` runs inside the agent on every tool call, so :func:`main` hands it to the
+stdlib-only capture path before click, rich or cryptography are imported. Every other
+command goes to the click group in :mod:`affidavit.cli.commands`.
+
+Exit codes (the README lists them too): 0 ok, 1 verification failed or findings,
+2 usage or input error. ``affidavit hook`` always exits 0 unless a policy blocks the tool.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point; maps errors to the documented exit codes."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["hook"]:
+        from affidavit.capture.hook import run_hook
+
+        sys.exit(run_hook(args[1:]))
+    sys.exit(run(args))
+
+
+def run(args: list[str]) -> int:
+    import click
+
+    from affidavit.cli.commands import cli
+    from affidavit.errors import AffidavitError, VerificationError
+
+    try:
+        cli.main(args=args, prog_name="affidavit", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return EXIT_USAGE
+    except click.ClickException as e:
+        e.show()
+        return EXIT_USAGE
+    except click.exceptions.Exit as e:
+        return int(e.exit_code)
+    except VerificationError as e:
+        click.echo(f"FAILED: {e}", err=True)
+        return EXIT_FAILED
+    except AffidavitError as e:
+        click.echo(f"error: {e}", err=True)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        # A reader such as `head` went away: not an error, and nothing more to say.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    return EXIT_OK
