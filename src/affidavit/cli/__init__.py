@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import click
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -26,11 +30,27 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(run(args))
 
 
+# Modules whose commands join the group when imported (each uses ``@cli.command()``).
+COMMAND_MODULES = ("affidavit.cli.commands",)
+
+
+def load() -> click.Group:
+    """The click group with every command registered."""
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name)
+    from affidavit.cli.commands import cli
+
+    return cli
+
+
 def run(args: list[str]) -> int:
     import click
 
-    from affidavit.cli.commands import cli
     from affidavit.errors import AffidavitError, VerificationError
+
+    cli = load()
 
     try:
         cli.main(args=args, prog_name="affidavit", standalone_mode=False)
