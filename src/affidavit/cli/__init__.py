@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # Modules whose commands join the group when imported (each uses ``@cli.command()``).
-COMMAND_MODULES = ("affidavit.cli.commands",)
+COMMAND_MODULES = ("affidavit.cli.commands", "affidavit.cli.install")
 
 
 def load() -> click.Group:

@@ -1,0 +1,199 @@
+"""``affidavit install`` / ``uninstall``: wire the capture hook into Claude Code and Cowork.
+
+The work is in :mod:`affidavit.capture.install`; this module picks the target, prints the
+change (a unified diff on stdout with ``--dry-run``) and a summary on stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from affidavit.capture import install as core
+from affidavit.cli.commands import Paths, cli, emit_json, json_option, say
+
+
+def _target_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--scope",
+            type=click.Choice(core.SCOPES),
+            help="Which settings: user (~/.claude/settings.json, the default), project "
+            "(<project>/.claude/settings.json) or managed (a drop-in file in the managed "
+            "settings folder, for every user of the machine; needs an administrator).",
+        ),
+        click.option(
+            "--project",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="The project folder for --scope project (implies it). Default: the current one.",
+        ),
+        click.option(
+            "--settings",
+            "settings_file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Edit this settings file instead of a scope's.",
+        ),
+        click.option(
+            "--plugin",
+            "plugin_dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Write a Claude Code / Cowork plugin into this folder instead of settings.",
+        ),
+        click.option(
+            "--dry-run", is_flag=True, help="Print the change as a unified diff; write nothing."
+        ),
+        json_option,
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _settings_target(
+    scope: str | None, project: Path | None, settings_file: Path | None, plugin_dir: Path | None
+) -> Path | None:
+    """The settings file to edit, or ``None`` for a plugin; rejects mixed targets."""
+    if plugin_dir is not None and (scope or project or settings_file):
+        raise click.UsageError("--plugin writes a plugin; it does not go with --scope/--settings")
+    if settings_file is not None and (scope or project):
+        raise click.UsageError("--settings names the file; it does not go with --scope/--project")
+    if project is not None and scope not in (None, "project"):
+        raise click.UsageError("--project goes with --scope project")
+    if plugin_dir is not None:
+        return None
+    if settings_file is not None:
+        return settings_file.expanduser().absolute()
+    return core.settings_path(scope or ("project" if project else "user"), project=project)
+
+
+def _explicit_ledger(ctx: click.Context, paths: Paths) -> Path | None:
+    """The ledger to bake into the command: only one the user chose (--ledger or env)."""
+    parent = ctx.parent.params if ctx.parent is not None else {}
+    if parent.get("ledger") or os.environ.get("AFFIDAVIT_LEDGER"):
+        return paths.ledger.absolute()
+    return None
+
+
+def _show(path: Path) -> str:
+    home = str(Path.home())
+    text = str(path)
+    return "~" + text[len(home) :] if text.startswith(home + os.sep) else text
+
+
+def _report(
+    changes: list[core.Change],
+    where: Path,
+    *,
+    command: str | None,
+    dry_run: bool,
+    as_json: bool,
+    verb: str,
+) -> None:
+    diff = "".join(c.diff() for c in changes)
+    if as_json:
+        emit_json(
+            {
+                "files": [
+                    {
+                        "path": str(c.path),
+                        "changed": c.changed,
+                        "added": c.added,
+                        "removed": c.removed,
+                        "deleted": c.changed and c.after is None,
+                    }
+                    for c in changes
+                ],
+                "changed": any(c.changed for c in changes),
+                "dry_run": dry_run,
+                "command": command,
+                "diff": diff,
+            }
+        )
+    elif dry_run:
+        sys.stdout.write(diff)
+    added = sum(c.added for c in changes)
+    removed = sum(c.removed for c in changes)
+    if not any(c.changed for c in changes):
+        shown = _show(where)
+        say(f"already installed in {shown}" if verb == "install" else f"not installed in {shown}")
+        return
+    shown = _show(where)
+    would = "dry run, nothing written: would have " if dry_run else ""
+    if verb == "install" and removed:
+        say(f"{would}replaced {removed} older affidavit hook(s) with {added} in {shown}")
+    elif verb == "install":
+        say(f"{would}added {added} hooks to {shown}")
+    else:
+        deleted = [c for c in changes if c.after is None]
+        tail = " (the file held nothing else and was removed)" if deleted and not dry_run else ""
+        say(f"{would}removed {removed} affidavit hooks from {shown}{tail}")
+
+
+@cli.command()
+@_target_options
+@click.option(
+    "--all-events",
+    is_flag=True,
+    help="Also hook events that only recent Claude Code releases know (PermissionDenied, "
+    "StopFailure, PostCompact). An older release rejects the whole settings file.",
+)
+@click.pass_context
+def install(
+    ctx: click.Context,
+    scope: str | None,
+    project: Path | None,
+    settings_file: Path | None,
+    plugin_dir: Path | None,
+    dry_run: bool,
+    as_json: bool,
+    all_events: bool,
+) -> None:
+    """Register the capture hook with Claude Code (or write a Cowork / Claude Code plugin).
+
+    Adds one hook per audited event to the settings file, next to any hooks already there,
+    calling this Python by its absolute path. Running it again changes nothing; after an
+    upgrade into another environment it replaces the old entries. A --ledger given to
+    affidavit (or $AFFIDAVIT_LEDGER) is written into the hook command.
+    """
+    paths: Paths = ctx.obj
+    target = _settings_target(scope, project, settings_file, plugin_dir)
+    command = core.hook_command(core.interpreter(), _explicit_ledger(ctx, paths))
+    events = core.EVENTS + core.NEWER_EVENTS if all_events else core.EVENTS
+    if target is None:
+        assert plugin_dir is not None
+        target = plugin_dir.absolute()
+        changes = core.install_plugin(target, command, events=events, dry_run=dry_run)
+    else:
+        changes = [core.install_settings(target, command, events=events, dry_run=dry_run)]
+    _report(changes, target, command=command, dry_run=dry_run, as_json=as_json, verb="install")
+
+
+@cli.command()
+@_target_options
+def uninstall(
+    scope: str | None,
+    project: Path | None,
+    settings_file: Path | None,
+    plugin_dir: Path | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Remove the hooks install added, and nothing else.
+
+    If the settings file was not edited in between, it comes back byte for byte as it was
+    before install (from the <file>.affidavit-backup install kept); otherwise only the
+    affidavit entries are taken out.
+    """
+    target = _settings_target(scope, project, settings_file, plugin_dir)
+    if target is None:
+        assert plugin_dir is not None
+        target = plugin_dir.absolute()
+        changes = core.uninstall_plugin(target, dry_run=dry_run)
+    else:
+        changes = [core.uninstall_settings(target, dry_run=dry_run)]
+    _report(changes, target, command=None, dry_run=dry_run, as_json=as_json, verb="uninstall")
