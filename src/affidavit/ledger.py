@@ -488,7 +488,7 @@ class Ledger:
                     f"{where}: its payload or salt does not match the envelope's commitment",
                     where=where,
                 )
-            elif leaf[69:78] == b'erasure"':
+            elif leaf[69:78] == b'erasure",':
                 erasures.update(_erased_seqs(body, where))
             if seq < integrated:
                 batch.append(h)

@@ -123,11 +123,17 @@ def init(paths: Paths, origin: str | None, as_json: bool) -> None:
     click.echo(vkey)
 
 
-def _read_lines(stream: IO[str], name: str, now: Callable[[], Any]) -> Iterator[Record]:
-    for number, line in enumerate(stream, start=1):
+def _read_lines(stream: IO[bytes], name: str, now: Callable[[], Any]) -> Iterator[Record]:
+    # Bytes in, decoded line by line: a text stream decodes ahead in chunks, so its
+    # UnicodeDecodeError could name neither the line nor the byte within it.
+    for number, raw in enumerate(stream, start=1):
+        where = f"{name}:{number}"
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InputError(f"{where}: not UTF-8 text ({e.reason} at byte {e.start + 1})") from e
         if not line.strip():
             continue
-        where = f"{name}:{number}"
         try:
             item = json.loads(line)
         except ValueError as e:
@@ -153,10 +159,10 @@ def _read_lines(stream: IO[str], name: str, now: Callable[[], Any]) -> Iterator[
 
 
 @cli.command()
-@click.argument("file", type=click.File("r", encoding="utf-8", errors="strict"), default="-")
+@click.argument("file", type=click.File("rb"), default="-")
 @json_option
 @pass_paths
-def append(paths: Paths, file: IO[str], as_json: bool) -> None:
+def append(paths: Paths, file: IO[bytes], as_json: bool) -> None:
     """Append records from JSON Lines (FILE, or - for stdin); print their seqs.
 
     Each line: {"kind": "file.update", "source": "my-tool", "time": "2026-11-26T10:00:00Z",
@@ -167,10 +173,7 @@ def append(paths: Paths, file: IO[str], as_json: bool) -> None:
 
     name = "<stdin>" if file.name == "<stdin>" else file.name
     with paths.open() as ledger:
-        try:
-            seqs = ledger.append(_read_lines(file, name, lambda: datetime.now(UTC)))
-        except UnicodeDecodeError as e:
-            raise InputError(f"{name}: not UTF-8 text ({e.reason} at byte {e.start})") from e
+        seqs = ledger.append(_read_lines(file, name, lambda: datetime.now(UTC)))
     if as_json:
         emit_json({"seqs": list(seqs)})
     else:
