@@ -396,7 +396,7 @@ def test_verify_from_a_larger_checkpoint_is_a_consistency_error(ledger: Ledger) 
 def test_erase_removes_payload_and_salt_and_records_why(ledger: Ledger) -> None:
     grow(ledger, [6])
     secret = b"user-3@example.com"
-    assert secret in ledger.store.path.read_bytes() + wal_bytes(ledger.store.path)
+    assert secret in Path(ledger.store.path).read_bytes() + wal_bytes(Path(ledger.store.path))
     seq = ledger.erase([3, 1, 3], "GDPR request 42")
     assert seq == 6
     with raw(ledger.store.path) as conn:
@@ -412,7 +412,7 @@ def test_erase_removes_payload_and_salt_and_records_why(ledger: Ledger) -> None:
     erasure.verify_commitment()
     # The envelopes stay, so the published checkpoint still covers the same leaves.
     assert ledger.record(3).erased and ledger.record(3).envelope.commitment
-    assert secret not in ledger.store.path.read_bytes() + wal_bytes(ledger.store.path)
+    assert secret not in Path(ledger.store.path).read_bytes() + wal_bytes(Path(ledger.store.path))
 
     report = ledger.verify()
     assert (report.records, report.erased) == (7, 2)

@@ -7,7 +7,8 @@ package on every tool call, does not pay for cryptography it does not need.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False
 
 __all__ = [
     "AffidavitError",
@@ -37,6 +38,8 @@ _HOMES = {
 }
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from affidavit import merkle
     from affidavit.errors import AffidavitError, ConsistencyError, InputError, VerificationError
     from affidavit.ledger import Ledger

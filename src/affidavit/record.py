@@ -19,12 +19,14 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 
 from affidavit.errors import InputError, VerificationError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA_VERSION = 1
 SALT_SIZE = 16
@@ -44,6 +46,7 @@ class Kind(StrEnum):
     FILE_READ = "file.read"
     FILE_RESTORE = "file.restore"
     COMMAND_EXEC = "command.exec"
+    TOOL_INTENT = "tool.intent"
     TOOL_CALL = "tool.call"
     WEB_FETCH = "web.fetch"
     WEB_SEARCH = "web.search"
@@ -56,6 +59,7 @@ class Kind(StrEnum):
     CONVENTION_SNAPSHOT = "convention.snapshot"
     CAPTURE_ERROR = "capture.error"
     CAPTURE_GAP = "capture.gap"
+    CAPTURE_CORROBORATION = "capture.corroboration"
     POLICY_FINDING = "policy.finding"
     REVIEW_SIGNOFF = "review.signoff"
     ATTESTATION = "attestation"
@@ -159,15 +163,52 @@ def parse_time(text: str) -> datetime:
 # -- values ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Envelope:
+class _Value:
+    """Frozen, slotted value objects without ``dataclasses``.
+
+    STYLE.md asks for ``@dataclass(frozen=True, slots=True)``; these two classes are the
+    exception because they sit on the hook's hot path, where importing ``dataclasses``
+    (which imports ``inspect``) alone costs about half a ``python -c pass``.
+    """
+
+    __slots__: tuple[str, ...] = ()
+
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, _Value)
+            and type(other) is type(self)
+            and (self._fields() == other._fields())
+        )
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        pairs = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"{type(self).__name__}({pairs})"
+
+
+class Envelope(_Value):
     """What the Merkle tree commits to forever: nothing personal, nothing erasable."""
 
+    __slots__ = ("time", "kind", "source", "commitment", "v")
     time: str
     kind: str
     source: str
     commitment: bytes
-    v: int = SCHEMA_VERSION
+    v: int
+
+    def __init__(
+        self, time: str, kind: str, source: str, commitment: bytes, v: int = SCHEMA_VERSION
+    ) -> None:
+        for name, value in zip(self.__slots__, (time, kind, source, commitment, v), strict=True):
+            object.__setattr__(self, name, value)
 
     def leaf(self) -> bytes:
         """The leaf bytes: canonical JSON of the envelope.
@@ -234,8 +275,7 @@ def check_source(source: str) -> str:
     return source
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(_Value):
     """One captured fact: the envelope plus, unless erased, its payload and salt.
 
     ``leaf`` is the envelope's canonical bytes. ``payload_json`` holds the canonical payload
@@ -243,10 +283,17 @@ class Record:
     canonicalizing again.
     """
 
+    __slots__ = ("envelope", "leaf", "payload_json", "salt")
     envelope: Envelope
     leaf: bytes
     payload_json: bytes | None
     salt: bytes | None
+
+    def __init__(
+        self, envelope: Envelope, leaf: bytes, payload_json: bytes | None, salt: bytes | None
+    ) -> None:
+        for name, value in zip(self.__slots__, (envelope, leaf, payload_json, salt), strict=True):
+            object.__setattr__(self, name, value)
 
     @classmethod
     def create(

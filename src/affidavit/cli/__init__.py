@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs the hook ~2 ms
 if TYPE_CHECKING:
     import click
 
@@ -24,14 +24,29 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point; maps errors to the documented exit codes."""
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["hook"]:
-        from affidavit.capture.hook import run_hook
-
-        sys.exit(run_hook(args[1:]))
+        try:
+            from affidavit.capture.hook import run_hook
+        except Exception as e:  # a broken install must not break the agent either
+            print(f"affidavit hook: cannot load: {type(e).__name__}: {e}", file=sys.stderr)
+            sys.exit(EXIT_OK)
+        code = run_hook(args[1:], close=False)
+        # Everything is committed and fsync-ed by now. Leaving without closing the SQLite
+        # connection skips the WAL checkpoint that the last connection runs on close, which
+        # would otherwise cost the agent several milliseconds per event; the WAL is
+        # checkpointed as usual when it grows, and by every other command.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(run(args))
 
 
 # Modules whose commands join the group when imported (each uses ``@cli.command()``).
-COMMAND_MODULES = ("affidavit.cli.commands", "affidavit.cli.install")
+COMMAND_MODULES = (
+    "affidavit.cli.commands",
+    "affidavit.cli.capture",
+    "affidavit.cli.install",
+    "affidavit.cli.importing",
+)
 
 
 def load() -> click.Group:

@@ -11,17 +11,29 @@ Tables::
     nodes(level, idx, hash)               every complete subtree of level >= 1
     checkpoints(size, note, published)    every signed checkpoint ever published
 
+and, for capture (derived or transient; the tree does not cover them)::
+
+    blobs(sha256, size, codec, data)      file contents by hash, compressed, deduplicated
+    tool_uses(tool_use_id, seq, ...)      which records saw which tool call (deduplication)
+    pending(tool_use_id, created, state)  what a PreToolUse saw, until its PostToolUse
+    file_state(path, size, mtime_ns, ...) last hash seen per path, keyed by its stat
+
 Only the standard library: the capture hook appends through this module directly.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
-from typing import Any
 
 from affidavit.errors import LedgerCorruptError, LedgerExistsError, LedgerNotFoundError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    StrPath = str | os.PathLike[str]
 
 SCHEMA = 1
 BUSY_TIMEOUT_MS = 30_000
@@ -46,6 +58,31 @@ CREATE TABLE checkpoints (
     note TEXT NOT NULL,
     published TEXT NOT NULL
 );
+CREATE TABLE blobs (
+    sha256 TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    codec TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE TABLE tool_uses (
+    tool_use_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    kind TEXT NOT NULL
+);
+CREATE INDEX tool_uses_id ON tool_uses (tool_use_id);
+CREATE TABLE pending (
+    tool_use_id TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    state BLOB NOT NULL
+);
+CREATE TABLE file_state (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    sha256 TEXT NOT NULL
+);
 """
 
 Row = tuple[int, bytes, bytes, bytes | None, bytes | None]
@@ -54,14 +91,14 @@ Row = tuple[int, bytes, bytes, bytes | None, bytes | None]
 class SqliteStore:
     """A ledger's tables in one SQLite file. Not thread-safe: one store per thread/process."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: StrPath) -> None:
         self._conn = conn
-        self.path = path
+        self.path = os.fspath(path)
 
     # -- opening ----------------------------------------------------------------------------
 
     @classmethod
-    def _connect(cls, path: Path) -> sqlite3.Connection:
+    def _connect(cls, path: StrPath) -> sqlite3.Connection:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
@@ -69,11 +106,11 @@ class SqliteStore:
         return conn
 
     @classmethod
-    def create(cls, path: Path, meta: dict[str, str]) -> SqliteStore:
+    def create(cls, path: StrPath, meta: dict[str, str]) -> SqliteStore:
         """Create a new ledger file; refuses to touch an existing one."""
-        if path.exists():
+        if os.path.lexists(path):
             raise LedgerExistsError(f"a ledger already exists at {path}; not overwriting it")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         conn = cls._connect(path)
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -85,20 +122,23 @@ class SqliteStore:
             conn.execute("COMMIT")
         except BaseException:
             conn.close()
-            path.unlink(missing_ok=True)
+            if os.path.exists(path):
+                os.unlink(path)
             raise
         return cls(conn, path)
 
     @classmethod
-    def open(cls, path: Path, *, readonly: bool = False) -> SqliteStore:
-        if not path.is_file():
+    def open(cls, path: StrPath, *, readonly: bool = False) -> SqliteStore:
+        if not os.path.isfile(path):
             raise LedgerNotFoundError(
                 f"no ledger at {path}; create one with `affidavit init` "
                 "or choose another with --ledger / AFFIDAVIT_LEDGER"
             )
         try:
             if readonly:
-                uri = path.resolve().as_uri() + "?mode=ro"
+                from pathlib import Path
+
+                uri = Path(path).resolve().as_uri() + "?mode=ro"
                 conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
                 conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             else:
@@ -110,6 +150,11 @@ class SqliteStore:
             conn.close()
             raise LedgerCorruptError(f"{path} has no Affidavit schema {SCHEMA} marker")
         return cls(conn, path)
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The raw connection, for the capture tables (same transaction as the records)."""
+        return self._conn
 
     def close(self) -> None:
         self._conn.close()

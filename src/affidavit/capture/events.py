@@ -1,0 +1,246 @@
+"""Map one Claude Code / Cowork hook event to the records it implies, in the one payload shape.
+
+Pure and standard-library only: the hook runs it on every tool call, and the transcript
+importer feeds it the same events rebuilt from transcript lines, so both sources give the
+same records. The payload shape (documented in the README) is::
+
+    actor   {user, host, email, account_uuid, org_uuid}
+    agent   {product, version, session_id, prompt_id, tool_use_id, tool, surface, event,
+             agent_id, permission_mode, cwd}
+    file    {path, before_sha256, after_sha256, size, old_path}
+    command {text, description, exit, interrupted, git}
+    tool    {server, name, input}
+    prompt  {text}
+    outcome "ok" | "failed";  error  text
+    raw     the source event, redacted and size-capped
+    corroborated_by  other sources that saw the same tool_use_id
+
+Empty fields are left out. Event to kind: PreToolUse → ``tool.intent``; PostToolUse and
+PostToolUseFailure → the tool's kind (Write/Edit/NotebookEdit/MultiEdit → file.create or
+file.update, Read → file.read, Bash/PowerShell and Cowork's workspace bash → command.exec,
+WebFetch → web.fetch, WebSearch → web.search, Agent/Task → agent.spawn, anything else,
+MCP tools included, → tool.call); UserPromptSubmit → prompt.submit; PermissionRequest and
+PermissionDenied → permission.decision; SessionStart/SessionEnd → session.start/end; every
+other event, known or not yet invented, → agent.event with the raw event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+SOURCE_HOOK = "claude-code.hook"
+SOURCE_TRANSCRIPT = "claude-code.transcript"
+
+FILE_WRITERS = frozenset({"Write", "Edit", "MultiEdit", "NotebookEdit"})
+SHELLS = frozenset({"Bash", "PowerShell", "mcp__workspace__bash"})
+STRING_CAP = 4096
+_MCP = re.compile(r"mcp__(.+?)__(.+)")
+_EXIT = re.compile(r"Exit code (-?\d+)")
+
+_TOOL_KINDS = {
+    "Read": "file.read",
+    "WebFetch": "web.fetch",
+    "WebSearch": "web.search",
+    "Agent": "agent.spawn",
+    "Task": "agent.spawn",
+}
+_EVENT_KINDS = {
+    "UserPromptSubmit": "prompt.submit",
+    "PermissionRequest": "permission.decision",
+    "PermissionDenied": "permission.decision",
+    "SessionStart": "session.start",
+    "SessionEnd": "session.end",
+}
+COWORK_MARK = "local-agent-mode-sessions"
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def cap(value: Any, limit: int = STRING_CAP, depth: int = 0) -> Any:
+    """A copy with long strings cut (noting length and hash) and nesting bounded."""
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return value
+        return f"{value[:limit]}…[cut {len(value) - limit} chars; sha256 {sha256_text(value)}]"
+    if depth > 32:
+        return "…[nested too deep]"
+    if isinstance(value, Mapping):
+        return {str(k): cap(v, limit, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [cap(v, limit, depth + 1) for v in value]
+    return value
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _prune(d: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None and v != {} and v != []}
+
+
+def file_path_of(tool_input: Mapping[str, Any]) -> str | None:
+    return _text(tool_input.get("file_path")) or _text(tool_input.get("notebook_path"))
+
+
+def product_and_surface(event: Mapping[str, Any]) -> tuple[str, str]:
+    """Cowork runs Claude Code inside the desktop app, under its session folder."""
+    for key in ("cwd", "transcript_path"):
+        value = event.get(key)
+        if isinstance(value, str) and COWORK_MARK in value:
+            return "cowork", "desktop"
+    return "claude-code", "cli"
+
+
+def tool_kind(tool: str, response: object, original_known: bool | None) -> str:
+    """The record kind of a finished tool call."""
+    if tool in FILE_WRITERS:
+        rtype = response.get("type") if isinstance(response, Mapping) else None
+        if rtype in ("create", "update"):
+            return f"file.{rtype}"
+        if original_known is False:
+            return "file.create"
+        return "file.update"
+    if tool in SHELLS:
+        return "command.exec"
+    return _TOOL_KINDS.get(tool, "tool.call")
+
+
+def _after_text(tool: str, tool_input: Mapping[str, Any], response: object) -> str | None:
+    """The file's new text when the event itself carries it (Write, Edit, MultiEdit)."""
+    r = response if isinstance(response, Mapping) else {}
+    if tool == "Write":
+        return _text(tool_input.get("content")) if "content" in tool_input else None
+    original = r.get("originalFile")
+    if not isinstance(original, str):
+        return None
+    edits: list[Any] = []
+    if tool == "Edit":
+        edits = [tool_input]
+    elif tool == "MultiEdit" and isinstance(tool_input.get("edits"), list):
+        edits = tool_input["edits"]
+    text = original
+    for edit in edits:
+        old, new = edit.get("old_string"), edit.get("new_string")
+        if not isinstance(old, str) or not isinstance(new, str) or old not in text:
+            return None
+        text = text.replace(old, new) if edit.get("replace_all") else text.replace(old, new, 1)
+    return text if edits else None
+
+
+def file_section(
+    tool: str, tool_input: Mapping[str, Any], response: object, observed: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``file`` of a file action: ``observed`` (hashes read from disk) wins over the event."""
+    r = response if isinstance(response, Mapping) else {}
+    path = file_path_of(tool_input) or _text(r.get("filePath"))
+    section: dict[str, Any] = {"path": path}
+    original = r.get("originalFile", r.get("original_file"))
+    if isinstance(original, str):
+        section["before_sha256"] = sha256_text(original)
+    after = _after_text(tool, tool_input, response) if tool in FILE_WRITERS else None
+    if tool == "NotebookEdit" and isinstance(r.get("updated_file"), str):
+        after = r["updated_file"]
+    if after is not None:
+        section["after_sha256"] = sha256_text(after)
+        section["size"] = len(after.encode("utf-8", "surrogatepass"))
+    section.update({k: v for k, v in observed.items() if k in _FILE_KEYS})
+    return _prune(section)
+
+
+_FILE_KEYS = ("path", "before_sha256", "after_sha256", "size", "old_path", "before_known")
+
+
+def _command(tool_input: Mapping[str, Any], response: object, error: str | None) -> dict[str, Any]:
+    r = response if isinstance(response, Mapping) else {}
+    exit_code: int | None = None
+    if error is not None:
+        m = _EXIT.search(error)
+        exit_code = int(m.group(1)) if m else None
+    elif response is not None and not r.get("interrupted"):
+        exit_code = 0
+    return _prune(
+        {
+            "text": _text(tool_input.get("command")),
+            "description": _text(tool_input.get("description")),
+            "exit": exit_code,
+            "interrupted": r.get("interrupted") if isinstance(r.get("interrupted"), bool) else None,
+            "git": r.get("gitOperation"),
+        }
+    )
+
+
+def _tool(tool: str, tool_input: Mapping[str, Any]) -> dict[str, Any]:
+    m = _MCP.fullmatch(tool)
+    server, name = (m.group(1), m.group(2)) if m else (None, tool)
+    return _prune({"server": server, "name": name, "input": cap(dict(tool_input), 1024)})
+
+
+def map_event(
+    event: Mapping[str, Any],
+    *,
+    actor: Mapping[str, Any],
+    observed: Mapping[str, Any] | None = None,
+    version: str | None = None,
+) -> list[tuple[str, dict[str, Any]]]:
+    """(kind, payload) drafts for one hook event; redaction happens after, on the payload.
+
+    ``observed`` carries what the hook saw on disk (file hashes and size); ``version`` the
+    agent version when the source knows it (transcripts do, hooks do not).
+    """
+    name = _text(event.get("hook_event_name")) or "unknown"
+    tool = _text(event.get("tool_name"))
+    raw_input = event.get("tool_input")
+    tool_input: Mapping[str, Any] = raw_input if isinstance(raw_input, Mapping) else {}
+    response = event.get("tool_response")
+    product, surface = product_and_surface(event)
+    agent = _prune(
+        {
+            "product": product,
+            "version": version,
+            "session_id": _text(event.get("session_id")),
+            "prompt_id": _text(event.get("prompt_id")),
+            "tool_use_id": _text(event.get("tool_use_id")),
+            "tool": tool,
+            "surface": surface,
+            "event": name,
+            "agent_id": _text(event.get("agent_id")),
+            "permission_mode": _text(event.get("permission_mode")),
+            "cwd": _text(event.get("cwd")),
+        }
+    )
+    payload: dict[str, Any] = {"actor": dict(actor), "agent": agent}
+    observed = observed or {}
+    if tool is not None and name in ("PreToolUse", "PostToolUse", "PostToolUseFailure"):
+        failed = name == "PostToolUseFailure"
+        error = _text(event.get("error")) if failed else None
+        if name == "PreToolUse":
+            kind = "tool.intent"
+        else:
+            kind = tool_kind(tool, response, observed.get("before_known"))
+            payload["outcome"] = "failed" if failed else "ok"
+            if error:
+                payload["error"] = cap(error)
+        if tool in FILE_WRITERS or tool == "Read":
+            payload["file"] = file_section(tool, tool_input, response, observed)
+            payload["file"].pop("before_known", None)
+            if tool == "Read" or kind == "tool.intent":
+                for key in ("after_sha256", "size"):
+                    payload["file"].pop(key, None)
+        if tool in SHELLS:
+            payload["command"] = _command(tool_input, None if failed else response, error)
+        payload["tool"] = _tool(tool, tool_input)
+    else:
+        kind = _EVENT_KINDS.get(name, "agent.event")
+        if name == "UserPromptSubmit":
+            payload["prompt"] = {"text": cap(_text(event.get("prompt")) or "", 65536)}
+    payload["raw"] = cap(dict(event))
+    return [(kind, _prune(payload))]

@@ -1,0 +1,497 @@
+"""``affidavit hook``: record one Claude Code / Cowork hook event, durably, in one transaction.
+
+Runs inside the agent on every tool call, so:
+
+* standard library and the pure record code only; click, rich and cryptography never load;
+* file reads and workspace scans happen before the write lock is taken, and the lock is
+  held for one short SQLite transaction;
+* it always exits 0 (only a policy may ever block a tool, and none does yet). Whatever goes
+  wrong is one line on stderr and a line in ``<ledger>.errors.log``; the raw event is
+  spooled beside the ledger when the ledger cannot take it, and the next run replays the
+  spool and records the failure as a ``capture.error`` record, so a gap is never silent;
+* integration and publishing never run here: when the oldest unpublished record is older
+  than the seal interval (default 60 s), or at Stop/SessionEnd, it starts a detached
+  ``affidavit seal``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import sqlite3
+import sys
+import time
+import zlib
+from datetime import UTC, datetime
+
+from affidavit.capture import conventions, events, snapshots, writer
+from affidavit.store.sqlite import SqliteStore
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    Draft = tuple[str, dict[str, Any]]
+
+MAX_STDIN = 32 * 2**20
+SEAL_INTERVAL = 60.0
+
+
+class Options:
+    __slots__ = ("ledger", "manifest_cap", "max_file_bytes", "seal_interval")
+
+    def __init__(self) -> None:
+        self.ledger = os.environ.get("AFFIDAVIT_LEDGER") or ""
+        self.max_file_bytes = snapshots.DEFAULT_MAX_FILE_BYTES
+        self.manifest_cap = snapshots.DEFAULT_MANIFEST_CAP
+        self.seal_interval = SEAL_INTERVAL
+
+
+def parse_options(argv: list[str]) -> Options:
+    """``--ledger PATH --max-file-bytes N --manifest-cap N --seal-interval SECONDS``."""
+    opts = Options()
+    it = iter(argv)
+    for arg in it:
+        name, _, value = arg.partition("=")
+        if not value:
+            value = next(it, "")
+        if name == "--ledger":
+            opts.ledger = value
+        elif name == "--max-file-bytes":
+            opts.max_file_bytes = int(value)
+        elif name == "--manifest-cap":
+            opts.manifest_cap = int(value)
+        elif name == "--seal-interval":
+            opts.seal_interval = float(value)
+        else:
+            raise ValueError(f"unknown option {name!r}")
+    if not opts.ledger:
+        from affidavit.locations import default_ledger_path
+
+        opts.ledger = str(default_ledger_path())
+    return opts
+
+
+def run_hook(argv: list[str], *, close: bool = True) -> int:
+    """Entry point. Returns the exit code: always 0.
+
+    ``close=False`` leaves the SQLite connection open for a caller that ends the process
+    right after (see :func:`affidavit.cli.main`).
+    """
+    raw = b""
+    opts = Options()
+    try:
+        raw = sys.stdin.buffer.read(MAX_STDIN + 1)
+        opts = parse_options(argv)
+        Capture(opts).run(raw, close=close)
+    except Exception as e:  # the agent must never be broken by its audit trail
+        report_failure(opts, raw, f"{type(e).__name__}: {e}")
+    return 0
+
+
+def now_text() -> str:
+    return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def report_failure(opts: Options, raw: bytes, reason: str) -> None:
+    """One stderr line; the error log; the raw event spooled for the next run."""
+    line = reason.splitlines()[0] if reason else "unknown error"
+    print(f"affidavit hook: {line[:300]}", file=sys.stderr)
+    if not opts.ledger:
+        return
+    stamp = now_text()
+    try:
+        with open(opts.ledger + ".errors.log", "a", encoding="utf-8") as log:
+            log.write(json.dumps({"time": stamp, "error": line}) + "\n")
+    except OSError:
+        pass
+    try:
+        spool = opts.ledger + ".spool"
+        os.makedirs(spool, exist_ok=True)
+        name = os.path.join(spool, f"{time.time_ns()}-{os.getpid()}.json")
+        entry = {"time": stamp, "error": line, "stdin": base64.b64encode(raw).decode("ascii")}
+        tmp = name + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(entry, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, name)
+    except OSError as e:
+        print(f"affidavit hook: could not spool the event either: {e}", file=sys.stderr)
+
+
+def actor_of(store: SqliteStore) -> dict[str, Any]:
+    """OS user and host, plus the Claude account in ~/.claude.json (cached by its stat)."""
+    user = os.environ.get("USER") or os.environ.get("USERNAME")
+    if not user:
+        try:
+            import pwd
+
+            user = pwd.getpwuid(os.getuid()).pw_name
+        except (ImportError, KeyError, OSError):
+            user = None
+    actor: dict[str, Any] = {"user": user, "host": os.uname().nodename}
+    config_dir = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.expanduser("~")
+    path = os.path.join(config_dir, ".claude.json")
+    st = snapshots.stat_of(path)
+    if st is not None:
+        key = f"actor:{path}:{st[0]}:{st[1]}"
+        cached = store.meta("actor_cache")
+        if cached is not None and cached.startswith(key + "\n"):
+            actor.update(json.loads(cached[len(key) + 1 :]))
+        else:
+            account: dict[str, Any] = {}
+            try:
+                with open(path, "rb") as f:
+                    oauth = json.load(f).get("oauthAccount") or {}
+                account = {
+                    "email": oauth.get("emailAddress"),
+                    "account_uuid": oauth.get("accountUuid"),
+                    "org_uuid": oauth.get("organizationUuid"),
+                }
+            except (OSError, ValueError, AttributeError):
+                account = {}
+            account = {k: v for k, v in account.items() if isinstance(v, str)}
+            store.set_meta("actor_cache", key + "\n" + json.dumps(account))
+            actor.update(account)
+    return {k: v for k, v in actor.items() if v}
+
+
+class Capture:
+    """One hook run: observe the disk, then write everything in one transaction."""
+
+    def __init__(self, opts: Options) -> None:
+        self.opts = opts
+        self.blobs: list[snapshots.Snapshot] = []
+        self.remembered: list[tuple[str, snapshots.Stat, str]] = []
+        self.pending: tuple[str, bytes] | None = None
+        self.done_pending: str | None = None
+        self.claimed: list[str] = []
+
+    def run(self, raw: bytes, *, close: bool = True) -> None:
+        event, problem = decode(raw)
+        try:
+            store = SqliteStore.open(self.opts.ledger)
+        except Exception as e:
+            report_failure(self.opts, raw, f"ledger unavailable: {e}")
+            return
+        try:
+            self.write(store, raw, event, problem)
+        except Exception as e:
+            store.rollback()
+            settle_spool(self.claimed, committed=False)
+            report_failure(self.opts, raw, f"{type(e).__name__}: {e}")
+        finally:
+            if close:
+                store.close()
+
+    def write(
+        self, store: SqliteStore, raw: bytes, event: dict[str, Any] | None, problem: str | None
+    ) -> None:
+        conn = store.connection
+        observed: dict[str, Any] = {}
+        extra: list[Draft] = []
+        if event is not None:
+            observed, extra = self.observe(conn, event)
+        store.begin()
+        actor = actor_of(store)
+        drafts, self.claimed = replay_spool(self.opts.ledger, actor)
+        if event is None:
+            drafts.append(error_draft(actor, problem or "unreadable event", raw))
+        else:
+            drafts += events.map_event(event, actor=actor, observed=observed)
+            for kind, payload in extra:
+                payload["actor"] = actor
+                drafts.append((kind, payload))
+            drafts += conventions.check(conn, store, event, actor, self.opts.max_file_bytes)
+        self.commit(store, drafts, event)
+
+    def observe(
+        self, conn: sqlite3.Connection, event: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[Draft]]:
+        """Read the disk before taking the lock: snapshots and Bash manifests."""
+        name = event.get("hook_event_name")
+        tool = event.get("tool_name")
+        use_id = event.get("tool_use_id")
+        tool_input = event.get("tool_input")
+        if not isinstance(tool, str) or not isinstance(use_id, str):
+            return {}, []
+        tool_input = tool_input if isinstance(tool_input, dict) else {}
+        if tool in events.FILE_WRITERS:
+            path = events.file_path_of(tool_input)
+            if path is None:
+                return {}, []
+            snap = snapshots.snapshot(path, self.opts.max_file_bytes)
+            self.track(path, snap)
+            if name == "PreToolUse":
+                state = {"before": snap.sha256, "known": snap.exists}
+                self.pending = (use_id, json.dumps(state).encode())
+                return {"before_sha256": snap.sha256, "before_known": snap.exists}, []
+            before = load_pending(conn, use_id)
+            self.done_pending = use_id
+            observed: dict[str, Any] = {}
+            if before is not None:
+                observed["before_sha256"] = before.get("before")
+                observed["before_known"] = before.get("known")
+            if snap.exists:
+                observed["after_sha256"] = snap.sha256
+                observed["size"] = snap.size
+            return {k: v for k, v in observed.items() if v is not None}, []
+        if tool in ("Bash", "PowerShell"):
+            cwd = event.get("cwd")
+            if not isinstance(cwd, str) or not os.path.isdir(cwd):
+                return {}, []
+            manifest, capped = snapshots.scan([cwd], self.opts.manifest_cap)
+            if name == "PreToolUse":
+                packed = zlib.compress(json.dumps([manifest, capped]).encode(), 1)
+                self.pending = (use_id, packed)
+                return {}, []
+            state = load_pending(conn, use_id, packed=True)
+            self.done_pending = use_id
+            if state is None:
+                return {}, []
+            return {}, self.side_effects(conn, event, state, manifest, capped)
+        return {}, []
+
+    def track(self, path: str, snap: snapshots.Snapshot) -> None:
+        if snap.sha256 is None:
+            return
+        self.blobs.append(snap)
+        st = snapshots.stat_of(path)
+        if st is not None:
+            self.remembered.append((path, st, snap.sha256))
+
+    def side_effects(
+        self,
+        conn: sqlite3.Connection,
+        event: dict[str, Any],
+        state: Any,
+        after: dict[str, snapshots.Stat],
+        capped_after: bool,
+    ) -> list[Draft]:
+        """File records for what a shell command changed, attributed to its tool_use_id."""
+        before = {p: tuple(v) for p, v in state[0].items()}
+        created, updated, deleted, renamed = snapshots.diff(before, after)
+        product, surface = events.product_and_surface(event)
+        agent = {
+            k: v
+            for k, v in {
+                "product": product,
+                "surface": surface,
+                "session_id": event.get("session_id"),
+                "prompt_id": event.get("prompt_id"),
+                "tool_use_id": event.get("tool_use_id"),
+                "tool": event.get("tool_name"),
+                "event": event.get("hook_event_name"),
+                "cwd": event.get("cwd"),
+            }.items()
+            if isinstance(v, str)
+        }
+        text = (event.get("tool_input") or {}).get("command")
+        command = {"text": text} if isinstance(text, str) else {}
+        out: list[Draft] = []
+
+        def add(kind: str, file: dict[str, Any]) -> None:
+            body = {k: v for k, v in file.items() if v is not None}
+            out.append(
+                (
+                    kind,
+                    {
+                        "agent": dict(agent),
+                        "command": command,
+                        "file": body,
+                        "via": "command-side-effect",
+                    },
+                )
+            )
+
+        for path in created + updated:
+            snap = snapshots.snapshot(path, self.opts.max_file_bytes)
+            self.track(path, snap)
+            prior = snapshots.recall(conn, path, before[path]) if path in before else None
+            kind = "file.create" if path in created else "file.update"
+            add(
+                kind,
+                {
+                    "path": path,
+                    "before_sha256": prior,
+                    "after_sha256": snap.sha256,
+                    "size": snap.size if snap.exists else None,
+                },
+            )
+        for path in deleted:
+            prior = snapshots.recall(conn, path, before[path])
+            add("file.delete", {"path": path, "before_sha256": prior})
+        for old, new in renamed:
+            prior = snapshots.recall(conn, old, before[old])
+            add(
+                "file.rename",
+                {"path": new, "old_path": old, "before_sha256": prior, "after_sha256": prior},
+            )
+        if state[1] or capped_after:
+            out.append(
+                (
+                    "capture.gap",
+                    {
+                        "agent": dict(agent),
+                        "command": command,
+                        "gap": {
+                            "reason": "workspace manifest hit its cap; changes past it unseen",
+                            "cap": self.opts.manifest_cap,
+                        },
+                    },
+                )
+            )
+        return out
+
+    def commit(self, store: SqliteStore, drafts: list[Draft], event: dict[str, Any] | None) -> None:
+        conn = store.connection
+        writer.append_drafts(store, drafts, source=events.SOURCE_HOOK, time=datetime.now(UTC))
+        for snap in self.blobs:
+            snapshots.keep(conn, snap)
+        for path, st, sha in self.remembered:
+            snapshots.remember(conn, path, st, sha)
+        if self.pending is not None:
+            conn.execute(
+                "INSERT OR REPLACE INTO pending (tool_use_id, created, state) VALUES (?, ?, ?)",
+                (self.pending[0], now_text(), self.pending[1]),
+            )
+        if self.done_pending is not None:
+            conn.execute("DELETE FROM pending WHERE tool_use_id = ?", (self.done_pending,))
+        spawn = self.seal_due(store, event)
+        store.commit()
+        settle_spool(self.claimed, committed=True)
+        if spawn:
+            start_seal(self.opts.ledger)
+
+    def seal_due(self, store: SqliteStore, event: dict[str, Any] | None) -> bool:
+        """Whether to start a detached seal now (and note that one was started)."""
+        now = time.time()
+        last = float(store.meta("seal_spawned") or 0)
+        name = event.get("hook_event_name") if event else None
+        if name in ("Stop", "SessionEnd"):
+            due = True
+        else:
+            if now - last < min(10.0, self.opts.seal_interval / 2):
+                return False
+            row = store.connection.execute(
+                "SELECT leaf FROM records WHERE seq = "
+                "(SELECT coalesce(max(size), 0) FROM checkpoints)"
+            ).fetchone()
+            if row is None:
+                return False
+            stamp = json.loads(row[0]).get("time", "")
+            try:
+                age = now - datetime.fromisoformat(stamp).timestamp()
+            except ValueError:
+                age = float("inf")
+            due = age >= self.opts.seal_interval
+        if due:
+            store.set_meta("seal_spawned", str(now))
+        return due
+
+
+def decode(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    if len(raw) > MAX_STDIN:
+        return None, f"hook input is larger than {MAX_STDIN} bytes; kept its first 4 KiB"
+    if not raw.strip():
+        return None, "hook input is empty"
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        return None, "hook input nests too deeply"
+    except (ValueError, UnicodeDecodeError) as e:
+        return None, f"hook input is not JSON: {e}"
+    if not isinstance(value, dict):
+        return None, f"hook input is a JSON {type(value).__name__}, not an object"
+    return value, None
+
+
+def error_draft(actor: dict[str, Any], message: str, raw: bytes) -> Draft:
+    excerpt = raw[:4096].decode("utf-8", "replace")
+    return (
+        "capture.error",
+        {
+            "actor": actor,
+            "error": {"message": message, "stage": "hook"},
+            "input": {
+                "bytes": len(raw),
+                "sha256": hashlib.sha256(raw).hexdigest(),
+                "excerpt": excerpt,
+            },
+        },
+    )
+
+
+def load_pending(conn: sqlite3.Connection, use_id: str, packed: bool = False) -> Any:
+    row = conn.execute("SELECT state FROM pending WHERE tool_use_id = ?", (use_id,)).fetchone()
+    if row is None:
+        return None
+    data = zlib.decompress(row[0]) if packed else row[0]
+    return json.loads(data)
+
+
+def replay_spool(ledger: str, actor: dict[str, Any]) -> tuple[list[Draft], list[str]]:
+    """Records for events that earlier runs could not write, and the spool files claimed.
+
+    A file is claimed by renaming it, so two hooks never replay the same event; the caller
+    deletes the claimed files after its commit, or puts them back with :func:`unclaim`.
+    """
+    spool = ledger + ".spool"
+    try:
+        names = sorted(n for n in os.listdir(spool) if n.endswith(".json"))
+    except OSError:
+        return [], []
+    drafts: list[Draft] = []
+    claimed: list[str] = []
+    for name in names:
+        path = os.path.join(spool, name)
+        mine = f"{path}.{os.getpid()}.claimed"
+        try:
+            os.rename(path, mine)
+        except OSError:
+            continue  # another hook took it
+        claimed.append(mine)
+        try:
+            with open(mine, encoding="utf-8") as f:
+                entry = json.load(f)
+            raw = base64.b64decode(entry["stdin"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            drafts.append(error_draft(actor, f"unreadable spool file {name}: {e}", b""))
+            continue
+        when, why = entry.get("time"), entry.get("error")
+        drafts.append(error_draft(actor, f"delayed capture from {when}: {why}", raw))
+        event, _ = decode(raw)
+        if event is not None:
+            drafts += events.map_event(event, actor=actor)
+    return drafts, claimed
+
+
+def settle_spool(claimed: list[str], *, committed: bool) -> None:
+    for mine in claimed:
+        try:
+            if committed:
+                os.unlink(mine)
+            else:
+                os.rename(mine, mine.rsplit(".", 2)[0])
+        except OSError:
+            pass
+
+
+def start_seal(ledger: str) -> None:
+    """A detached ``affidavit seal``: the agent never waits for signing."""
+    import subprocess
+
+    try:
+        with open(ledger + ".errors.log", "a", encoding="utf-8") as log:
+            subprocess.Popen(
+                [sys.executable, "-m", "affidavit", "--ledger", ledger, "seal", "--json"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+            )
+    except OSError as e:
+        print(f"affidavit hook: could not start a seal: {e}", file=sys.stderr)

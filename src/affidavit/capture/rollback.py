@@ -1,0 +1,154 @@
+"""Undo one file action, and show what it changed.
+
+``rollback`` puts back the bytes a recorded action replaced, but only when the file still
+holds what the action left (its after-hash); anything else means someone changed it since,
+and overwriting that needs ``force``. The restore is itself recorded as ``file.restore``.
+Writes go to a temporary file in the same folder, are fsync-ed, then renamed over the path,
+so a crash leaves either the old or the new bytes; a symlink at the path is replaced, never
+written through, so a rollback cannot write outside the path it names.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from affidavit.capture import snapshots
+from affidavit.errors import InputError, LedgerError
+from affidavit.ledger import Ledger
+from affidavit.record import Record
+
+FILE_KINDS = ("file.create", "file.update", "file.delete", "file.rename", "file.restore")
+
+
+@dataclass(frozen=True, slots=True)
+class FileAction:
+    seq: int
+    kind: str
+    path: str
+    old_path: str | None
+    before: str | None
+    after: str | None
+
+
+def file_action(ledger: Ledger, seq: int) -> FileAction:
+    rec = ledger.record(seq)
+    if rec.envelope.kind not in FILE_KINDS:
+        raise InputError(f"record {seq} is a {rec.envelope.kind}, not a file change")
+    payload = rec.payload
+    if payload is None:
+        raise InputError(f"record {seq} is erased; its file details are gone")
+    file = payload.get("file") or {}
+    if not isinstance(file.get("path"), str):
+        raise InputError(f"record {seq} names no file path")
+    before, after = file.get("before_sha256"), file.get("after_sha256")
+    if rec.envelope.kind == "file.delete":
+        after = None
+    return FileAction(seq, rec.envelope.kind, file["path"], file.get("old_path"), before, after)
+
+
+def _content(ledger: Ledger, sha256: str | None, what: str) -> bytes | None:
+    if sha256 is None:
+        return None
+    data = snapshots.get_blob(ledger.store.connection, sha256)
+    if data is None:
+        raise LedgerError(f"the {what} content ({sha256[:12]}…) was not kept (over the size cap?)")
+    return data
+
+
+def diff(ledger: Ledger, seq: int) -> str:
+    """Unified diff of one file action; binary content is summarised, never dumped."""
+    action = file_action(ledger, seq)
+    old = _content(ledger, action.before, "before") if action.kind != "file.create" else None
+    new = _content(ledger, action.after, "after")
+    old_name = action.old_path or action.path
+    if b"\0" in (old or b"") or b"\0" in (new or b""):
+        sizes = f"{len(old or b'')} -> {len(new or b'')} bytes"
+        return f"Binary files {old_name} and {action.path} differ ({sizes})\n"
+    lines = difflib.unified_diff(
+        (old or b"").decode("utf-8", "replace").splitlines(keepends=True),
+        (new or b"").decode("utf-8", "replace").splitlines(keepends=True),
+        fromfile="/dev/null" if old is None else f"a/{old_name.lstrip('/')}",
+        tofile="/dev/null" if new is None else f"b/{action.path.lstrip('/')}",
+    )
+    marker = "\n\\ No newline at end of file\n"
+    return "".join(line if line.endswith("\n") else line + marker for line in lines)
+
+
+def _write_atomically(path: str, data: bytes, mode: int | None) -> None:
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".affidavit-restore-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def rollback(
+    ledger: Ledger, seq: int, *, force: bool = False, actor: dict[str, Any] | None = None
+) -> int:
+    """Restore the file to its state before record ``seq``; returns the file.restore seq."""
+    action = file_action(ledger, seq)
+    target = action.path
+    current = snapshots.snapshot(target, max_bytes=0)
+    if current.sha256 != action.after and not force:
+        now = "absent" if current.sha256 is None else f"sha256 {current.sha256[:12]}…"
+        want = "absent" if action.after is None else f"sha256 {action.after[:12]}…"
+        raise InputError(
+            f"{target} changed since record {seq}: it is {now}, the action left it {want}; "
+            "use --force to overwrite it anyway"
+        )
+    if action.kind not in ("file.create", "file.rename") and action.before is None:
+        raise InputError(f"record {seq} does not know what {target} held before; cannot undo it")
+    mode = os.stat(target).st_mode & 0o7777 if current.exists else None
+    if action.kind == "file.rename" and action.old_path:
+        if os.path.lexists(action.old_path) and not force:
+            raise InputError(f"{action.old_path} exists again; use --force to replace it")
+        os.replace(target, action.old_path)
+        restored_path, restored = action.old_path, action.before
+    elif action.kind == "file.create":
+        if current.exists:
+            os.unlink(target)
+        restored_path, restored = target, None
+    else:
+        data = _content(ledger, action.before, "before")
+        assert data is not None
+        _write_atomically(target, data, mode)
+        restored_path, restored = target, action.before
+    record = Record.create(
+        "file.restore",
+        "affidavit.rollback",
+        {
+            "actor": actor or {},
+            "file": {
+                k: v
+                for k, v in {
+                    "path": restored_path,
+                    "before_sha256": current.sha256,
+                    "after_sha256": restored,
+                    "old_path": target if restored_path != target else None,
+                }.items()
+                if v is not None
+            },
+            "restore": {"of_seq": seq, "forced": force and current.sha256 != action.after},
+        },
+        time=datetime.now(UTC),
+    )
+    return ledger.append([record])[0]

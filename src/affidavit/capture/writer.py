@@ -1,0 +1,67 @@
+"""Write capture drafts as records: redact, seal into records, index their tool calls.
+
+Shared by the hook and the transcript importer so both write the same way. Call inside a
+store transaction (``store.begin()`` ... ``store.commit()``): the records and the
+``tool_uses`` index rows commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from affidavit.capture.redact import redact
+from affidavit.record import Record
+from affidavit.store.sqlite import SqliteStore
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    Draft = tuple[str, dict[str, Any]]
+
+
+def append_drafts(
+    store: SqliteStore, drafts: Sequence[Draft], *, source: str, time: datetime
+) -> range:
+    """Redact each payload, make its record, append; returns the seqs (durable on commit).
+
+    Each record whose payload names ``agent.tool_use_id`` (or carries a ``dedup_key``) is
+    indexed in ``tool_uses``, which is how later sources find what was already captured.
+    """
+    rows = []
+    keys: list[tuple[str, str]] = []
+    for kind, payload in drafts:
+        clean, count = redact(payload)
+        if count:
+            clean["redactions"] = count
+        key = clean.pop("dedup_key", None) or (clean.get("agent") or {}).get("tool_use_id")
+        if not key and kind == "prompt.submit":
+            text = (clean.get("prompt") or {}).get("text")
+            key = prompt_key((clean.get("agent") or {}).get("session_id"), str(text or ""))
+        rec = Record.create(kind, source, clean, time=time)
+        rows.append(
+            (rec.leaf, hashlib.sha256(b"\x00" + rec.leaf).digest(), rec.salt, rec.payload_json)
+        )
+        keys.append((key if isinstance(key, str) else "", kind))
+    first = store.add_records(rows)
+    store.connection.executemany(
+        "INSERT INTO tool_uses (tool_use_id, seq, source, kind) VALUES (?, ?, ?, ?)",
+        [(key, first + i, source, kind) for i, (key, kind) in enumerate(keys) if key],
+    )
+    return range(first, first + len(rows))
+
+
+def prompt_key(session_id: str | None, text: str) -> str:
+    """Index key of a (redacted) prompt: the transcript importer corroborates hook prompts by it."""
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"prompt:{session_id or ''}:{digest}"
+
+
+def seen(store: SqliteStore, key: str) -> list[tuple[int, str, str]]:
+    """(seq, source, kind) of every record already indexed under a tool_use_id or key."""
+    rows = store.connection.execute(
+        "SELECT seq, source, kind FROM tool_uses WHERE tool_use_id = ? ORDER BY seq", (key,)
+    )
+    return [(int(s), str(src), str(k)) for s, src, k in rows]
