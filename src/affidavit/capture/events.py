@@ -232,7 +232,7 @@ def map_event(
         if tool in FILE_WRITERS or tool == "Read":
             payload["file"] = file_section(tool, tool_input, response, observed)
             payload["file"].pop("before_known", None)
-            if tool == "Read" or kind == "tool.intent":
+            if kind == "tool.intent":
                 for key in ("after_sha256", "size"):
                     payload["file"].pop(key, None)
         if tool in SHELLS:

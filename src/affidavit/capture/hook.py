@@ -239,6 +239,15 @@ class Capture:
                 observed["after_sha256"] = snap.sha256
                 observed["size"] = snap.size
             return {k: v for k, v in observed.items() if v is not None}, []
+        if tool == "Read" and name == "PostToolUse":
+            # Keep what the agent read: a later shell `rm` of it can then be rolled back.
+            path = events.file_path_of(tool_input)
+            if path is not None:
+                snap = snapshots.snapshot(path, self.opts.max_file_bytes)
+                self.track(path, snap)
+                if snap.sha256 is not None:
+                    return {"before_sha256": snap.sha256, "size": snap.size}, []
+            return {}, []
         if tool in ("Bash", "PowerShell"):
             cwd = event.get("cwd")
             if not isinstance(cwd, str) or not os.path.isdir(cwd):
