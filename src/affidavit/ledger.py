@@ -33,6 +33,7 @@ from affidavit.errors import (
     VerificationError,
 )
 from affidavit.note import Checkpoint, Signer, Verifier, open_checkpoint, sign_checkpoint
+from affidavit.query import forget
 from affidavit.record import Envelope, Kind, Record, format_time
 from affidavit.store.sqlite import Row, SqliteStore
 
@@ -374,6 +375,7 @@ class Ledger:
                 if self._record(row).envelope.kind == Kind.ERASURE:
                     raise InputError(f"record {seq} is an erasure record; those are kept")
             store.erase_payloads(wanted)
+            forget(store, wanted)
             erasure = Record.create(
                 Kind.ERASURE,
                 "affidavit",

@@ -46,6 +46,7 @@ COMMAND_MODULES = (
     "affidavit.cli.capture",
     "affidavit.cli.install",
     "affidavit.cli.importing",
+    "affidavit.cli.query",
 )
 
 

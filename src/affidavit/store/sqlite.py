@@ -18,6 +18,8 @@ and, for capture (derived or transient; the tree does not cover them)::
     pending(tool_use_id, created, state)  what a PreToolUse saw, until its PostToolUse
     file_state(path, size, mtime_ns, ...) last hash seen per path, keyed by its stat
 
+and ``actions``, the flattened who-did-what index that :mod:`affidavit.query` derives.
+
 Only the standard library: the capture hook appends through this module directly.
 """
 
@@ -76,6 +78,31 @@ CREATE TABLE pending (
     created TEXT NOT NULL,
     state BLOB NOT NULL
 );
+CREATE TABLE actions (
+    seq INTEGER PRIMARY KEY,
+    time TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL,
+    actor_user TEXT,
+    actor_email TEXT,
+    agent TEXT,
+    session_id TEXT,
+    tool_use_id TEXT,
+    tool TEXT,
+    path TEXT,
+    folder TEXT,
+    function TEXT,
+    before_sha256 TEXT,
+    after_sha256 TEXT,
+    size INTEGER,
+    command TEXT,
+    corroborated INTEGER NOT NULL,
+    erased INTEGER NOT NULL,
+    leaf_hash TEXT NOT NULL
+);
+CREATE INDEX actions_time ON actions (time);
+CREATE INDEX actions_folder ON actions (folder);
+CREATE INDEX actions_function ON actions (function);
 CREATE TABLE file_state (
     path TEXT PRIMARY KEY,
     size INTEGER NOT NULL,

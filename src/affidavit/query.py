@@ -1,0 +1,322 @@
+"""Who did what to which file, when: the ``actions`` table and the filters over it.
+
+``actions`` is derived data: one row per record, flattened from the envelope and the payload
+(see :data:`COLUMNS`), kept beside the tree and brought up to date before each query
+(:func:`refresh`; incremental, from the last indexed seq). The tree never covers it; its
+rows carry ``seq`` and ``leaf_hash`` so any row can be traced back to its proof. Erasing a
+record blanks the personal columns of its row and sets ``erased``; the row stays.
+
+Business functions (finance, HR, legal...) come from folder rules: ``(glob, function)``
+pairs matched against the path, first match wins.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from affidavit.errors import InputError
+from affidavit.store.sqlite import SqliteStore
+
+COLUMNS = (
+    "seq",
+    "time",
+    "kind",
+    "source",
+    "actor_user",
+    "actor_email",
+    "agent",
+    "session_id",
+    "tool_use_id",
+    "tool",
+    "path",
+    "folder",
+    "function",
+    "before_sha256",
+    "after_sha256",
+    "size",
+    "command",
+    "corroborated",
+    "erased",
+    "leaf_hash",
+)
+PERSONAL = ("actor_user", "actor_email", "path", "folder", "function", "command")
+GROUPS = {
+    "folder": "folder",
+    "function": "function",
+    "actor": "coalesce(actor_email, actor_user)",
+    "kind": "kind",
+    "day": "substr(time, 1, 10)",
+    "agent": "agent",
+}
+_DURATION = re.compile(r"(\d+)([smhdw])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+Rule = tuple[str, str]
+
+
+def _dirname(path: str) -> str:
+    cut = max(path.rfind("/"), path.rfind("\\"))
+    return path[:cut] if cut > 0 else path[: cut + 1]
+
+
+def function_of(path: str | None, rules: Sequence[Rule]) -> str | None:
+    if not path:
+        return None
+    for pattern, function in rules:
+        if path_matches(path, pattern):
+            return function
+    return None
+
+
+def path_matches(path: str, pattern: str) -> bool:
+    """A folder or glob: ``finance`` and ``finance/**`` match any path under a ``finance``
+    folder; an absolute pattern matches from the root."""
+    path = path.replace("\\", "/")
+    pattern = pattern.replace("\\", "/").rstrip("/")
+    if not any(c in pattern for c in "*?["):
+        pattern += "/**"
+    pattern = pattern.replace("**", "*")
+    if pattern.startswith("/"):
+        return fnmatch.fnmatchcase(path, pattern)
+    return fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path, "*/" + pattern)
+
+
+def _row(
+    seq: int, leaf: bytes, leaf_hash: bytes, body: bytes | None, rules: Sequence[Rule]
+) -> tuple[object, ...]:
+    env = json.loads(leaf)
+    p = json.loads(body) if body is not None else {}
+    actor, agent = p.get("actor") or {}, p.get("agent") or {}
+    file, command = p.get("file") or {}, p.get("command") or {}
+    path = file.get("path") if isinstance(file.get("path"), str) else None
+    return (
+        seq,
+        env["time"],
+        env["kind"],
+        env["source"],
+        actor.get("user"),
+        actor.get("email"),
+        agent.get("product"),
+        agent.get("session_id"),
+        agent.get("tool_use_id"),
+        agent.get("tool"),
+        path,
+        _dirname(path) if path else None,
+        function_of(path, rules),
+        file.get("before_sha256"),
+        file.get("after_sha256"),
+        file.get("size") if isinstance(file.get("size"), int) else None,
+        command.get("text") if isinstance(command.get("text"), str) else None,
+        0,
+        1 if body is None else 0,
+        leaf_hash.hex(),
+    )
+
+
+def refresh(store: SqliteStore, rules: Sequence[Rule] = ()) -> int:
+    """Index records not yet in ``actions``; returns how many were added.
+
+    A change of folder rules re-derives the ``function`` column of every row.
+    """
+    conn = store.connection
+    fingerprint = json.dumps(list(rules))
+    store.begin()
+    try:
+        if store.meta("actions_rules") != fingerprint:
+            for seq, path in conn.execute("SELECT seq, path FROM actions").fetchall():
+                conn.execute(
+                    "UPDATE actions SET function = ? WHERE seq = ?", (function_of(path, rules), seq)
+                )
+            store.set_meta("actions_rules", fingerprint)
+        (last,) = conn.execute("SELECT coalesce(max(seq), -1) FROM actions").fetchone()
+        added = 0
+        corroborated: list[int] = []
+        cursor = conn.execute(
+            "SELECT seq, leaf, leaf_hash, payload FROM records WHERE seq > ? ORDER BY seq", (last,)
+        )
+        marks = ",".join("?" * len(COLUMNS))
+        while batch := cursor.fetchmany(4096):
+            rows = [_row(s, leaf, h, body, rules) for s, leaf, h, body in batch]
+            conn.executemany(f"INSERT INTO actions VALUES ({marks})", rows)
+            added += len(rows)
+            for (s, _, _, body), row in zip(batch, rows, strict=True):
+                if row[2] == "capture.corroboration" and body is not None:
+                    seqs = json.loads(body).get("seqs") or []
+                    corroborated += [x for x in seqs if isinstance(x, int) and x < s]
+        if corroborated:
+            conn.executemany(
+                "UPDATE actions SET corroborated = 1 WHERE seq = ?", [(s,) for s in corroborated]
+            )
+        store.commit()
+    except BaseException:
+        store.rollback()
+        raise
+    return added
+
+
+def forget(store: SqliteStore, seqs: Sequence[int]) -> None:
+    """Blank the personal columns of erased records (inside the erasing transaction)."""
+    sets = ", ".join(f"{c} = NULL" for c in PERSONAL)
+    store.connection.executemany(
+        f"UPDATE actions SET {sets}, erased = 1 WHERE seq = ?", [(s,) for s in seqs]
+    )
+
+
+def parse_moment(text: str, *, now: datetime) -> str:
+    """A date, a datetime or a duration back from now (``30d``, ``12h``) as record time text."""
+    m = _DURATION.fullmatch(text.strip())
+    if m:
+        moment = now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    else:
+        try:
+            moment = datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise InputError(
+                f"{text!r} is not a date (2026-11-01), a datetime (2026-11-01T09:00:00Z) "
+                "or a duration (30d, 12h, 15m)"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The filters every listing shares; they combine with AND."""
+
+    actor: str | None = None
+    agent: str | None = None
+    session: str | None = None
+    kinds: tuple[str, ...] = ()
+    path: str | None = None
+    function: str | None = None
+    tool: str | None = None
+    since: str | None = None
+    until: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def where(self) -> tuple[str, list[object]]:
+        clauses: list[str] = []
+        args: list[object] = []
+        if self.actor:
+            clauses.append("(actor_user = ? OR actor_email = ?)")
+            args += [self.actor, self.actor]
+        for column, value in (
+            ("agent", self.agent),
+            ("session_id", self.session),
+            ("tool", self.tool),
+            ("function", self.function),
+        ):
+            if value:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if self.kinds:
+            parts = []
+            for kind in self.kinds:
+                parts.append("(kind = ? OR kind LIKE ? ESCAPE '\\')")
+                args += [kind, kind.replace("_", "\\_").replace("%", "\\%") + ".%"]
+            clauses.append("(" + " OR ".join(parts) + ")")
+        if self.path:
+            clauses.append("path_matches(path, ?)")
+            args.append(self.path)
+        if self.since:
+            clauses.append("time >= ?")
+            args.append(self.since)
+        if self.until:
+            clauses.append("time < ?")
+            args.append(self.until)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+def reader(store: SqliteStore) -> sqlite3.Connection:
+    """The store's connection with ``path_matches`` registered for queries."""
+    conn = store.connection
+    conn.create_function(
+        "path_matches", 2, lambda p, g: p is not None and path_matches(p, g), deterministic=True
+    )
+    return conn
+
+
+def actions(store: SqliteStore, filters: Filters) -> tuple[list[str], Iterator[tuple[object, ...]]]:
+    where, args = filters.where()
+    cursor = reader(store).execute(f"SELECT * FROM actions{where} ORDER BY seq", args)
+    return list(COLUMNS), _stream(cursor)
+
+
+def totals(
+    store: SqliteStore, filters: Filters, by: str
+) -> tuple[list[str], Iterator[tuple[object, ...]]]:
+    if by not in GROUPS:
+        raise InputError(f"--by takes one of {', '.join(GROUPS)}")
+    where, args = filters.where()
+    expr = GROUPS[by]
+    cursor = reader(store).execute(
+        f"SELECT {expr} AS {by}, count(*) AS actions, min(time) AS first, max(time) AS last "
+        f"FROM actions{where} GROUP BY 1 ORDER BY 2 DESC, 1",
+        args,
+    )
+    return [by, "actions", "first", "last"], _stream(cursor)
+
+
+def _stream(cursor: sqlite3.Cursor) -> Iterator[tuple[object, ...]]:
+    while batch := cursor.fetchmany(2048):
+        yield from batch
+
+
+_WRITES = {
+    sqlite3.SQLITE_INSERT,
+    sqlite3.SQLITE_UPDATE,
+    sqlite3.SQLITE_DELETE,
+    sqlite3.SQLITE_ATTACH,
+    sqlite3.SQLITE_DETACH,
+    sqlite3.SQLITE_CREATE_TABLE,
+    sqlite3.SQLITE_DROP_TABLE,
+    sqlite3.SQLITE_CREATE_INDEX,
+    sqlite3.SQLITE_DROP_INDEX,
+    sqlite3.SQLITE_ALTER_TABLE,
+    sqlite3.SQLITE_CREATE_VIEW,
+    sqlite3.SQLITE_DROP_VIEW,
+    sqlite3.SQLITE_CREATE_TRIGGER,
+    sqlite3.SQLITE_DROP_TRIGGER,
+    sqlite3.SQLITE_CREATE_TEMP_TABLE,
+    sqlite3.SQLITE_TRANSACTION,
+    sqlite3.SQLITE_PRAGMA,
+    sqlite3.SQLITE_SAVEPOINT,
+    sqlite3.SQLITE_CREATE_VTABLE,
+    sqlite3.SQLITE_DROP_VTABLE,
+}
+
+
+def run_sql(store: SqliteStore, sql: str) -> tuple[list[str], Iterator[tuple[object, ...]]]:
+    """Run one read-only statement; anything that would write (or attach, or set a pragma)
+    is refused before it runs."""
+    conn = reader(store)
+    refused: list[str] = []
+
+    def authorize(action: int, arg1: str | None, arg2: str | None, *_: object) -> int:
+        if action in _WRITES:
+            refused.append(arg1 or arg2 or "")
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+
+    conn.set_authorizer(authorize)
+    try:
+        cursor = conn.execute(sql)
+    except sqlite3.DatabaseError as e:
+        if refused or "not authorized" in str(e):
+            raise InputError(
+                "affidavit sql is read-only: the statement would write or change the "
+                "database and was refused"
+            ) from e
+        raise InputError(f"SQL error: {e}") from e
+    except sqlite3.Warning as e:
+        raise InputError(f"SQL error: {e} (one statement at a time)") from e
+    finally:
+        conn.set_authorizer(None)
+    names = [d[0] for d in cursor.description or []]
+    return names, _stream(cursor)
