@@ -1,11 +1,11 @@
-"""Subtrees of an RFC 9162 Merkle tree, per draft-ietf-plants-merkle-tree-certs section 4.
+"""Subtrees of an RFC 9162 Merkle tree: draft-ietf-plants-merkle-tree-certs-04 section 4.
 
 A subtree ``[start, end)`` is the Merkle tree MTH(D[start:end]) over a slice of the log
 whose ``start`` is a multiple of BIT_CEIL(end - start) (section 4.1). Such a slice can be
 proven to hold an entry (subtree inclusion proof, section 4.3) and to be part of the whole
 log (subtree consistency proof, section 4.4). Witnesses cosign subtrees this way (the
-tlog-witness ``sign-subtree`` API); Affidavit uses the same proofs so an auditor can check
-one period of the ledger against a checkpoint without fetching the rest.
+tlog-witness ``sign-subtree`` API); with the same proofs an auditor can check one stretch
+of the ledger against a checkpoint without fetching the rest.
 
 Pure functions over ``bytes`` and ``int``, built on :mod:`affidavit.merkle`.
 
@@ -193,6 +193,7 @@ def verify_subtree_consistency(
             if fn < sn:
                 fr = merkle.node_hash(c, fr)
             sr = merkle.node_hash(c, sr)
+            # Terminates: tn != 0 here, and sn is odd or equal to tn, so sn > 0.
             while not sn & 1:
                 fn, sn, tn = fn >> 1, sn >> 1, tn >> 1
         else:
