@@ -1,0 +1,368 @@
+"""``affidavit.toml``: the organisation's profile and policies, validated field by field.
+
+Found at ``--config``, ``$AFFIDAVIT_CONFIG``, or ``affidavit.toml`` in the user config folder.
+Every error names the file, the line and the field. Dates are TOML dates (``2026-03-01``).
+See :data:`STARTER` (``affidavit config init``) for every field with a comment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from affidavit.errors import InputError
+
+PLANS = ("pro", "max", "team", "enterprise")
+REGIMES = ("HIPAA", "PCI", "GDPR", "SOX", "FERPA", "GLBA")
+DATA_CLASSES = ("card", "ssn", "iban", "nhs", "phi", "email", "phone", "secret")
+MIN_RETENTION_DAYS = 90
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRef:
+    ref: str
+    reviewed: dt.date | None
+
+
+@dataclass(frozen=True, slots=True)
+class Folder:
+    path: str
+    function: str | None = None
+    regulated: tuple[str, ...] = ()
+    forbidden_data: tuple[str, ...] = ()
+    retention_days: int | None = None
+    legal_hold: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Connector:
+    name: str
+    scopes: tuple[str, ...]
+    owner: str | None
+    reviewed: dt.date | None
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path | None = None
+    org_name: str | None = None
+    plan: str | None = None
+    dpa_signed: dt.date | None = None
+    baa_signed: dt.date | None = None
+    training_opt_out: bool | None = None
+    training_opt_out_verified: dt.date | None = None
+    dpo_name: str | None = None
+    dpo_signed: dt.date | None = None
+    regulated_workspace: bool = False
+    folders: tuple[Folder, ...] = ()
+    connectors: tuple[Connector, ...] = ()
+    documents: dict[str, DocumentRef] = field(default_factory=dict)
+    incident_name: str | None = None
+    incident_channel: str | None = None
+    review_cadence_days: int = 31
+    minimum_retention_days: int = MIN_RETENTION_DAYS
+    maximum_retention_days: int | None = None
+    function_retention_days: dict[str, int] = field(default_factory=dict)
+    enforce: dict[str, bool] = field(default_factory=dict)
+    attestation_days: int = 90
+    scan_hmac_key: str | None = None
+
+    @property
+    def function_rules(self) -> list[tuple[str, str]]:
+        """(folder, function) pairs for the query index."""
+        return [(f.path, f.function) for f in self.folders if f.function]
+
+
+DOCUMENTS = ("acceptable_use", "memory_hygiene", "joiner_mover_leaver")
+ENFORCEABLE = ("outside_granted", "regulated_workspace", "forbidden_data")
+
+
+def default_path() -> Path:
+    import platformdirs
+
+    return platformdirs.user_config_path("affidavit") / "affidavit.toml"
+
+
+def find(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    chosen = explicit or os.environ.get("AFFIDAVIT_CONFIG")
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not path.is_file():
+            raise InputError(f"no configuration file at {path}")
+        return path
+    path = default_path()
+    return path if path.is_file() else None
+
+
+def load(explicit: str | os.PathLike[str] | None = None) -> Config:
+    """The configuration in force, or an empty one (every check then says what is missing)."""
+    path = find(explicit)
+    return Config() if path is None else parse(path.read_text("utf-8"), path)
+
+
+class _Reader:
+    """Typed access to a TOML table that names file, line and field in every error."""
+
+    def __init__(self, text: str, path: Path | None) -> None:
+        self.lines = text.splitlines()
+        self.path = path
+
+    def line_of(self, dotted: str) -> int | None:
+        key = dotted.split(".")[-1].split("[")[0]
+        pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
+        for number, line in enumerate(self.lines, start=1):
+            if pattern.match(line):
+                return number
+        return None
+
+    def fail(self, dotted: str, message: str) -> InputError:
+        line = self.line_of(dotted)
+        where = f"{self.path or '<config>'}" + (f":{line}" if line else "")
+        return InputError(f"{where}: field {dotted}: {message}")
+
+    def get(
+        self,
+        table: dict[str, Any],
+        key: str,
+        dotted: str,
+        kind: type | tuple[type, ...],
+        default: Any = None,
+    ) -> Any:
+        if key not in table:
+            return default
+        value = table[key]
+        if isinstance(value, bool) and kind in (int, (int,)):
+            raise self.fail(dotted, "must be a whole number, not true/false")
+        if not isinstance(value, kind):
+            name = (
+                kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            )
+            raise self.fail(dotted, f"must be a {name}, not {type(value).__name__}")
+        return value
+
+    def date(self, table: dict[str, Any], key: str, dotted: str) -> dt.date | None:
+        value = self.get(table, key, dotted, (dt.date,))
+        if isinstance(value, dt.datetime):
+            return value.date()
+        return value  # type: ignore[no-any-return]
+
+    def strings(self, table: dict[str, Any], key: str, dotted: str) -> tuple[str, ...]:
+        value = self.get(table, key, dotted, list, [])
+        if not all(isinstance(v, str) for v in value):
+            raise self.fail(dotted, "must be a list of strings")
+        return tuple(value)
+
+    def table(self, table: dict[str, Any], key: str, dotted: str) -> dict[str, Any]:
+        value: dict[str, Any] = self.get(table, key, dotted, dict, {})
+        return value
+
+
+def parse(text: str, path: Path | None = None) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"{path or '<config>'}: not valid TOML: {e}") from e
+    r = _Reader(text, path)
+    known = {
+        "org",
+        "workspace",
+        "folders",
+        "connectors",
+        "documents",
+        "incident_response",
+        "governance",
+        "retention",
+        "enforce",
+        "attestations",
+        "scan",
+    }
+    for key in data:
+        if key not in known:
+            raise r.fail(key, f"unknown section; expected one of {', '.join(sorted(known))}")
+    org = r.table(data, "org", "org")
+    plan = r.get(org, "plan", "org.plan", str)
+    if plan is not None and plan not in PLANS:
+        raise r.fail("org.plan", f"must be one of {', '.join(PLANS)}")
+    dpo = r.table(org, "dpo_signoff", "org.dpo_signoff")
+    folders = []
+    for i, item in enumerate(r.get(data, "folders", "folders", list, [])):
+        where = f"folders[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("path"), str):
+            raise r.fail(where, "each [[folders]] needs a path")
+        regulated = r.strings(item, "regulated", f"{where}.regulated")
+        for regime in regulated:
+            if regime not in REGIMES:
+                raise r.fail(f"{where}.regulated", f"{regime!r} is not one of {', '.join(REGIMES)}")
+        forbidden = r.strings(item, "forbidden_data", f"{where}.forbidden_data")
+        for data_class in forbidden:
+            if data_class not in DATA_CLASSES:
+                raise r.fail(
+                    f"{where}.forbidden_data",
+                    f"{data_class!r} is not one of {', '.join(DATA_CLASSES)}",
+                )
+        days = r.get(item, "retention_days", f"{where}.retention_days", int)
+        if days is not None and days < MIN_RETENTION_DAYS:
+            raise r.fail(f"{where}.retention_days", f"must be at least {MIN_RETENTION_DAYS}")
+        folders.append(
+            Folder(
+                item["path"],
+                r.get(item, "function", f"{where}.function", str),
+                regulated,
+                forbidden,
+                days,
+                bool(r.get(item, "legal_hold", f"{where}.legal_hold", bool, False)),
+            )
+        )
+    connectors = []
+    for i, item in enumerate(r.get(data, "connectors", "connectors", list, [])):
+        where = f"connectors[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise r.fail(where, "each [[connectors]] needs a name")
+        connectors.append(
+            Connector(
+                item["name"],
+                r.strings(item, "scopes", f"{where}.scopes"),
+                r.get(item, "owner", f"{where}.owner", str),
+                r.date(item, "reviewed", f"{where}.reviewed"),
+            )
+        )
+    docs_table = r.table(data, "documents", "documents")
+    documents = {}
+    for name, value in docs_table.items():
+        if name not in DOCUMENTS:
+            raise r.fail(f"documents.{name}", f"unknown document; expected {', '.join(DOCUMENTS)}")
+        if not isinstance(value, dict) or not isinstance(value.get("ref"), str):
+            raise r.fail(f"documents.{name}", 'needs ref = "where the document lives"')
+        documents[name] = DocumentRef(value["ref"], r.date(value, "reviewed", f"documents.{name}"))
+    incident = r.table(data, "incident_response", "incident_response")
+    governance = r.table(data, "governance", "governance")
+    retention = r.table(data, "retention", "retention")
+    minimum = r.get(retention, "minimum_days", "retention.minimum_days", int, MIN_RETENTION_DAYS)
+    if minimum < MIN_RETENTION_DAYS:
+        raise r.fail("retention.minimum_days", f"must be at least {MIN_RETENTION_DAYS}")
+    maximum = r.get(retention, "maximum_days", "retention.maximum_days", int)
+    if maximum is not None and maximum < minimum:
+        raise r.fail("retention.maximum_days", "must not be below minimum_days")
+    functions = r.table(retention, "functions", "retention.functions")
+    for name, days in functions.items():
+        if isinstance(days, bool) or not isinstance(days, int) or days < minimum:
+            raise r.fail(f"retention.functions.{name}", f"must be a number of days >= {minimum}")
+    enforce_table = r.table(data, "enforce", "enforce")
+    enforce = {}
+    for name, value in enforce_table.items():
+        if name not in ENFORCEABLE or not isinstance(value, bool):
+            raise r.fail(
+                f"enforce.{name}", f"enforce takes true/false for {', '.join(ENFORCEABLE)}"
+            )
+        enforce[name] = value
+    cadence = r.get(governance, "cadence_days", "governance.cadence_days", int, 31)
+    if cadence < 1:
+        raise r.fail("governance.cadence_days", "must be a positive number of days")
+    return Config(
+        path=path,
+        org_name=r.get(org, "name", "org.name", str),
+        plan=plan,
+        dpa_signed=r.date(org, "dpa_signed", "org.dpa_signed"),
+        baa_signed=r.date(org, "baa_signed", "org.baa_signed"),
+        training_opt_out=r.get(org, "training_opt_out", "org.training_opt_out", bool),
+        training_opt_out_verified=r.date(
+            org, "training_opt_out_verified", "org.training_opt_out_verified"
+        ),
+        dpo_name=r.get(dpo, "name", "org.dpo_signoff.name", str),
+        dpo_signed=r.date(dpo, "date", "org.dpo_signoff.date"),
+        regulated_workspace=bool(
+            r.get(
+                r.table(data, "workspace", "workspace"),
+                "regulated",
+                "workspace.regulated",
+                bool,
+                False,
+            )
+        ),
+        folders=tuple(folders),
+        connectors=tuple(connectors),
+        documents=documents,
+        incident_name=r.get(incident, "name", "incident_response.name", str),
+        incident_channel=r.get(incident, "channel", "incident_response.channel", str),
+        review_cadence_days=cadence,
+        minimum_retention_days=minimum,
+        maximum_retention_days=maximum,
+        function_retention_days=dict(functions),
+        enforce=enforce,
+        attestation_days=r.get(
+            r.table(data, "attestations", "attestations"),
+            "expiry_days",
+            "attestations.expiry_days",
+            int,
+            90,
+        ),
+        scan_hmac_key=r.get(r.table(data, "scan", "scan"), "hmac_key", "scan.hmac_key", str),
+    )
+
+
+STARTER = """# affidavit.toml: the organisation's profile and policies.
+# `affidavit config check` validates it.
+# Dates are TOML dates (2026-03-01). Delete what does not apply; a missing fact scores as missing.
+
+[org]
+name = "Example Ltd"
+plan = "enterprise"                  # pro | max | team | enterprise (the Claude plan in use)
+dpa_signed = 2026-03-01              # the Data Processing Addendum with the vendor
+# baa_signed = 2026-03-01            # a Business Associate Agreement (HIPAA); Enterprise only
+training_opt_out = true              # model training on your data is off
+training_opt_out_verified = 2026-11-01
+dpo_signoff = { name = "Data Protection Officer", date = 2026-10-15 }
+
+[workspace]
+regulated = false                    # true on the separate workspace used for regulated folders
+
+# One [[folders]] per folder granted to agents. Paths outside every granted folder are findings.
+[[folders]]
+path = "/srv/work/finance"
+function = "finance"                 # the business function, for per-function logs
+forbidden_data = ["card", "ssn"]     # card ssn iban nhs phi email phone secret
+retention_days = 2555                # at least 90
+legal_hold = false
+
+[[folders]]
+path = "/srv/work/clinical"
+function = "clinical"
+regulated = ["HIPAA"]                # only from the separate regulated workspace
+
+[[connectors]]
+name = "Google Drive"
+scopes = ["https://www.googleapis.com/auth/drive.readonly"]
+owner = "IT"
+reviewed = 2026-10-01
+
+[documents]
+acceptable_use = { ref = "https://intranet.example/policies/ai-aup", reviewed = 2026-09-01 }
+memory_hygiene = { ref = "https://intranet.example/policies/ai-memory", reviewed = 2026-09-01 }
+joiner_mover_leaver = { ref = "https://intranet.example/it/jml", reviewed = 2026-08-15 }
+
+[incident_response]
+name = "Security on-call"
+channel = "#security-incidents"
+
+[governance]
+cadence_days = 31                    # the governance review is due this often
+
+[retention]
+minimum_days = 90                    # never erase anything younger (at least 90)
+# maximum_days = 730                 # `affidavit retention --apply` erases payloads older
+[retention.functions]
+finance = 2555
+
+[enforce]                            # true: the PreToolUse hook blocks the tool call (exit 2)
+outside_granted = false
+regulated_workspace = false
+forbidden_data = false
+
+[attestations]
+expiry_days = 90                     # an `affidavit attest` counts this long
+"""
