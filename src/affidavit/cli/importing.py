@@ -26,7 +26,9 @@ def import_() -> None:
 
 
 @import_.command("claude-code")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument(
+    "sources", metavar="PATH...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
 @click.option("--user", help="Who ran the sessions. Default: the local OS user.")
 @click.option("--email", help="Their email. Default: the Claude account in ~/.claude.json.")
 @json_option
