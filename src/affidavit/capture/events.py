@@ -92,10 +92,13 @@ def file_path_of(tool_input: Mapping[str, Any]) -> str | None:
 
 
 def product_and_surface(event: Mapping[str, Any]) -> tuple[str, str]:
-    """Cowork runs Claude Code inside the desktop app, under its session folder."""
+    """Cowork runs Claude Code inside the desktop app: its transcripts sit under the
+    app's session folder, and its tools see the workspace VM's ``/sessions/<name>/mnt/``."""
     for key in ("cwd", "transcript_path"):
         value = event.get(key)
-        if isinstance(value, str) and COWORK_MARK in value:
+        if isinstance(value, str) and (
+            COWORK_MARK in value or (value.startswith("/sessions/") and "/mnt/" in value)
+        ):
             return "cowork", "desktop"
     return "claude-code", "cli"
 
@@ -103,10 +106,13 @@ def product_and_surface(event: Mapping[str, Any]) -> tuple[str, str]:
 def tool_kind(tool: str, response: object, original_known: bool | None) -> str:
     """The record kind of a finished tool call."""
     if tool in FILE_WRITERS:
-        rtype = response.get("type") if isinstance(response, Mapping) else None
+        r = response if isinstance(response, Mapping) else {}
+        rtype = r.get("type")
         if rtype in ("create", "update"):
             return f"file.{rtype}"
-        if original_known is False:
+        # The old text in the event proves the file existed, even when the PreToolUse hook
+        # could not see the path (another machine's path, a replayed or sandboxed event).
+        if original_known is False and _text(r.get("originalFile")) is None:
             return "file.create"
         return "file.update"
     if tool in SHELLS:

@@ -31,6 +31,7 @@ from affidavit.store.sqlite import SqliteStore
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     Draft = tuple[str, dict[str, Any]]
@@ -40,33 +41,45 @@ SEAL_INTERVAL = 60.0
 
 
 class Options:
-    __slots__ = ("ledger", "manifest_cap", "max_file_bytes", "seal_interval")
+    __slots__ = ("ledger", "manifest_cap", "max_file_bytes", "problems", "seal_interval")
 
     def __init__(self) -> None:
         self.ledger = os.environ.get("AFFIDAVIT_LEDGER") or ""
         self.max_file_bytes = snapshots.DEFAULT_MAX_FILE_BYTES
         self.manifest_cap = snapshots.DEFAULT_MANIFEST_CAP
         self.seal_interval = SEAL_INTERVAL
+        self.problems: list[str] = []
+
+
+_OPTIONS: dict[str, tuple[str, Callable[[str], object]]] = {
+    "--ledger": ("ledger", str),
+    "--max-file-bytes": ("max_file_bytes", int),
+    "--manifest-cap": ("manifest_cap", int),
+    "--seal-interval": ("seal_interval", float),
+}
 
 
 def parse_options(argv: list[str]) -> Options:
-    """``--ledger PATH --max-file-bytes N --manifest-cap N --seal-interval SECONDS``."""
+    """``--ledger PATH --max-file-bytes N --manifest-cap N --seal-interval SECONDS``.
+
+    An unknown option or a bad value is noted in ``problems`` and recorded as a
+    ``capture.error`` beside the event, never raised: the hook command line is fixed in the
+    agent's settings, so raising would lose every event it ever sends, without a record.
+    """
     opts = Options()
     it = iter(argv)
     for arg in it:
-        name, _, value = arg.partition("=")
-        if not value:
+        name, eq, value = arg.partition("=")
+        if name not in _OPTIONS:
+            opts.problems.append(f"unknown option {arg!r} ignored")
+            continue
+        if not eq:
             value = next(it, "")
-        if name == "--ledger":
-            opts.ledger = value
-        elif name == "--max-file-bytes":
-            opts.max_file_bytes = int(value)
-        elif name == "--manifest-cap":
-            opts.manifest_cap = int(value)
-        elif name == "--seal-interval":
-            opts.seal_interval = float(value)
-        else:
-            raise ValueError(f"unknown option {name!r}")
+        attr, convert = _OPTIONS[name]
+        try:
+            setattr(opts, attr, convert(value))
+        except ValueError:
+            opts.problems.append(f"bad value {value!r} for {name} ignored")
     if not opts.ledger:
         from affidavit.locations import default_ledger_path
 
@@ -132,7 +145,9 @@ def actor_of(store: SqliteStore) -> dict[str, Any]:
             user = pwd.getpwuid(os.getuid()).pw_name
         except (ImportError, KeyError, OSError):
             user = None
-    actor: dict[str, Any] = {"user": user, "host": os.uname().nodename}
+    uname = getattr(os, "uname", None)  # not on Windows
+    host = uname().nodename if uname else os.environ.get("COMPUTERNAME")
+    actor: dict[str, Any] = {"user": user, "host": host}
     config_dir = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.expanduser("~")
     path = os.path.join(config_dir, ".claude.json")
     st = snapshots.stat_of(path)
@@ -198,6 +213,7 @@ class Capture:
         store.begin()
         actor = actor_of(store)
         drafts, self.claimed = replay_spool(self.opts.ledger, actor)
+        drafts += [error_draft(actor, f"hook options: {p}", b"") for p in self.opts.problems]
         if event is None:
             drafts.append(error_draft(actor, problem or "unreadable event", raw))
         else:
