@@ -351,6 +351,10 @@ class Capture:
             add("file.delete", {"path": path, "before_sha256": prior})
         for old, new in renamed:
             prior = snapshots.recall(conn, old, before[old])
+            if prior is None:  # never hashed: a rename keeps the content, so hash it where it is
+                snap = snapshots.snapshot(new, self.opts.max_file_bytes)
+                self.track(new, snap)
+                prior = snap.sha256
             add(
                 "file.rename",
                 {"path": new, "old_path": old, "before_sha256": prior, "after_sha256": prior},
