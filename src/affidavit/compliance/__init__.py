@@ -1,0 +1,1 @@
+"""Compliance: folder policy, data scan, regimes, checklist, attestations, drills and reviews."""
