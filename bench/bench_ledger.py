@@ -121,8 +121,9 @@ def main() -> None:
     rng = random.Random(1)
     out: dict[str, object] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} "
-        f"{platform.python_version()}, {platform.system()} {platform.release()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"{platform.python_implementation()} {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}",
         "records": n,
     }
     print(f"# {out['machine']}; {n:,} records", flush=True)
@@ -212,7 +213,8 @@ def main() -> None:
         out["inclusion_prove_verify_median_ms"] = round(statistics.median(samples) * 1000, 4)
         out["inclusion_prove_verify_p99_ms"] = round(samples[989] * 1000, 4)
         print(
-            f"inclusion proof gen + verify    {statistics.median(samples) * 1000:>12.3f} ms median, "
+            "inclusion proof gen + verify    "
+            f"{statistics.median(samples) * 1000:>12.3f} ms median, "
             f"{samples[989] * 1000:.3f} ms p99",
             flush=True,
         )
