@@ -70,7 +70,10 @@ def run(args: list[str]) -> int:
     cli = load()
 
     try:
-        cli.main(args=args, prog_name="affidavit", standalone_mode=False)
+        # Without standalone mode click returns ctx.exit(N)'s code instead of raising it.
+        code = cli.main(args=args, prog_name="affidavit", standalone_mode=False)
+        if isinstance(code, int) and code:
+            return code
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return EXIT_USAGE
