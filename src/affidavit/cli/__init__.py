@@ -47,6 +47,7 @@ COMMAND_MODULES = (
     "affidavit.cli.install",
     "affidavit.cli.importing",
     "affidavit.cli.query",
+    "affidavit.cli.compliance",
     "affidavit.cli.scan",
 )
 
