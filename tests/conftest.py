@@ -11,6 +11,12 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# These machines are shared and noisy: a per-example deadline or a too-slow health check
+# would make property tests flaky without finding anything.
+settings.register_profile("affidavit", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("affidavit")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

@@ -30,7 +30,10 @@ holding one (``password=get_password()``, ``self.token = token``), and the words
 from __future__ import annotations
 
 import re
-from typing import Any
+
+TYPE_CHECKING = False  # typing itself costs the hook ~2 ms to import
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_DEPTH = 200
 """Containers nested deeper than this are replaced by :data:`TOO_DEEP` (never recursed)."""
@@ -106,21 +109,56 @@ _WORD_START_KINDS = {kind for kind, _ in _TOKEN_RULES} | {"bearer-token", "basic
 _WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 # One regex. Rule i's secret is group s<i>, the last group the rule closes, so lastgroup
 # names the rule. Flags as an int: RegexFlag arithmetic makes compiling a third slower.
-_ALL = re.compile(
-    "|".join(p.replace("(?P<S>", f"(?P<s{i}>") for i, (_, p) in enumerate(_RULES)),
-    re.ASCII.value,
-)
-_MYSQL_COMMAND = re.compile(r"m(?<![\w.-]m)(?:ysql(?:dump|admin|import|show|check)?|ariadb)\s")
-_CURL_COMMAND = re.compile(r"c(?<![\w.-]c)url\s")
+_ALL_SOURCE = "|".join(p.replace("(?P<S>", f"(?P<s{i}>") for i, (_, p) in enumerate(_RULES))
+_MYSQL_SOURCE = r"m(?<![\w.-]m)(?:ysql(?:dump|admin|import|show|check)?|ariadb)\s"
+_CURL_SOURCE = r"c(?<![\w.-]c)url\s"
 # Code names a value rather than holding one: password=get_password(), token = Name.Builtin,
 # f(password=password, ...), self.api_key = api_key.
-_CODE = re.compile(
+_CODE_SOURCE = (
     r"(?:[A-Za-z_]+(?:\.[A-Za-z_]+)+|[A-Za-z_][\w.]*(?:\([\w.,=]*\)?|\[[\w.,:-]*\]?)"
     r"|[A-Za-z_.]*?(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))"  # a secret's name, not its value:
     r"(?i:pass(?:word|wd|phrase)|pwd|secret|token|key)(?![a-z])[A-Za-z_.]*"  # user_password
-    r"|[A-Za-z_]\w*(?=[),]))[),]*",
-    re.ASCII.value,
+    r"|[A-Za-z_]\w*(?=[),]))[),]*"
 )
+
+# Every match of any rule contains one of these (lower-cased) literals: the rules' own
+# prefixes and key words. A string holding none cannot hold a secret, so most strings skip
+# the regex, and a hook that meets no candidate never even compiles it (~2 ms).
+_TRIGGERS = (
+    "-----begin", "@", "pass", "private", "pwd", "secret", "token", "api", "access", "-p",
+    "-u", "authorization", "bearer", "basic", "sk-", "akia", "asia", "ghp_", "gho_", "ghu_",
+    "ghs_", "ghr_", "github_pat_", "xox", "xapp-", "hooks.slack.com", "aiza", "k_live_",
+    "k_test_", "npm_", "glpat-", "hf_", "eyj",
+)  # fmt: skip
+
+
+class _Compiled:
+    """The patterns, compiled on first use."""
+
+    all: re.Pattern[str]
+    mysql: re.Pattern[str]
+    curl: re.Pattern[str]
+    code: re.Pattern[str]
+
+    def __getattr__(self, name: str) -> re.Pattern[str]:
+        sources = {"all": _ALL_SOURCE, "mysql": _MYSQL_SOURCE, "curl": _CURL_SOURCE,
+                   "code": _CODE_SOURCE}  # fmt: skip
+        if name not in sources:
+            raise AttributeError(name)
+        flags = re.ASCII.value if name in ("all", "code") else 0
+        pattern = re.compile(sources[name], flags)
+        setattr(self, name, pattern)
+        return pattern
+
+
+_RE = _Compiled()
+
+
+def _candidate(text: str) -> bool:
+    low = text.lower()
+    return any(t in low for t in _TRIGGERS)
+
+
 _NOT_VALUES = {"none", "null", "nil", "true", "false", "undefined", "str", "bytes", "string"}
 _SECRET_KEYS = (
     "password", "passwd", "passphrase", "secret", "_pwd", "token", "apikey", "api_key",
@@ -141,7 +179,7 @@ def _is_placeholder(value: str, *, bare: bool = False, kind: str = "") -> bool:
         return False
     # token = Whitespace is code: tokens and keys hold digits, unlike some passwords
     name = kind == "secret" and value.isascii() and value.replace("_", "").isalpha()
-    return name or _CODE.fullmatch(value) is not None
+    return name or _RE.code.fullmatch(value) is not None
 
 
 def _is_basic(credential: str) -> bool:
@@ -208,9 +246,12 @@ def _unquote(value: str) -> tuple[str, str, str]:
 
 def redact_text(text: str) -> tuple[str, int]:
     """Return ``text`` with every secret masked, and how many were masked."""
+    if not _candidate(text):
+        return text, 0
     parts: list[str] = []
     count = done = pos = 0
-    while (match := _ALL.search(text, pos)) is not None:
+    search = _RE.all.search
+    while (match := search(text, pos)) is not None:
         masked = _mask(match)
         if masked is None:  # its context says no (mkdir -p, prose): look again one char on
             pos = match.start() + 1
@@ -240,8 +281,8 @@ def _mask(match: re.Match[str]) -> tuple[str, int] | None:
     if kind not in _VALUE_KINDS:
         return f"{before}[REDACTED:{kind}]{after}", 1
     if kind == "password" and (
-        (match.group("mysql") is not None and not _in_command(text, at, _MYSQL_COMMAND))
-        or (match.group("curl") is not None and not _in_command(text, at, _CURL_COMMAND))
+        (match.group("mysql") is not None and not _in_command(text, at, _RE.mysql))
+        or (match.group("curl") is not None and not _in_command(text, at, _RE.curl))
         or (
             match.group("ac") is not None
             and match.group("aq") is None
@@ -250,7 +291,7 @@ def _mask(match: re.Match[str]) -> tuple[str, int] | None:
     ):
         return None
     masked = f"[REDACTED:{label}]"
-    token = _ALL.fullmatch(inner)  # an assigned value may itself be a known token
+    token = _RE.all.fullmatch(inner)  # an assigned value may itself be a known token
     j = int(str(token.lastgroup)[1:]) if token is not None else 0
     if token is not None and j >= _FIRST_TOKEN:
         masked = f"{inner[: token.start(f's{j}')]}[REDACTED:{_RULES[j][0]}]"
