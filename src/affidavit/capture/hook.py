@@ -5,10 +5,11 @@ Runs inside the agent on every tool call, so:
 * standard library and the pure record code only; click, rich and cryptography never load;
 * file reads and workspace scans happen before the write lock is taken, and the lock is
   held for one short SQLite transaction;
-* it always exits 0 (only a policy may ever block a tool, and none does yet). Whatever goes
-  wrong is one line on stderr and a line in ``<ledger>.errors.log``; the raw event is
-  spooled beside the ledger when the ledger cannot take it, and the next run replays the
-  spool and records the failure as a ``capture.error`` record, so a gap is never silent;
+* it exits 0, or 2 when an enforced policy rule blocks the tool call
+  (:mod:`affidavit.compliance.policy`). Whatever goes wrong is one line on stderr and a line
+  in ``<ledger>.errors.log``; the raw event is spooled beside the ledger when the ledger
+  cannot take it, and the next run replays the spool and records the failure as a
+  ``capture.error`` record, so a gap is never silent;
 * integration and publishing never run here: when the oldest unpublished record is older
   than the seal interval (default 60 s), or at Stop/SessionEnd, it starts a detached
   ``affidavit seal``.
@@ -27,6 +28,7 @@ import zlib
 from datetime import UTC, datetime
 
 from affidavit.capture import conventions, events, snapshots, writer
+from affidavit.compliance import policy
 from affidavit.store.sqlite import SqliteStore
 
 TYPE_CHECKING = False
@@ -41,10 +43,11 @@ SEAL_INTERVAL = 60.0
 
 
 class Options:
-    __slots__ = ("ledger", "manifest_cap", "max_file_bytes", "problems", "seal_interval")
+    __slots__ = ("config", "ledger", "manifest_cap", "max_file_bytes", "problems", "seal_interval")
 
     def __init__(self) -> None:
         self.ledger = os.environ.get("AFFIDAVIT_LEDGER") or ""
+        self.config: str | None = None  # policy: --config, else $AFFIDAVIT_CONFIG, else default
         self.max_file_bytes = snapshots.DEFAULT_MAX_FILE_BYTES
         self.manifest_cap = snapshots.DEFAULT_MANIFEST_CAP
         self.seal_interval = SEAL_INTERVAL
@@ -56,11 +59,13 @@ _OPTIONS: dict[str, tuple[str, Callable[[str], object]]] = {
     "--max-file-bytes": ("max_file_bytes", int),
     "--manifest-cap": ("manifest_cap", int),
     "--seal-interval": ("seal_interval", float),
+    "--config": ("config", str),  # policy (affidavit.compliance.policy)
 }
 
 
 def parse_options(argv: list[str]) -> Options:
-    """``--ledger PATH --max-file-bytes N --manifest-cap N --seal-interval SECONDS``.
+    """``--ledger PATH --max-file-bytes N --manifest-cap N --seal-interval SECONDS
+    --config PATH``.
 
     An unknown option or a bad value is noted in ``problems`` and recorded as a
     ``capture.error`` beside the event, never raised: the hook command line is fixed in the
@@ -88,19 +93,29 @@ def parse_options(argv: list[str]) -> Options:
 
 
 def run_hook(argv: list[str], *, close: bool = True) -> int:
-    """Entry point. Returns the exit code: always 0.
+    """Entry point. Returns the exit code: 0, or 2 when a policy blocks the tool call.
 
     ``close=False`` leaves the SQLite connection open for a caller that ends the process
     right after (see :func:`affidavit.cli.main`).
     """
     raw = b""
     opts = Options()
+    capture: Capture | None = None
     try:
         raw = sys.stdin.buffer.read(MAX_STDIN + 1)
         opts = parse_options(argv)
-        Capture(opts).run(raw, close=close)
+        capture = Capture(opts)
+        capture.run(raw, close=close)
     except Exception as e:  # the agent must never be broken by its audit trail
         report_failure(opts, raw, f"{type(e).__name__}: {e}")
+    # -- policy: an enforced rule blocks the tool call ---------------------------------------
+    # Claude Code blocks a PreToolUse call when its hook exits 2 and shows the model stderr.
+    # The verdict stands even if the ledger write failed (the event is then spooled).
+    block = capture.verdict.block if capture is not None and capture.verdict else None
+    if block:
+        print(block, file=sys.stderr)
+        return policy.EXIT_BLOCK
+    # -- end policy --
     return 0
 
 
@@ -184,6 +199,7 @@ class Capture:
         self.pending: tuple[str, bytes] | None = None
         self.done_pending: str | None = None
         self.claimed: list[str] = []
+        self.verdict: policy.Verdict | None = None  # policy: findings, masks, block
 
     def run(self, raw: bytes, *, close: bool = True) -> None:
         event, problem = decode(raw)
@@ -217,10 +233,16 @@ class Capture:
         if event is None:
             drafts.append(error_draft(actor, problem or "unreadable event", raw))
         else:
+            first = len(drafts)
             drafts += events.map_event(event, actor=actor, observed=observed)
             for kind, payload in extra:
                 payload["actor"] = actor
                 drafts.append((kind, payload))
+            # -- policy: judge this event's records, drafts[first:]; mask forbidden data --
+            self.verdict = policy.review(
+                store, self.opts.config, event, drafts, first, actor=actor, blobs=self.blobs
+            )
+            # -- end policy --
             drafts += conventions.check(conn, store, event, actor, self.opts.max_file_bytes)
         self.commit(store, drafts, event)
 
@@ -377,7 +399,15 @@ class Capture:
 
     def commit(self, store: SqliteStore, drafts: list[Draft], event: dict[str, Any] | None) -> None:
         conn = store.connection
-        writer.append_drafts(store, drafts, source=events.SOURCE_HOOK, time=datetime.now(UTC))
+        seqs = writer.append_drafts(
+            store, drafts, source=events.SOURCE_HOOK, time=datetime.now(UTC)
+        )
+        # -- policy: findings right after their actions, same transaction; masked contents --
+        if self.verdict is not None:
+            found = self.verdict.records(seqs)
+            writer.append_drafts(store, found, source=events.SOURCE_HOOK, time=datetime.now(UTC))
+            self.blobs = [b for b in self.blobs if b.sha256 not in self.verdict.unkept]
+        # -- end policy --
         for snap in self.blobs:
             snapshots.keep(conn, snap)
         for path, st, sha in self.remembered:

@@ -49,6 +49,7 @@ COMMAND_MODULES = (
     "affidavit.cli.query",
     "affidavit.cli.compliance",
     "affidavit.cli.evidence",
+    "affidavit.cli.findings",
     "affidavit.cli.scan",
 )
 
