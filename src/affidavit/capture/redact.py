@@ -83,7 +83,9 @@ _CONTEXT_RULES = [
         r"(?:[A-Za-z]+[ \t]+)?(?P<S>(?!\$)(?=[^\s\"'\\]*\d)[^\s\"'\\]{8,})",
     ),
     ("bearer-token", r"[Bb](?i:earer)[ \t]+(?P<S>(?=[\w.~+/=-]*\d)[\w.~+/=-]{16,})"),
-    ("basic-auth", r"[Bb](?i:asic)[ \t]+(?P<S>[A-Za-z0-9+/]{6,}={0,2})(?![\w+/=])"),
+    # A mask right after the credential means the "credential" was a NAME= whose value was
+    # masked: taking it for Basic auth would make a second redaction differ from the first.
+    ("basic-auth", r"[Bb](?i:asic)[ \t]+(?P<S>[A-Za-z0-9+/]{6,}={0,2})(?![\w+/=]|\[REDACTED:)"),
 ]
 _TOKEN_RULES = [
     ("anthropic-key", r"sk-ant-(?P<S>[\w-]{20,})"),
@@ -125,7 +127,7 @@ _CODE_SOURCE = (
 # prefixes and key words. A string holding none cannot hold a secret, so most strings skip
 # the regex, and a hook that meets no candidate never even compiles it (~2 ms).
 _TRIGGERS = (
-    "-----begin", "@", "pass", "private", "pwd", "secret", "token", "api", "access", "-p",
+    "-----begin", "://", ":\\/", "pass", "private", "pwd", "secret", "token", "api", "access", "-p",
     "-u", "authorization", "bearer", "basic", "sk-", "akia", "asia", "ghp_", "gho_", "ghu_",
     "ghs_", "ghr_", "github_pat_", "xox", "xapp-", "hooks.slack.com", "aiza", "k_live_",
     "k_test_", "npm_", "glpat-", "hf_", "eyj",
