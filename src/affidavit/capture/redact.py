@@ -127,10 +127,12 @@ _CODE_SOURCE = (
 # prefixes and key words. A string holding none cannot hold a secret, so most strings skip
 # the regex, and a hook that meets no candidate never even compiles it (~2 ms).
 _TRIGGERS = (
-    "-----begin", "://", ":\\/", "pass", "private", "pwd", "secret", "token", "api", "access", "-p",
-    "-u", "authorization", "bearer", "basic", "sk-", "akia", "asia", "ghp_", "gho_", "ghu_",
-    "ghs_", "ghr_", "github_pat_", "xox", "xapp-", "hooks.slack.com", "aiza", "k_live_",
-    "k_test_", "npm_", "glpat-", "hf_", "eyj",
+    "-----begin", "://", ":\\/", "pass", "private_key", "private-key", "privatekey", "_pwd",
+    "secret", "token", "api_key", "api-key", "apikey", "access_key", "access-key", "accesskey",
+    " -p", "\t-p", " -u", "\t-u", " --user", "\t--user", "authorization", "bearer ",
+    "bearer\t", "basic ", "basic\t", "sk-", "akia", "asia", "ghp_", "gho_", "ghu_", "ghs_",
+    "ghr_", "github_pat_", "xox", "xapp-", "hooks.slack.com", "aiza", "k_live_", "k_test_",
+    "npm_", "glpat-", "hf_", "eyj",
 )  # fmt: skip
 
 
