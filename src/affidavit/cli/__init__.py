@@ -51,6 +51,7 @@ COMMAND_MODULES = (
     "affidavit.cli.evidence",
     "affidavit.cli.findings",
     "affidavit.cli.scan",
+    "affidavit.cli.archive",
 )
 
 
