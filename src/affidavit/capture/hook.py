@@ -39,11 +39,20 @@ if TYPE_CHECKING:
     Draft = tuple[str, dict[str, Any]]
 
 MAX_STDIN = 32 * 2**20
+BUSY_TIMEOUT = 5.0  # seconds; the hook command's own timeout in settings is 30 s
 SEAL_INTERVAL = 60.0
 
 
 class Options:
-    __slots__ = ("config", "ledger", "manifest_cap", "max_file_bytes", "problems", "seal_interval")
+    __slots__ = (
+        "busy_timeout",
+        "config",
+        "ledger",
+        "manifest_cap",
+        "max_file_bytes",
+        "problems",
+        "seal_interval",
+    )
 
     def __init__(self) -> None:
         self.ledger = os.environ.get("AFFIDAVIT_LEDGER") or ""
@@ -51,11 +60,13 @@ class Options:
         self.max_file_bytes = snapshots.DEFAULT_MAX_FILE_BYTES
         self.manifest_cap = snapshots.DEFAULT_MANIFEST_CAP
         self.seal_interval = SEAL_INTERVAL
+        self.busy_timeout = BUSY_TIMEOUT
         self.problems: list[str] = []
 
 
 _OPTIONS: dict[str, tuple[str, Callable[[str], object]]] = {
     "--ledger": ("ledger", str),
+    "--busy-timeout": ("busy_timeout", float),
     "--max-file-bytes": ("max_file_bytes", int),
     "--manifest-cap": ("manifest_cap", int),
     "--seal-interval": ("seal_interval", float),
@@ -103,6 +114,10 @@ def run_hook(argv: list[str], *, close: bool = True) -> int:
     capture: Capture | None = None
     try:
         raw = sys.stdin.buffer.read(MAX_STDIN + 1)
+        if len(raw) > MAX_STDIN:
+            # Drain the rest so the agent's write completes instead of failing with EPIPE.
+            while sys.stdin.buffer.read(1 << 20):
+                pass
         opts = parse_options(argv)
         capture = Capture(opts)
         capture.run(raw, close=close)
@@ -205,6 +220,10 @@ class Capture:
         event, problem = decode(raw)
         try:
             store = SqliteStore.open(self.opts.ledger)
+            # Another writer holding the lock longer than this means something is wrong
+            # (a stuck process, a full disk): spool the event rather than keep the agent
+            # waiting until Claude Code kills the hook and the event is lost unrecorded.
+            store.connection.execute(f"PRAGMA busy_timeout = {int(self.opts.busy_timeout * 1000)}")
         except Exception as e:
             report_failure(self.opts, raw, f"ledger unavailable: {e}")
             return
