@@ -86,6 +86,23 @@ def path_matches(path: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path, "*/" + pattern)
 
 
+def _glob(pattern: str) -> str:
+    """fnmatch syntax (``**`` and ``*`` alike, ``[!x]``) as SQLite GLOB syntax."""
+    return pattern.replace("**", "*").replace("[!", "[^")
+
+
+def path_clause(pattern: str) -> tuple[str, list[object]]:
+    """The SQL for :func:`path_matches`, evaluated by SQLite's GLOB in C (a million rows in
+    a fraction of a second, where a Python callback per row takes seconds)."""
+    pattern = pattern.replace("\\", "/").rstrip("/")
+    if not any(c in pattern for c in "*?["):
+        pattern += "/**"
+    column = "replace(path, '\\', '/')"
+    if pattern.startswith("/"):
+        return f"{column} GLOB ?", [_glob(pattern)]
+    return f"({column} GLOB ? OR {column} GLOB ?)", [_glob(pattern), "*/" + _glob(pattern)]
+
+
 def _row(
     seq: int, leaf: bytes, leaf_hash: bytes, body: bytes | None, rules: Sequence[Rule]
 ) -> tuple[object, ...]:
@@ -222,8 +239,9 @@ class Filters:
                 args += [kind, kind.replace("_", "\\_").replace("%", "\\%") + ".%"]
             clauses.append("(" + " OR ".join(parts) + ")")
         if self.path:
-            clauses.append("path_matches(path, ?)")
-            args.append(self.path)
+            sql, globs = path_clause(self.path)
+            clauses.append(sql)
+            args += globs
         if self.since:
             clauses.append("time >= ?")
             args.append(self.since)
