@@ -91,8 +91,8 @@ def test_windows_paths_match_with_forward_slash_patterns() -> None:
     ("args", "sql"),
     [
         (["--path", "finance"],
-         "SELECT seq FROM actions WHERE replace(path, '\\', '/') GLOB '*/finance/*' "
-         "OR replace(path, '\\', '/') GLOB 'finance/*'"),
+         "SELECT seq FROM actions WHERE path GLOB '*/finance/*' OR path GLOB 'finance/*' "
+         "OR path GLOB '*\\finance\\*'"),
         (["--kind", "file"], "SELECT seq FROM actions WHERE kind LIKE 'file.%'"),
         (["--kind", "file.read", "--kind", "command"],
          "SELECT seq FROM actions WHERE kind = 'file.read' OR kind LIKE 'command.%'"),

@@ -93,14 +93,14 @@ def _glob(pattern: str) -> str:
 
 def path_clause(pattern: str) -> tuple[str, list[object]]:
     """The SQL for :func:`path_matches`, evaluated by SQLite's GLOB in C (a million rows in
-    a fraction of a second, where a Python callback per row takes seconds)."""
+    a fraction of a second, where a Python callback per row takes seconds). Windows paths
+    are matched by the same pattern with backslashes, as GLOB has no escape character."""
     pattern = pattern.replace("\\", "/").rstrip("/")
     if not any(c in pattern for c in "*?["):
         pattern += "/**"
-    column = "replace(path, '\\', '/')"
-    if pattern.startswith("/"):
-        return f"{column} GLOB ?", [_glob(pattern)]
-    return f"({column} GLOB ? OR {column} GLOB ?)", [_glob(pattern), "*/" + _glob(pattern)]
+    globs = [_glob(pattern)] if pattern.startswith("/") else [_glob(pattern), "*/" + _glob(pattern)]
+    globs += [g.replace("/", "\\") for g in globs if "/" in g]
+    return "(" + " OR ".join(["path GLOB ?"] * len(globs)) + ")", list(globs)
 
 
 def _row(

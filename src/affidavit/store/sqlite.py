@@ -101,8 +101,8 @@ CREATE TABLE actions (
     leaf_hash TEXT NOT NULL
 );
 CREATE INDEX actions_time ON actions (time);
-CREATE INDEX actions_folder ON actions (folder);
-CREATE INDEX actions_function ON actions (function);
+CREATE INDEX actions_folder ON actions (folder, time);
+CREATE INDEX actions_function ON actions (function, time);
 CREATE TABLE file_state (
     path TEXT PRIMARY KEY,
     size INTEGER NOT NULL,
