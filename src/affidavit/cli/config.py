@@ -1,0 +1,76 @@
+"""``affidavit config init`` and ``affidavit config check``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+from affidavit import config as cfg
+from affidavit.cli.commands import cli, emit_json, say
+from affidavit.errors import InputError
+
+
+@cli.group("config")
+def config_group() -> None:
+    """The organisation profile and policies in affidavit.toml.
+
+    Found at --config, $AFFIDAVIT_CONFIG, or affidavit.toml in the user config folder.
+    """
+
+
+@config_group.command("init")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write it. Default: affidavit.toml in the user config folder.",
+)
+def init(out: Path | None) -> None:
+    """Write a commented starter affidavit.toml (never overwrites one)."""
+    target = out or cfg.default_path()
+    if target.exists():
+        raise InputError(f"{target} exists; edit it, or remove it first")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".affidavit-toml-")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(cfg.STARTER)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, target)
+    say(f"wrote {target}; edit it, then run `affidavit config check`")
+
+
+@config_group.command("check")
+@click.option(
+    "--config",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The file to check (default: the one in force).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def check(path: Path | None, as_json: bool) -> None:
+    """Validate affidavit.toml: exit 0 when valid, 2 naming file, line and field when not."""
+    found = cfg.find(path)
+    if found is None:
+        raise InputError(
+            f"no configuration at {cfg.default_path()}; create one with `affidavit config init`"
+        )
+    loaded = cfg.parse(found.read_text("utf-8"), found)
+    summary = {
+        "path": str(found),
+        "plan": loaded.plan,
+        "folders": len(loaded.folders),
+        "regulated_folders": sum(1 for f in loaded.folders if f.regulated),
+        "connectors": len(loaded.connectors),
+        "documents": sorted(loaded.documents),
+        "enforced": sorted(k for k, v in loaded.enforce.items() if v),
+    }
+    if as_json:
+        emit_json({"ok": True, **summary})
+        return
+    click.echo(f"OK: {found}")
+    for key, value in summary.items():
+        if key != "path":
+            click.echo(f"  {key + ':':<19}{value}")
