@@ -52,6 +52,7 @@ COMMAND_MODULES = (
     "affidavit.cli.findings",
     "affidavit.cli.scan",
     "affidavit.cli.archive",
+    "affidavit.cli.report",
     "affidavit.cli.config",
 )
 
