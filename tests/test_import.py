@@ -290,6 +290,15 @@ def test_import_after_hooks_corroborates_instead_of_duplicating(
     for pre_only in ("toolu_013o22E8CxU2DsECXTvzaGbF", "toolu_01AuKzST1rHeqN55prtUhqoF"):
         assert gaps[pre_only]["reason"] == "a hook saw the request (PreToolUse) but not its result"
         assert mine[pre_only][1] != "tool.intent"
+        (seen_by,) = mine[pre_only][3]["corroborated_by"]
+        assert seen_by["source"] == "claude-code.hook" and seen_by["event"] == "PreToolUse"
+        assert seen_by["seqs"] and all(s < before for s in seen_by["seqs"])
+    assert all(
+        "corroborated_by" not in mine[u][3]
+        for u in mine
+        if u not in gaps
+        or gaps[u]["reason"] != "a hook saw the request (PreToolUse) but not its result"
+    )
 
     again = do_import(ledger, TRANSCRIPTS / "hooked")
     assert (again.records, again.corroborated, again.gaps) == (0, 0, 0)

@@ -603,6 +603,11 @@ class Importer:
             if self._covered is not None and use.session:
                 self._covered.add(use.session)
             return
+        if hook_intent:
+            # The hook saw this call's PreToolUse: the record written now says so.
+            drafts[0][1]["corroborated_by"] = [
+                {"source": "claude-code.hook", "event": "PreToolUse", "seqs": seqs}
+            ]
         covered = hook_intent or (use.session is not None and use.session in self._hooked())
         gap = not gap_done and covered
         if gap:
@@ -729,7 +734,7 @@ class Importer:
         posts = [seq for seq, kind in theirs if kind != _INTENT]
         if posts or (theirs and not answered):
             return "corroborated", posts or [seq for seq, _ in theirs], False, False
-        return "new", [], bool(theirs), "capture.gap" in ours
+        return "new", [seq for seq, _ in theirs], bool(theirs), "capture.gap" in ours
 
     def _same_tool(self, seq: int, tool: str) -> bool:
         row = self.store.record(seq)
