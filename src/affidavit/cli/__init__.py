@@ -48,6 +48,7 @@ COMMAND_MODULES = (
     "affidavit.cli.importing",
     "affidavit.cli.query",
     "affidavit.cli.compliance",
+    "affidavit.cli.export",
     "affidavit.cli.evidence",
     "affidavit.cli.findings",
     "affidavit.cli.scan",

@@ -1,0 +1,295 @@
+"""Exports for SIEMs and analysts: OCSF, ECS, CEF, CSV, JSON Lines and Parquet.
+
+One :class:`Exporter` per format (``ocsf``, ``ecs``, ``cef``, ``csv``, ``jsonl``, ``parquet``),
+each a module of this package. They all read the same stream of :class:`Row` (one per
+record: the flattened ``actions`` columns of :mod:`affidavit.query` plus the payload JSON),
+selected by the same :class:`~affidavit.query.Filters` as ``affidavit log``, in seq order.
+
+Every exported row carries the record's ``seq`` and ``leaf_hash`` (hex, as in ``actions``),
+so a row in a SIEM leads back to ``affidavit prove SEQ``. Erased records are exported too,
+with their envelope fields only, marked erased: a gap in the seqs is then never an erasure.
+
+Memory stays flat whatever the ledger size: rows stream from SQLite in batches and each
+format writes as it goes. :func:`write_file` writes atomically (temp file in the same
+folder, fsync, rename) and never replaces an existing file unless told to.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, NamedTuple, Protocol
+
+from affidavit import query
+from affidavit.errors import InputError
+from affidavit.store.sqlite import SqliteStore
+
+Progress = Callable[[int], None]
+
+PRODUCT = "Affidavit"
+# Agent products whose vendor is known, for the formats that name one.
+VENDORS = {"claude-code": "Anthropic", "cowork": "Anthropic"}
+
+
+class Row(NamedTuple):
+    """One record: the ``actions`` columns (see :data:`affidavit.query.COLUMNS`) + payload."""
+
+    seq: int
+    time: str
+    kind: str
+    source: str
+    actor_user: str | None
+    actor_email: str | None
+    agent: str | None
+    session_id: str | None
+    tool_use_id: str | None
+    tool: str | None
+    path: str | None
+    folder: str | None
+    function: str | None
+    before_sha256: str | None
+    after_sha256: str | None
+    size: int | None
+    command: str | None
+    corroborated: int
+    erased: int
+    leaf_hash: str
+    payload: bytes | None  # canonical JSON; None once erased
+
+
+@dataclass(frozen=True, slots=True)
+class ExportReport:
+    """What an export wrote. ``unmapped_by_kind`` counts records that the format has no
+    specific mapping for (written in its generic form); ``erased`` those written as
+    envelope only."""
+
+    written: int
+    unmapped_by_kind: Mapping[str, int] = field(default_factory=dict)
+    erased: int = 0
+
+    @property
+    def unmapped(self) -> int:
+        return sum(self.unmapped_by_kind.values())
+
+
+class Exporter(Protocol):
+    """One export format. ``write`` MUST stream: constant memory whatever ``rows`` holds."""
+
+    name: str
+    suffix: str
+
+    def write(self, rows: Iterable[Row], out: IO[bytes]) -> ExportReport: ...
+
+
+# name → (module, class); modules load on demand, so pyarrow is only needed for parquet.
+FORMATS = {
+    "ocsf": ("affidavit.export.ocsf", "OcsfExporter"),
+    "ecs": ("affidavit.export.ecs", "EcsExporter"),
+    "cef": ("affidavit.export.cef", "CefExporter"),
+    "csv": ("affidavit.export.tabular", "CsvExporter"),
+    "jsonl": ("affidavit.export.tabular", "JsonlExporter"),
+    "parquet": ("affidavit.export.parquet", "ParquetExporter"),
+}
+
+
+def product_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("affidavit")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
+def exporter(name: str, *, origin: str) -> Exporter:
+    """The exporter for format ``name``; ``origin`` names the ledger in the exported rows.
+
+    Raises :class:`InputError` for an unknown format or a missing optional dependency.
+    """
+    if name not in FORMATS:
+        raise InputError(f"unknown export format {name!r}; choose one of {', '.join(FORMATS)}")
+    module, cls = FORMATS[name]
+    made: Exporter = getattr(importlib.import_module(module), cls)(
+        origin=origin, version=product_version()
+    )
+    return made
+
+
+# -- reading --------------------------------------------------------------------------------
+
+
+def _select(filters: query.Filters, what: str) -> tuple[str, list[object]]:
+    where, args = filters.where()  # names only actions columns, none shared with records
+    return f"SELECT {what} FROM actions a JOIN records r ON r.seq = a.seq{where}", args
+
+
+def count_rows(store: SqliteStore, filters: query.Filters) -> int:
+    sql, args = _select(filters, "count(*)")
+    return int(query.reader(store).execute(sql, args).fetchone()[0])
+
+
+def read_rows(store: SqliteStore, filters: query.Filters) -> Iterator[Row]:
+    """Matching records in seq order, streamed. Call :func:`query.refresh` first."""
+    columns = ", ".join(f"a.{c}" for c in query.COLUMNS)
+    sql, args = _select(filters, f"{columns}, r.payload")
+    cursor = query.reader(store).execute(sql + " ORDER BY a.seq", args)
+    make = Row._make
+    while batch := cursor.fetchmany(2048):
+        yield from map(make, batch)
+
+
+def _reporting(rows: Iterator[Row], progress: Progress) -> Iterator[Row]:
+    done = 0
+    for row in rows:
+        yield row
+        done += 1
+        if not done & 0xFFF:
+            progress(done)
+    progress(done)
+
+
+def write_file(
+    store: SqliteStore,
+    filters: query.Filters,
+    fmt: Exporter,
+    out: Path,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    rules: Sequence[query.Rule] = (),
+) -> ExportReport:
+    """Export the matching records to ``out`` atomically: a temp file beside it, fsync,
+    rename. An existing ``out`` is kept unless ``force``; a failed export leaves no file.
+    ``rules`` are the folder → function rules the ``actions`` index is refreshed with."""
+    if out.exists() and not force:
+        raise InputError(f"{out} exists; use --force to overwrite it")
+    if out.is_dir():
+        raise InputError(f"{out} is a folder; give a file name")
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"cannot write {out}: folder {folder} does not exist")
+    query.refresh(store, rules)
+    rows = read_rows(store, filters)
+    if progress is not None:
+        rows = _reporting(rows, progress)
+    tmp = folder / f".{out.name}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "xb") as f:
+            report = fmt.write(rows, f)
+            f.flush()
+            os.fsync(f.fileno())
+        if force:
+            os.replace(tmp, out)
+        else:
+            os.link(tmp, out)  # fails rather than replace a file that appeared meanwhile
+            os.unlink(tmp)
+    except FileExistsError:
+        raise InputError(f"{out} appeared during the export; use --force to overwrite it") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_folder(folder)
+    return report
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # some platforms cannot open a folder; the rename is still atomic
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# -- helpers the formats share --------------------------------------------------------------
+
+
+class Lines:
+    """Text lines to a binary stream, joined and encoded in batches (far fewer writes)."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+        self._buffer: list[str] = []
+
+    def add(self, line: str) -> None:
+        self._buffer.append(line)
+        if len(self._buffer) >= 512:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buffer:
+            self._out.write("".join(self._buffer).encode("utf-8"))
+            self._buffer.clear()
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+class EpochMs:
+    """Record time text → epoch milliseconds, fast for the ``format_time`` form.
+
+    Records arrive in seq order, so consecutive times mostly share their second: the
+    parsed second is kept and only the milliseconds are read from the text.
+    """
+
+    def __init__(self) -> None:
+        self._second = ""
+        self._base = 0
+
+    def __call__(self, text: str) -> int:
+        if len(text) == 27 and text[19] == "." and text[26] == "Z":
+            second = text[:19]
+            if second != self._second:
+                moment = datetime.fromisoformat(second).replace(tzinfo=UTC)
+                self._base = (moment - _EPOCH) // _MS
+                self._second = second
+            return self._base + int(text[20:23])
+        return (datetime.fromisoformat(text) - _EPOCH) // _MS
+
+
+FILE_ACTIONS = {
+    "file.create": "create",
+    "file.read": "read",
+    "file.update": "update",
+    "file.delete": "delete",
+    "file.rename": "rename",
+}
+
+
+def file_action(kind: str, file: Mapping[str, object]) -> str:
+    """create, read, update, delete or rename; a ``file.restore`` is named by its effect."""
+    action = FILE_ACTIONS.get(kind)
+    if action is not None:
+        return action
+    if file.get("old_path"):
+        return "rename"
+    if file.get("after_sha256") is None:
+        return "delete"
+    return "create" if file.get("before_sha256") is None else "update"
+
+
+def basename(path: str) -> str:
+    cut = max(path.rfind("/"), path.rfind("\\"))
+    return path[cut + 1 :] if cut >= 0 else path
+
+
+def section(payload: Mapping[str, object], name: str) -> dict[str, object]:
+    """A payload section as a dict (``{}`` when absent or not an object)."""
+    value = payload.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def text_of(mapping: Mapping[str, object], name: str) -> str | None:
+    value = mapping.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def int_of(mapping: Mapping[str, object], name: str) -> int | None:
+    value = mapping.get(name)
+    return value if type(value) is int else None
