@@ -178,9 +178,12 @@ class Ledger:
         *,
         key_path: Path | None = None,
         readonly: bool = False,
+        check_pages: bool = True,
         clock: Clock = _now,
     ) -> Ledger:
-        return cls(SqliteStore.open(path, readonly=readonly), key_path=key_path, clock=clock)
+        """Open a ledger; a writable open refuses a damaged file (:meth:`SqliteStore.open`)."""
+        store = SqliteStore.open(path, readonly=readonly, check_pages=check_pages)
+        return cls(store, key_path=key_path, clock=clock)
 
     def close(self) -> None:
         self.store.close()
@@ -410,7 +413,20 @@ class Ledger:
         of every checkpoint, and consistency between consecutive checkpoints. With
         ``from_checkpoint`` (a signed note the verifier kept) it also proves that the log only
         grew since. ``key`` pins the verifier key instead of trusting the one stored.
+
+        A damaged file (any page SQLite's check rejects, a damaged WAL) raises
+        :class:`LedgerCorruptError`; :func:`affidavit.salvage.salvage` then tells which
+        records are still provable.
         """
+        self.store.check_pages()
+        # One snapshot: a seal committing midway would otherwise show subtree hashes past
+        # the integrated size read at the start.
+        with self.store.snapshot():
+            return self._verify(from_checkpoint, key, progress)
+
+    def _verify(
+        self, from_checkpoint: str | None, key: Verifier | None, progress: Progress | None
+    ) -> VerifyReport:
         verifier = key or self.verifier
         if key is not None and key.vkey() != self.verifier.vkey():
             raise VerificationError(
@@ -472,6 +488,8 @@ class Ledger:
                     where=f"record {expected}",
                 )
             expected += 1
+            if type(leaf) is not bytes or type(stored_hash) is not bytes:  # a damaged row
+                raise VerificationError(f"{where}: its row is not a record's bytes", where=where)
             h = sha256(b"\x00" + leaf).digest()
             if h != stored_hash:
                 raise VerificationError(
@@ -485,6 +503,8 @@ class Ledger:
                 )
             if body is None or salt is None:
                 erased_seen.append(seq)
+            elif type(salt) is not bytes or type(body) is not bytes:
+                raise VerificationError(f"{where}: its payload is not stored bytes", where=where)
             elif b2a(sha256(salt + body).digest(), newline=False) != leaf[15:59]:
                 raise VerificationError(
                     f"{where}: its payload or salt does not match the envelope's commitment",
@@ -593,6 +613,8 @@ class Ledger:
 
 
 def _open_stored(note: str, verifier: Verifier, where: str) -> Checkpoint:
+    if not isinstance(note, str):  # a damaged row can hold any type
+        raise VerificationError(f"{where}: its stored note is not text", where=where)
     try:
         return open_checkpoint(note, verifier)
     except (VerificationError, InputError) as e:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from affidavit.errors import InputError
+from affidavit.store.damage import damaged
 from affidavit.store.sqlite import SqliteStore
 
 COLUMNS = (
@@ -158,6 +159,9 @@ def refresh(store: SqliteStore, rules: Sequence[Rule] = ()) -> int:
         )
         marks = ",".join("?" * len(COLUMNS))
         while batch := cursor.fetchmany(4096):
+            for s, leaf, h, _ in batch:
+                if type(leaf) is not bytes or type(h) is not bytes:  # a zeroed cell reads NULL
+                    raise damaged(store.path, f"a records row is damaged (it reads as seq {s})")
             rows = [_row(s, leaf, h, body, rules) for s, leaf, h, body in batch]
             conn.executemany(f"INSERT INTO actions VALUES ({marks})", rows)
             added += len(rows)

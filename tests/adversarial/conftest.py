@@ -9,8 +9,13 @@ appended there as JSON Lines and become the README's Reliability table.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Protocol
 
 import pytest
 
@@ -33,3 +38,35 @@ def tally(area: str, what: str, tried: int, passed: int, note: str = "") -> None
     line = {"area": area, "what": what, "tried": tried, "passed": passed, "note": note}
     with open(out, "a", encoding="utf-8") as f:
         f.write(json.dumps(line) + "\n")
+
+
+class Tally(Protocol):
+    def __call__(self, area: str, what: str, tried: int, passed: int, note: str = "") -> None: ...
+
+
+@pytest.fixture
+def reliability() -> Tally:
+    """:func:`tally`, for test modules that cannot import this conftest by name."""
+    return tally
+
+
+# -- what the tests one folder up import from "conftest" -----------------------------------
+# They write `from conftest import ASSETS, SHARED, shared_path`. Pytest imports every
+# conftest.py under the one module name "conftest" (prepend import mode), so once this folder
+# is collected, before them, that name is this module: hand them the same helpers, from their
+# own file, or the whole suite fails to collect.
+
+
+def _root_conftest() -> ModuleType:
+    path = Path(__file__).resolve().parent.parent / "conftest.py"
+    spec = importlib.util.spec_from_file_location("_affidavit_tests_conftest", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_ROOT_CONFTEST = _root_conftest()
+ASSETS: Path = _ROOT_CONFTEST.ASSETS
+SHARED: Path = _ROOT_CONFTEST.SHARED
+shared_path: Callable[..., Path] = _ROOT_CONFTEST.shared_path

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 
 from affidavit.capture import conventions, events, snapshots, writer
 from affidavit.compliance import policy
+from affidavit.store.damage import explain
 from affidavit.store.sqlite import SqliteStore
 
 TYPE_CHECKING = False
@@ -219,7 +220,10 @@ class Capture:
     def run(self, raw: bytes, *, close: bool = True) -> None:
         event, problem = decode(raw)
         try:
-            store = SqliteStore.open(self.opts.ledger)
+            # A full page check reads the whole file, too slow for every tool call: the hook
+            # relies on SQLite's checks of the pages it touches, the WAL header check, and the
+            # damage note that a full check elsewhere (the detached seal) leaves.
+            store = SqliteStore.open(self.opts.ledger, check_pages=False)
             # Another writer holding the lock longer than this means something is wrong
             # (a stuck process, a full disk): spool the event rather than keep the agent
             # waiting until Claude Code kills the hook and the event is lost unrecorded.
@@ -232,6 +236,8 @@ class Capture:
         except Exception as e:
             store.rollback()
             settle_spool(self.claimed, committed=False)
+            if isinstance(e, sqlite3.DatabaseError):  # name the ledger, note any damage
+                e = explain(self.opts.ledger, e)
             report_failure(self.opts, raw, f"{type(e).__name__}: {e}")
         finally:
             if close:

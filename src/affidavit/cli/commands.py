@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import socket
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -22,6 +23,7 @@ from affidavit import locations
 from affidavit.errors import InputError, VerificationError
 from affidavit.ledger import Ledger, Progress
 from affidavit.record import Record, parse_time
+from affidavit.store.damage import explain
 
 
 def b64(data: bytes) -> str:
@@ -42,8 +44,10 @@ class Paths:
     ledger: Path
     key: Path
 
-    def open(self, *, readonly: bool = False) -> Ledger:
-        return Ledger.open(self.ledger, key_path=self.key, readonly=readonly)
+    def open(self, *, readonly: bool = False, check_pages: bool = True) -> Ledger:
+        return Ledger.open(
+            self.ledger, key_path=self.key, readonly=readonly, check_pages=check_pages
+        )
 
 
 def progress_bar(total: int, label: str) -> AbstractContextManager[Progress | None]:
@@ -66,7 +70,21 @@ def progress_bar(total: int, label: str) -> AbstractContextManager[Progress | No
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LedgerGroup(click.Group):
+    """The command group; SQLite's own errors leave it as Affidavit's, naming the ledger."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except sqlite3.DatabaseError as e:
+            paths = ctx.find_object(Paths)
+            # Integrity and programming errors are bugs: let them show as such.
+            if paths is None or type(e) not in (sqlite3.DatabaseError, sqlite3.OperationalError):
+                raise
+            raise explain(paths.ledger, e) from e
+
+
+@click.group(cls=LedgerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--ledger",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -352,13 +370,17 @@ def verify(paths: Paths, from_file: IO[str] | None, vkey: str | None, as_json: b
     """Recheck every record, subtree hash, checkpoint root and signature.
 
     Exit 0 when everything holds, 1 naming the first record or checkpoint that fails and
-    why, 2 for usage errors or unreadable input.
+    why, 2 for usage errors or unreadable input. On a damaged file (a torn page, a truncated
+    file, a wrong header, a damaged WAL) it lists what is unreadable and which records are
+    still provable against the last good checkpoint, and exits 1 (2 when nothing of a ledger
+    is readable).
     """
+    from affidavit.cli.salvage import salvaging
     from affidavit.note import Verifier
 
     kept = from_file.read() if from_file is not None else None
     pinned = Verifier.from_vkey(vkey) if vkey else None
-    with paths.open(readonly=True) as ledger:
+    with salvaging(paths, kept=kept, key=pinned, as_json=as_json) as ledger:
         total = ledger.store.size()
         try:
             with progress_bar(total, "verifying") as progress:

@@ -125,7 +125,10 @@ def _table(names: list[str], rows: Iterator[tuple[object, ...]]) -> int:
 
 
 def _refresh(paths: Paths) -> Any:
-    ledger = paths.open()
+    # Only the derived actions index is written here: a full page check (a read of the
+    # whole file) on every listing would cost more than most queries. A damage note from
+    # an earlier check still stops it (store.sqlite).
+    ledger = paths.open(check_pages=False)
     try:
         query.refresh(ledger.store)
     except BaseException:
