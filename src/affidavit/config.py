@@ -102,7 +102,21 @@ def find(explicit: str | os.PathLike[str] | None = None) -> Path | None:
 def load(explicit: str | os.PathLike[str] | None = None) -> Config:
     """The configuration in force, or an empty one (every check then says what is missing)."""
     path = find(explicit)
-    return Config() if path is None else parse(path.read_text("utf-8"), path)
+    return Config() if path is None else read(path)
+
+
+def read(path: Path) -> Config:
+    """Parse the file at ``path``; InputError naming it (and the line) if it is not UTF-8."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from e
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise InputError(f"{path}:{line}: not UTF-8 text ({e.reason})") from e
+    return parse(text, path)
 
 
 class _Reader:
@@ -167,6 +181,8 @@ def parse(text: str, path: Path | None = None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise InputError(f"{path or '<config>'}: not valid TOML: {e}") from e
+    except RecursionError as e:
+        raise InputError(f"{path or '<config>'}: not valid TOML: it nests too deeply") from e
     r = _Reader(text, path)
     known = {
         "org",

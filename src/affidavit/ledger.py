@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from binascii import b2a_base64 as b2a
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -239,7 +240,7 @@ class Ledger:
         store = self.store
         store.begin()
         try:
-            done = int(store.meta("integrated") or 0)
+            done = _integrated(store)
             size = store.size()
             frontier = self._frontier(done)
             while done < size:
@@ -267,7 +268,7 @@ class Ledger:
         store = self.store
         store.begin()
         try:
-            size = int(store.meta("integrated") or 0)
+            size = _integrated(store)
             latest = store.latest_checkpoint()
             if latest is not None and latest[0] == size:
                 store.commit()
@@ -312,7 +313,7 @@ class Ledger:
             origin=self.origin,
             vkey=self.verifier.vkey(),
             size=self.store.size(),
-            integrated=int(self.store.meta("integrated") or 0),
+            integrated=_integrated(self.store),
             published=0 if latest is None else latest[0],
             last_checkpoint=None if latest is None else latest[1],
             last_published_at=None if latest is None else latest[2],
@@ -434,7 +435,7 @@ class Ledger:
                 where="verifier key",
             )
         store = self.store
-        integrated = int(store.meta("integrated") or 0)
+        integrated = _integrated(store)
         checkpoints = [(s, n) for s, n, _ in store.checkpoints()]
         stops = [s for s, _ in checkpoints]
         roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
@@ -610,6 +611,20 @@ class Ledger:
                 where=where,
             ) from e
         return kept.size
+
+
+def _integrated(store: SqliteStore) -> int:
+    """The integrated size the store notes; a value that is not one is damage, not a crash."""
+    value = store.meta("integrated") or "0"
+    if not _DECIMAL.fullmatch(value):
+        raise LedgerCorruptError(
+            f"{store.path}: its integrated size {value[:30]!r} is not a number; "
+            "the ledger was edited or damaged"
+        )
+    return int(value)
+
+
+_DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
 
 
 def _open_stored(note: str, verifier: Verifier, where: str) -> Checkpoint:

@@ -235,6 +235,8 @@ class Envelope(_Value):
             data = json.loads(leaf)
         except (ValueError, UnicodeDecodeError) as e:
             raise InputError(f"leaf is not JSON: {e}") from e
+        except RecursionError as e:
+            raise InputError("leaf is not an envelope: it nests too deeply") from e
         if not isinstance(data, dict) or set(data) != {"commitment", "kind", "source", "time", "v"}:
             raise InputError("leaf is not an envelope object with exactly its five fields")
         try:

@@ -78,6 +78,7 @@ def check(
     if not isinstance(cwd, str) or not cwd:
         return []
     name = event.get("hook_event_name")
+    name = name if isinstance(name, str) else None  # a list is not even hashable
     stats = {}
     for path in candidates(cwd, os.path.expanduser("~")):
         st = snapshots.stat_of(path)

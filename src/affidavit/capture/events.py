@@ -27,6 +27,7 @@ other event, known or not yet invented, → agent.event with the raw event.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Mapping
 
@@ -76,6 +77,32 @@ def cap(value: Any, limit: int = STRING_CAP, depth: int = 0) -> Any:
         return {str(k): cap(v, limit, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
         return [cap(v, limit, depth + 1) for v in value]
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_MAX_SAFE_INT = 2**53 - 1
+
+
+def storable(value: Any, depth: int = 0) -> Any:
+    """A copy that canonical JSON can hold, for a payload that failed to canonicalize.
+
+    Lone surrogates (a JavaScript string cut mid-pair, escaped as ``\\ud83d`` in the event; a
+    file name that is not UTF-8, as ``os.fsdecode`` gives it) become the text ``\\ud83d``;
+    NaN, infinities and integers beyond JSON's safe range become their Python text.
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
+    if type(value) is float and not math.isfinite(value):
+        return repr(value)
+    if type(value) is int and not -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
+        return str(value)
+    if depth > 200:
+        return "…[nested too deep]"
+    if isinstance(value, Mapping):
+        return {storable(str(k)): storable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v, depth + 1) for v in value]
     return value
 
 

@@ -21,6 +21,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import sys
 import time
@@ -29,6 +30,7 @@ from datetime import UTC, datetime
 
 from affidavit.capture import conventions, events, snapshots, writer
 from affidavit.compliance import policy
+from affidavit.errors import InputError
 from affidavit.store.damage import explain
 from affidavit.store.sqlite import SqliteStore
 
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
     Draft = tuple[str, dict[str, Any]]
 
 MAX_STDIN = 32 * 2**20
+# A surrogate escaped in JSON, or UTF-8-encoded (json.loads decodes bytes with surrogatepass).
+_LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|\xed[\xa0-\xbf]")
 BUSY_TIMEOUT = 5.0  # seconds; the hook command's own timeout in settings is 30 s
 SEAL_INTERVAL = 60.0
 
@@ -361,7 +365,8 @@ class Capture:
             }.items()
             if isinstance(v, str)
         }
-        text = (event.get("tool_input") or {}).get("command")
+        tool_input = event.get("tool_input")
+        text = tool_input.get("command") if isinstance(tool_input, dict) else None
         command = {"text": text} if isinstance(text, str) else {}
         out: list[Draft] = []
 
@@ -424,13 +429,10 @@ class Capture:
 
     def commit(self, store: SqliteStore, drafts: list[Draft], event: dict[str, Any] | None) -> None:
         conn = store.connection
-        seqs = writer.append_drafts(
-            store, drafts, source=events.SOURCE_HOOK, time=datetime.now(UTC)
-        )
+        seqs = append_storable(store, drafts)
         # -- policy: findings right after their actions, same transaction; masked contents --
         if self.verdict is not None:
-            found = self.verdict.records(seqs)
-            writer.append_drafts(store, found, source=events.SOURCE_HOOK, time=datetime.now(UTC))
+            append_storable(store, self.verdict.records(seqs))
             self.blobs = [b for b in self.blobs if b.sha256 not in self.verdict.unkept]
         # -- end policy --
         for snap in self.blobs:
@@ -477,6 +479,25 @@ class Capture:
         return due
 
 
+def append_storable(store: SqliteStore, drafts: list[Draft]) -> range:
+    """Append the drafts; if one cannot be canonical JSON, append storable copies instead.
+
+    An event can parse and still hold what no record can: a lone surrogate, a number beyond
+    JSON's range, a file name that is not UTF-8. Spooling it would fail the same way on every
+    replay and hold up every later event behind it, so it is kept as
+    :func:`events.storable` writes it. Nothing is written before the first attempt fails.
+    """
+    try:
+        return writer.append_drafts(
+            store, drafts, source=events.SOURCE_HOOK, time=datetime.now(UTC)
+        )
+    except InputError:
+        stored = [(kind, events.storable(payload)) for kind, payload in drafts]
+        return writer.append_drafts(
+            store, stored, source=events.SOURCE_HOOK, time=datetime.now(UTC)
+        )
+
+
 def decode(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     if len(raw) > MAX_STDIN:
         return None, f"hook input is larger than {MAX_STDIN} bytes; kept its first 4 KiB"
@@ -490,6 +511,10 @@ def decode(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"hook input is not JSON: {e}"
     if not isinstance(value, dict):
         return None, f"hook input is a JSON {type(value).__name__}, not an object"
+    if _LONE_SURROGATE.search(raw):
+        # JavaScript cut a string between the two halves of a pair. A lone surrogate can be
+        # neither canonical JSON nor SQLite text, so it is written as its escape at once.
+        value = events.storable(value)
     return value, None
 
 

@@ -33,6 +33,8 @@ class FileAction:
     old_path: str | None
     before: str | None
     after: str | None
+    cwd: str | None = None
+    """The agent's working folder when the action was recorded (its workspace)."""
 
 
 def file_action(ledger: Ledger, seq: int) -> FileAction:
@@ -43,12 +45,37 @@ def file_action(ledger: Ledger, seq: int) -> FileAction:
     if payload is None:
         raise InputError(f"record {seq} is erased; its file details are gone")
     file = payload.get("file") or {}
-    if not isinstance(file.get("path"), str):
+    if not isinstance(file, dict) or not isinstance(file.get("path"), str):
         raise InputError(f"record {seq} names no file path")
+    for field in ("old_path", "before_sha256", "after_sha256"):
+        if not isinstance(file.get(field), str | None):
+            raise InputError(f"record {seq}: field file.{field} is not text")
     before, after = file.get("before_sha256"), file.get("after_sha256")
     if rec.envelope.kind == "file.delete":
         after = None
-    return FileAction(seq, rec.envelope.kind, file["path"], file.get("old_path"), before, after)
+    agent = payload.get("agent")
+    cwd = agent.get("cwd") if isinstance(agent, dict) else None
+    return FileAction(
+        seq,
+        rec.envelope.kind,
+        file["path"],
+        file.get("old_path"),
+        before,
+        after,
+        cwd if isinstance(cwd, str) else None,
+    )
+
+
+def _leaves_workspace(path: str, cwd: str | None) -> bool:
+    """Whether ``path``, lexically inside the workspace ``cwd``, lies outside it once the
+    folders on the way are resolved: a folder symlink planted in the workspace leads out."""
+    if cwd is None or not os.path.isabs(cwd):
+        return False
+    cwd, folder = os.path.normpath(cwd), os.path.dirname(os.path.normpath(path))
+    if os.path.commonpath([folder, cwd]) != cwd:
+        return False
+    real = os.path.realpath(cwd)
+    return os.path.commonpath([os.path.realpath(folder), real]) != real
 
 
 def _content(ledger: Ledger, sha256: str | None, what: str) -> bytes | None:
@@ -107,6 +134,20 @@ def rollback(
     """Restore the file to its state before record ``seq``; returns the file.restore seq."""
     action = file_action(ledger, seq)
     target = action.path
+    for path in (target, action.old_path):
+        # A relative path (or another system's, such as C:\\x) would land wherever the
+        # rollback happens to run, not on the file the action touched.
+        if path is not None and (not os.path.isabs(path) or "\0" in path):
+            raise InputError(
+                f"record {seq} names {path[:200]!r}, not an absolute path on this system; "
+                "cannot tell which file to restore"
+            )
+        if path is not None and _leaves_workspace(path, action.cwd):
+            # Even with --force: the workspace was changed so the path leads out of it.
+            raise InputError(
+                f"{path} leads out of the workspace {action.cwd} through a symbolic link "
+                f"(to {os.path.realpath(os.path.dirname(path))}); not writing there"
+            )
     current = snapshots.snapshot(target, max_bytes=0)
     if current.sha256 != action.after and not force:
         now = "absent" if current.sha256 is None else f"sha256 {current.sha256[:12]}…"
@@ -121,6 +162,8 @@ def rollback(
     if action.kind == "file.rename" and action.old_path:
         if os.path.lexists(action.old_path) and not force:
             raise InputError(f"{action.old_path} exists again; use --force to replace it")
+        if not os.path.lexists(target):
+            raise InputError(f"{target} is gone; there is nothing to move back")
         os.replace(target, action.old_path)
         restored_path, restored = action.old_path, action.before
     elif action.kind == "file.create":

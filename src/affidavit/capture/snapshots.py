@@ -141,19 +141,30 @@ def diff(
 
 
 def remember(conn: sqlite3.Connection, path: str, st: Stat, sha256: str) -> None:
-    """Cache a file's hash under its stat, so a later Bash diff knows its before-hash."""
-    conn.execute(
-        "INSERT OR REPLACE INTO file_state (path, size, mtime_ns, inode, sha256) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (path, *st, sha256),
-    )
+    """Cache a file's hash under its stat, so a later Bash diff knows its before-hash.
+
+    A name that is not UTF-8 (``os.fsdecode`` leaves lone surrogates in it) is not SQLite
+    text, so it is not cached: its later diff has no before-hash, as for a file never seen.
+    """
+    try:
+        conn.execute(
+            "INSERT OR REPLACE INTO file_state (path, size, mtime_ns, inode, sha256) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (path, *st, sha256),
+        )
+    except UnicodeEncodeError:
+        return
 
 
 def recall(conn: sqlite3.Connection, path: str, st: Stat) -> str | None:
-    row = conn.execute(
-        "SELECT sha256 FROM file_state WHERE path = ? AND size = ? AND mtime_ns = ? AND inode = ?",
-        (path, *st),
-    ).fetchone()
+    try:
+        row = conn.execute(
+            "SELECT sha256 FROM file_state "
+            "WHERE path = ? AND size = ? AND mtime_ns = ? AND inode = ?",
+            (path, *st),
+        ).fetchone()
+    except UnicodeEncodeError:
+        return None  # never cached (see remember)
     return None if row is None else str(row[0])
 
 

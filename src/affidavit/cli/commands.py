@@ -67,6 +67,20 @@ def progress_bar(total: int, label: str) -> AbstractContextManager[Progress | No
     return bar()
 
 
+def read_text(file: IO[bytes]) -> str:
+    """A text file named on the command line, or InputError naming it and the line.
+
+    Files are opened in binary and decoded here, newlines translated as text mode does:
+    click's text mode would let a UnicodeDecodeError escape, naming neither file nor line.
+    """
+    data = file.read()
+    try:
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise InputError(f"{file.name}:{line}: not UTF-8 text ({e.reason})") from e
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
@@ -156,11 +170,14 @@ def _read_lines(stream: IO[bytes], name: str, now: Callable[[], Any]) -> Iterato
             item = json.loads(line)
         except ValueError as e:
             raise InputError(f"{where}: not JSON ({e})") from e
+        except RecursionError as e:
+            raise InputError(f"{where}: JSON nests too deeply") from e
         if not isinstance(item, dict):
             raise InputError(f"{where}: expected a JSON object, got {type(item).__name__}")
         unknown = set(item) - {"kind", "source", "time", "payload"}
         if unknown:
-            raise InputError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+            names = (k if k.isprintable() else repr(k) for k in sorted(unknown))
+            raise InputError(f"{where}: unknown field(s) {', '.join(names)}")
         for field in ("kind", "source", "payload"):
             if field not in item:
                 raise InputError(f"{where}: missing field {field!r}")
@@ -360,13 +377,13 @@ def prove(
 @click.option(
     "--from",
     "from_file",
-    type=click.File("r", encoding="utf-8"),
+    type=click.File("rb"),
     help="A checkpoint you kept earlier: also prove the log only grew since.",
 )
 @click.option("--vkey", help="Pin the verifier key instead of trusting the one in the ledger.")
 @json_option
 @pass_paths
-def verify(paths: Paths, from_file: IO[str] | None, vkey: str | None, as_json: bool) -> None:
+def verify(paths: Paths, from_file: IO[bytes] | None, vkey: str | None, as_json: bool) -> None:
     """Recheck every record, subtree hash, checkpoint root and signature.
 
     Exit 0 when everything holds, 1 naming the first record or checkpoint that fails and
@@ -378,13 +395,16 @@ def verify(paths: Paths, from_file: IO[str] | None, vkey: str | None, as_json: b
     from affidavit.cli.salvage import salvaging
     from affidavit.note import Verifier
 
-    kept = from_file.read() if from_file is not None else None
+    kept = read_text(from_file) if from_file is not None else None
     pinned = Verifier.from_vkey(vkey) if vkey else None
     with salvaging(paths, kept=kept, key=pinned, as_json=as_json) as ledger:
         total = ledger.store.size()
         try:
             with progress_bar(total, "verifying") as progress:
                 report = ledger.verify(from_checkpoint=kept, key=pinned, progress=progress)
+        except InputError as e:  # only the kept checkpoint is parsed from input here
+            name = from_file.name if from_file is not None else "--from"
+            raise InputError(f"{name}: {e}") from e
         except VerificationError as e:
             if as_json:
                 emit_json({"ok": False, "where": e.where, "error": str(e)})

@@ -57,7 +57,7 @@ def check(path: Path | None, as_json: bool) -> None:
         raise InputError(
             f"no configuration at {cfg.default_path()}; create one with `affidavit config init`"
         )
-    loaded = cfg.parse(found.read_text("utf-8"), found)
+    loaded = cfg.read(found)
     summary = {
         "path": str(found),
         "plan": loaded.plan,

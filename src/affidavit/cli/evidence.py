@@ -16,6 +16,7 @@ from affidavit.cli.commands import (
     json_option,
     pass_paths,
     progress_bar,
+    read_text,
     say,
 )
 from affidavit.cli.query import filter_options, make_filters
@@ -49,7 +50,7 @@ _SHOWN_FAILURES = 50
     "--from",
     "from_files",
     multiple=True,
-    type=click.File("r", encoding="utf-8"),
+    type=click.File("rb"),
     help="A checkpoint the auditor kept: add the proof that the log only grew since (repeatable).",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
@@ -62,7 +63,7 @@ def evidence(
     out: Path,
     with_content: bool,
     window_complete: bool,
-    from_files: tuple[IO[str], ...],
+    from_files: tuple[IO[bytes], ...],
     force: bool,
     as_json: bool,
     **filters: Any,
@@ -77,7 +78,7 @@ def evidence(
     """
     from affidavit.evidence import build_pack
 
-    kept = [f.read() for f in from_files]
+    kept = [read_text(f) for f in from_files]
     with paths.open() as ledger, progress_bar(ledger.store.size(), "building pack") as progress:
         result = build_pack(
             ledger,
@@ -142,12 +143,12 @@ def evidence(
 @click.option(
     "--from",
     "from_file",
-    type=click.File("r", encoding="utf-8"),
+    type=click.File("rb"),
     help="A checkpoint you kept: also prove the pack's checkpoint extends it.",
 )
 @json_option
 def verify_pack_command(
-    pack: Path, vkey: str | None, from_file: IO[str] | None, as_json: bool
+    pack: Path, vkey: str | None, from_file: IO[bytes] | None, as_json: bool
 ) -> None:
     """Verify an evidence pack offline; report per record.
 
@@ -162,7 +163,7 @@ def verify_pack_command(
     if not pack.is_file():
         raise InputError(f"no pack at {pack}")
     key = Verifier.from_vkey(vkey.strip()) if vkey else None
-    kept = from_file.read() if from_file is not None else None
+    kept = read_text(from_file) if from_file is not None else None
     report = check_pack(pack, key=key, kept=kept)
     if as_json:
         emit_json(_report_json(report))

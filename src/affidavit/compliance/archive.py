@@ -610,7 +610,7 @@ def _items(
         for number, raw in enumerate(f, start=1):
             try:
                 item = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 item = None
             if not isinstance(item, dict) or tuple(sorted(item)) != keys or _line(item) != raw:
                 raise _fail(name, f"line {number} is not a line as the archive writes it")
@@ -624,7 +624,7 @@ def _items(
 def _erasure_seqs(body: bytes, name: str, seq: int) -> list[int]:
     try:
         seqs = json.loads(body)["seqs"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         seqs = None
     if not isinstance(seqs, list) or not all(type(s) is int for s in seqs):
         raise _fail(name, f"record {seq}: an erasure record without a list of seqs")

@@ -36,6 +36,8 @@ def parse_item(line: bytes, checkpoint: Checkpoint | None) -> Item:
         obj = json.loads(line)
     except ValueError as e:
         raise InputError(f"is not JSON ({e})") from e
+    except RecursionError as e:
+        raise InputError("is not a record line: it nests too deeply") from e
     if not isinstance(obj, dict) or type(obj.get("seq")) is not int:
         raise InputError("has no seq")
     item = Item(obj["seq"])
@@ -75,6 +77,9 @@ def parse_item(line: bytes, checkpoint: Checkpoint | None) -> Item:
         item.payload = json.loads(body_bytes)
     except (InputError, ValueError) as e:  # UnicodeEncodeError is a ValueError
         item.errors.append(str(e))
+        return item
+    except RecursionError:
+        item.errors.append("payload_json nests too deeply")
         return item
     if commitment(salt_bytes, body_bytes) != item.envelope.commitment:
         item.errors.append("its payload_json or salt does not match the envelope's commitment")

@@ -100,6 +100,9 @@ class _Checker:
         self._selection()
         records = self._lines(layout.RECORDS)
         erasures = self._lines(layout.ERASURES)
+        erased = sum(1 for r in records if r.erased)
+        if self.sel and self.sel["erased"] != erased:
+            self.fail(layout.SELECTION, f"counts {self.sel['erased']} erased records, not {erased}")
         self._erasures(records, erasures)
         missing = self._content(records)
         window = self._window(records)
@@ -167,7 +170,7 @@ class _Checker:
                 raise ValueError(f"its format is {manifest['format']!r}, not {layout.FORMAT!r}")
             if layout.render_manifest(files) != raw:
                 raise ValueError("it is not byte for byte in its canonical form: it was edited")
-        except (ValueError, TypeError, KeyError) as e:
+        except (ValueError, TypeError, KeyError, RecursionError) as e:
             self.fail(layout.MANIFEST, f"cannot be used: {e}")
             return
         actual = {n: layout.sha256_hex(d) for n, d in self.data.items() if n != layout.MANIFEST}
@@ -232,7 +235,9 @@ class _Checker:
             if not all(layout.is_sha256_hex(h) for h in sel["content_missing"]):
                 raise ValueError("content_missing holds something other than SHA-256 hex")
             _check_filters(sel["filters"])
-        except ValueError as e:
+            if layout.render_json(sel) != raw:
+                raise ValueError("it is not byte for byte in its canonical form: it was edited")
+        except (ValueError, RecursionError) as e:
             self.fail(layout.SELECTION, f"cannot be used: {e}")
             return
         self.sel = sel
@@ -351,6 +356,8 @@ class _Checker:
     def _consistency(self) -> None:
         raw = self.data.get(layout.CONSISTENCY)
         sizes = self.sel.get("consistency_from", [])
+        if raw and not raw.endswith(b"\n"):
+            self.fail(layout.CONSISTENCY, "does not end with a newline: it was cut short")
         for number, line in enumerate((raw or b"").splitlines(), start=1):
             where = f"consistency.jsonl line {number}"
             try:
@@ -360,7 +367,7 @@ class _Checker:
                 old = open_checkpoint(obj["checkpoint"], self.verifier)
                 proof = tuple(layout.unb64(h, "a proof hash", 32) for h in obj["proof"])
                 merkle.verify_consistency(old.size, self.cp.size, proof, old.root, self.cp.root)
-            except (ValueError, KeyError, TypeError, AffidavitError) as e:
+            except (ValueError, KeyError, TypeError, RecursionError, AffidavitError) as e:
                 self.fail(where, f"does not prove the log only grew: {e}")
                 continue
             self.consistency[old.size] = proof
