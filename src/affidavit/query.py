@@ -136,11 +136,26 @@ def _row(
     )
 
 
-def refresh(store: SqliteStore, rules: Sequence[Rule] = ()) -> int:
+def rules_in_force(store: SqliteStore) -> list[Rule]:
+    """The folder → function rules of the affidavit.toml in force; if it cannot be read
+    now, the rules the index was last built with (so a broken file never blanks them)."""
+    from affidavit import config
+
+    try:
+        return config.load().function_rules
+    except InputError:
+        stored = store.meta("actions_rules")
+        return [(str(a), str(b)) for a, b in json.loads(stored)] if stored else []
+
+
+def refresh(store: SqliteStore, rules: Sequence[Rule] | None = None) -> int:
     """Index records not yet in ``actions``; returns how many were added.
 
-    A change of folder rules re-derives the ``function`` column of every row.
+    ``rules`` default to :func:`rules_in_force`, so every command sees the same ``function``
+    column; a change of rules re-derives that column for every row.
     """
+    if rules is None:
+        rules = rules_in_force(store)
     conn = store.connection
     fingerprint = json.dumps(list(rules))
     store.begin()
