@@ -8,7 +8,8 @@ Runs inside the agent on every tool call, so:
 * it exits 0, or 2 when an enforced policy rule blocks the tool call
   (:mod:`affidavit.compliance.policy`). Whatever goes wrong is one line on stderr and a line
   in ``<ledger>.errors.log``; the raw event is spooled beside the ledger when the ledger
-  cannot take it, and the next run replays the spool and records the failure as a
+  cannot take it (on a disk without a free byte, into the space ``<ledger>.reserve`` kept
+  for that), and the next run replays the spool and records the failure as a
   ``capture.error`` record, so a gap is never silent;
 * integration and publishing never run here: when the oldest unpublished record is older
   than the seal interval (default 60 s), or at Stop/SessionEnd, it starts a detached
@@ -18,6 +19,7 @@ Runs inside the agent on every tool call, so:
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import json
 import os
@@ -26,6 +28,7 @@ import sqlite3
 import sys
 import time
 import zlib
+from contextlib import suppress
 from datetime import UTC, datetime
 
 from affidavit.capture import conventions, events, snapshots, writer
@@ -144,30 +147,78 @@ def now_text() -> str:
 
 
 def report_failure(opts: Options, raw: bytes, reason: str) -> None:
-    """One stderr line; the error log; the raw event spooled for the next run."""
+    """One stderr line; the raw event spooled for the next run; the error log.
+
+    On a full disk the spool gives up the reserve (:func:`keep_reserve`) and tries again, so
+    the event is kept even when the disk has not one byte left.
+    """
     line = reason.splitlines()[0] if reason else "unknown error"
     print(f"affidavit hook: {line[:300]}", file=sys.stderr)
     if not opts.ledger:
         return
     stamp = now_text()
+    entry = {"time": stamp, "error": line, "stdin": base64.b64encode(raw).decode("ascii")}
+    try:
+        try:
+            spool_event(opts.ledger, entry)
+        except OSError as e:
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT) or not release_reserve(opts.ledger):
+                raise
+            spool_event(opts.ledger, entry)
+    except OSError as e:
+        print(f"affidavit hook: could not spool the event either: {e}", file=sys.stderr)
     try:
         with open(opts.ledger + ".errors.log", "a", encoding="utf-8") as log:
             log.write(json.dumps({"time": stamp, "error": line}) + "\n")
     except OSError:
         pass
+
+
+def spool_event(ledger: str, entry: dict[str, Any]) -> None:
+    """Write one spool file: a temp file, fsync, rename; no temp file left on failure."""
+    spool = ledger + ".spool"
+    os.makedirs(spool, exist_ok=True)
+    name = os.path.join(spool, f"{time.time_ns()}-{os.getpid()}.json")
+    tmp = name + ".tmp"
     try:
-        spool = opts.ledger + ".spool"
-        os.makedirs(spool, exist_ok=True)
-        name = os.path.join(spool, f"{time.time_ns()}-{os.getpid()}.json")
-        entry = {"time": stamp, "error": line, "stdin": base64.b64encode(raw).decode("ascii")}
-        tmp = name + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(entry, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, name)
-    except OSError as e:
-        print(f"affidavit hook: could not spool the event either: {e}", file=sys.stderr)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+RESERVE_BYTES = 256 * 1024
+"""Disk space kept in ``<ledger>.reserve`` for spooling events when the disk is full."""
+
+
+def keep_reserve(ledger: str) -> None:
+    """Make the reserve if it is missing (after a run that could write): a file of
+    :data:`RESERVE_BYTES` that :func:`report_failure` deletes to make room for the spool."""
+    path = ledger + ".reserve"
+    if os.path.exists(path):
+        return
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(os.urandom(RESERVE_BYTES))  # random: a compressing file system keeps it all
+        os.replace(tmp, path)
+    except OSError:  # no room yet: the next run tries again
+        with suppress(OSError):
+            os.unlink(tmp)
+
+
+def release_reserve(ledger: str) -> bool:
+    """Delete the reserve; whether there was one to free."""
+    try:
+        os.unlink(ledger + ".reserve")
+    except OSError:
+        return False
+    return True
 
 
 def actor_of(store: SqliteStore) -> dict[str, Any]:
@@ -257,7 +308,7 @@ class Capture:
             observed, extra = self.observe(conn, event)
         store.begin()
         actor = actor_of(store)
-        drafts, self.claimed = replay_spool(self.opts.ledger, actor)
+        drafts, self.claimed = replay_spool(self.opts.ledger, actor, store)
         drafts += [error_draft(actor, f"hook options: {p}", b"") for p in self.opts.problems]
         if event is None:
             drafts.append(error_draft(actor, problem or "unreadable event", raw))
@@ -449,6 +500,7 @@ class Capture:
         spawn = self.seal_due(store, event)
         store.commit()
         settle_spool(self.claimed, committed=True)
+        keep_reserve(self.opts.ledger)
         if spawn:
             start_seal(self.opts.ledger)
 
@@ -542,36 +594,57 @@ def load_pending(conn: sqlite3.Connection, use_id: str, packed: bool = False) ->
     return json.loads(data)
 
 
-def replay_spool(ledger: str, actor: dict[str, Any]) -> tuple[list[Draft], list[str]]:
+def replay_spool(
+    ledger: str, actor: dict[str, Any], store: SqliteStore
+) -> tuple[list[Draft], list[str]]:
     """Records for events that earlier runs could not write, and the spool files claimed.
 
-    A file is claimed by renaming it, so two hooks never replay the same event; the caller
-    deletes the claimed files after its commit, or puts them back with :func:`unclaim`.
+    Call inside the write transaction. A file is claimed by renaming it, so two hooks never
+    replay the same event; the caller deletes the claimed files after its commit, or puts
+    them back with :func:`settle_spool`. Claims are only made under the write lock, so a
+    claimed file seen here belongs to a run that is over: one killed before its commit (the
+    event was never recorded) or between its commit and the deletion. Each replay is indexed
+    as ``spool:<name>`` in the same transaction as its records, which tells the two apart:
+    an event is replayed exactly once, and a crash never strands it in the spool.
     """
     spool = ledger + ".spool"
     try:
-        names = sorted(n for n in os.listdir(spool) if n.endswith(".json"))
+        names = sorted(os.listdir(spool))
     except OSError:
         return [], []
     drafts: list[Draft] = []
     claimed: list[str] = []
     for name in names:
+        if name.endswith(".json"):
+            base = name
+        elif name.endswith(".claimed"):
+            base = name.rsplit(".", 2)[0]
+        else:
+            continue  # a .tmp that report_failure is still writing
         path = os.path.join(spool, name)
-        mine = f"{path}.{os.getpid()}.claimed"
+        mine = os.path.join(spool, f"{base}.{os.getpid()}.claimed")
         try:
-            os.rename(path, mine)
+            if path != mine:
+                os.rename(path, mine)
         except OSError:
             continue  # another hook took it
         claimed.append(mine)
+        key = f"spool:{base}"
+        if writer.seen(store, key):
+            continue  # recorded by a run that ended before deleting the file
         try:
             with open(mine, encoding="utf-8") as f:
                 entry = json.load(f)
             raw = base64.b64decode(entry["stdin"])
         except (OSError, ValueError, KeyError, TypeError) as e:
-            drafts.append(error_draft(actor, f"unreadable spool file {name}: {e}", b""))
+            error = error_draft(actor, f"unreadable spool file {base}: {e}", b"")
+            error[1]["dedup_key"] = key
+            drafts.append(error)
             continue
         when, why = entry.get("time"), entry.get("error")
-        drafts.append(error_draft(actor, f"delayed capture from {when}: {why}", raw))
+        error = error_draft(actor, f"delayed capture from {when}: {why}", raw)
+        error[1]["dedup_key"] = key
+        drafts.append(error)
         event, _ = decode(raw)
         if event is not None:
             drafts += events.map_event(event, actor=actor)

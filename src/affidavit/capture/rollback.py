@@ -5,12 +5,16 @@ holds what the action left (its after-hash); anything else means someone changed
 and overwriting that needs ``force``. The restore is itself recorded as ``file.restore``.
 Writes go to a temporary file in the same folder, are fsync-ed, then renamed over the path,
 so a crash leaves either the old or the new bytes; a symlink at the path is replaced, never
-written through, so a rollback cannot write outside the path it names.
+written through, so a rollback cannot write outside the path it names. A rollback killed
+after putting the file back and before recording it is finished by running it again: the
+file already holds what the rollback leaves, so it is recorded (``found_restored``) without
+``--force``; a rollback already recorded is refused, naming its ``file.restore`` record.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -149,6 +153,26 @@ def rollback(
                 f"(to {os.path.realpath(os.path.dirname(path))}); not writing there"
             )
     current = snapshots.snapshot(target, max_bytes=0)
+    if current.sha256 != action.after and not force and _undone(action, current):
+        done = _restore_of(ledger, seq)
+        if done is not None:
+            raise InputError(f"record {seq} was already rolled back, by record {done}")
+        # A rollback killed between putting the file back and recording it: record it now,
+        # so the change is in the log and running the rollback again needs no --force.
+        renamed = action.kind == "file.rename" and action.old_path
+        restored_path = action.old_path if renamed and action.old_path else target
+        restored = None if action.kind == "file.create" else action.before
+        return _record(
+            ledger,
+            seq,
+            path=restored_path,
+            target=target,
+            before=None,
+            after=restored,
+            actor=actor,
+            forced=False,
+            found=True,
+        )
     if current.sha256 != action.after and not force:
         now = "absent" if current.sha256 is None else f"sha256 {current.sha256[:12]}…"
         want = "absent" if action.after is None else f"sha256 {action.after[:12]}…"
@@ -175,6 +199,37 @@ def rollback(
         assert data is not None
         _write_atomically(target, data, mode)
         restored_path, restored = target, action.before
+    forced = force and current.sha256 != action.after
+    return _record(
+        ledger,
+        seq,
+        path=restored_path,
+        target=target,
+        before=current.sha256,
+        after=restored,
+        actor=actor,
+        forced=forced,
+    )
+
+
+def _record(
+    ledger: Ledger,
+    seq: int,
+    *,
+    path: str,
+    target: str,
+    before: str | None,
+    after: str | None,
+    actor: dict[str, Any] | None,
+    forced: bool,
+    found: bool = False,
+) -> int:
+    """Append the file.restore record; ``found``: the file was found already restored (by a
+    rollback that ended before recording it), so nothing was written and what it held
+    before is not known."""
+    restore: dict[str, Any] = {"of_seq": seq, "forced": forced}
+    if found:
+        restore["found_restored"] = True
     record = Record.create(
         "file.restore",
         "affidavit.rollback",
@@ -183,15 +238,38 @@ def rollback(
             "file": {
                 k: v
                 for k, v in {
-                    "path": restored_path,
-                    "before_sha256": current.sha256,
-                    "after_sha256": restored,
-                    "old_path": target if restored_path != target else None,
+                    "path": path,
+                    "before_sha256": before,
+                    "after_sha256": after,
+                    "old_path": target if path != target else None,
                 }.items()
                 if v is not None
             },
-            "restore": {"of_seq": seq, "forced": force and current.sha256 != action.after},
+            "restore": restore,
         },
         time=datetime.now(UTC),
     )
     return ledger.append([record])[0]
+
+
+def _undone(action: FileAction, current: snapshots.Snapshot) -> bool:
+    """Whether the files are already as undoing ``action`` leaves them."""
+    if action.kind == "file.rename" and action.old_path:
+        back = snapshots.snapshot(action.old_path, max_bytes=0)
+        return not current.exists and back.sha256 is not None and back.sha256 == action.before
+    if action.kind == "file.create":
+        return not current.exists
+    return current.sha256 is not None and current.sha256 == action.before
+
+
+def _restore_of(ledger: Ledger, seq: int) -> int | None:
+    """The seq of a file.restore record that undid record ``seq``, if there is one."""
+    rows = ledger.store.connection.execute(
+        "SELECT seq, payload FROM records WHERE seq > ? AND instr(leaf, ?) ORDER BY seq",
+        (seq, b'"kind":"file.restore"'),
+    )
+    for restore_seq, body in rows:
+        restore = json.loads(body).get("restore") if body is not None else None
+        if isinstance(restore, dict) and restore.get("of_seq") == seq:
+            return int(restore_seq)
+    return None

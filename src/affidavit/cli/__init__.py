@@ -5,7 +5,8 @@ stdlib-only capture path before click, rich or cryptography are imported. Every 
 command goes to the click group in :mod:`affidavit.cli.commands`.
 
 Exit codes (the README lists them too): 0 ok, 1 verification failed or findings,
-2 usage or input error. ``affidavit hook`` always exits 0 unless a policy blocks the tool.
+2 usage or input error, or a file system that refused a write (a full disk, an I/O error).
+``affidavit hook`` always exits 0 unless a policy blocks the tool.
 """
 
 from __future__ import annotations
@@ -100,4 +101,22 @@ def run(args: list[str]) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
+    except OSError as e:
+        # The file system refused: a full disk, an I/O error, a read-only folder. Commands
+        # write their files atomically and the ledger in transactions, so nothing is half
+        # done; one line says what, instead of a traceback.
+        click.echo(f"error: {os_error(e)}", err=True)
+        return EXIT_USAGE
     return EXIT_OK
+
+
+def os_error(e: OSError) -> str:
+    """One line for a failed file operation: what, where, and what to do for a full disk."""
+    import errno
+
+    text = e.strerror or str(e)
+    if e.filename:
+        text += f": {e.filename}"
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        text += "; free some space and run the command again"
+    return text

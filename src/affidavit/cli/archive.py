@@ -39,6 +39,7 @@ def _report(report: archiving.ArchiveReport) -> dict[str, Any]:
         "manifest_sha256": report.manifest_sha256,
         "ledger_size": report.ledger_size,
         "record_seq": report.record_seq,
+        "unpublished": report.unpublished,
     }
 
 
@@ -80,6 +81,11 @@ def archive(ctx: click.Context, paths: Paths, out: Path | None, as_json: bool) -
         f"tree size {report.tree_size}, root {b64(report.root)}"
     )
     say(f"recorded as record {report.record_seq}; check it with `affidavit archive verify`")
+    if report.unpublished:
+        say(
+            f"warning: record {report.record_seq} is not published yet ({report.unpublished}); "
+            "run `affidavit seal`"
+        )
 
 
 @archive.command("verify")

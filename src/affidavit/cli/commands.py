@@ -256,11 +256,14 @@ def checkpoint(paths: Paths, out: Path | None, force: bool) -> None:
     if out.exists() and not force:
         raise InputError(f"{out} exists; use --force to overwrite it")
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(latest[1])
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, out)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(latest[1])
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)  # a full disk must not leave the temp file behind
     say(f"saved checkpoint of size {latest[0]} to {out}")
 
 

@@ -47,6 +47,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -58,7 +59,13 @@ from typing import Any
 from affidavit import merkle
 from affidavit.capture import snapshots
 from affidavit.compliance.signing import sign_payload
-from affidavit.errors import ConsistencyError, InputError, LedgerError, VerificationError
+from affidavit.errors import (
+    AffidavitError,
+    ConsistencyError,
+    InputError,
+    LedgerError,
+    VerificationError,
+)
 from affidavit.ledger import Ledger
 from affidavit.note import Signer, Verifier, open_checkpoint, open_note, sign_note
 from affidavit.record import Envelope, Kind, Record, commitment, format_time
@@ -156,6 +163,8 @@ class ArchiveReport:
     """The ledger checkpoint the archive was proven consistent with (None: offline)."""
     record_seq: int | None = None
     """The ledger record of the archive (``affidavit archive`` only)."""
+    unpublished: str | None = None
+    """Why that record is not published yet, if publishing it failed (the next seal does)."""
 
 
 def _b64(raw: bytes) -> str:
@@ -405,10 +414,25 @@ def archive(
     now: datetime,
     actor: Mapping[str, Any] | None = None,
 ) -> ArchiveReport:
-    """Write the archive, record it in the ledger and publish that record."""
+    """Write the archive, record it in the ledger and publish that record.
+
+    An archive that cannot be recorded (a full disk) is removed again, so the command can
+    simply be run again. Once recorded it stays: if publishing the record then fails, the
+    report says why in ``unpublished`` and the next seal publishes it; failing instead would
+    send the caller to run it again, which an archive written once refuses.
+    """
     report = write_archive(ledger, target, signer=signer, now=now)
-    seq = record_archive(ledger, signer, report, now=now, actor=actor)
-    ledger.seal()
+    try:
+        seq = record_archive(ledger, signer, report, now=now, actor=actor)
+    except Exception:
+        for folder, _, _ in os.walk(report.path):
+            os.chmod(folder, 0o700)  # it was made read-only
+        shutil.rmtree(report.path, ignore_errors=True)
+        raise
+    try:
+        ledger.seal()
+    except (AffidavitError, sqlite3.Error, OSError) as e:
+        return replace(report, record_seq=seq, unpublished=str(e))
     return replace(report, record_seq=seq)
 
 
