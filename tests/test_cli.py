@@ -217,6 +217,11 @@ BAD_LINES: list[tuple[str, bytes, str]] = [
         "not JSON",
     ),
     (
+        "forged erasure",
+        b'{"kind": "erasure", "source": "affidavit", "payload": {"seqs": [0], "reason": "x"}}',
+        "affidavit erase",
+    ),
+    (
         "huge truncated line",
         b'{"kind": "file.read", "source": "t", "payload": {"x": "' + b"y" * 3_000_000,
         "not JSON",

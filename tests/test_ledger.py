@@ -540,3 +540,17 @@ def test_records_survive_reopening(tmp_path: Path) -> None:
         assert again.latest_checkpoint() == (4, notes[0])
         assert [json.loads(leaf)["kind"] for leaf in leaves_of(again)] == ["file.update"] * 4
         assert again.verify().tree_size == 4
+
+
+def test_only_erasures_written_by_erase_account_for_a_missing_payload(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    led = Ledger.create(tmp_path / "l.sqlite", origin="test.example/forge", key_path=tmp_path / "k")
+    now = datetime.now(UTC)
+    led.append([Record.create("file.update", "t", {"file": {"path": "/a"}}, time=now)])
+    forged = Record.create("erasure", "someone-else", {"seqs": [0], "reason": "x"}, time=now)
+    led.append([forged])
+    led.store.connection.execute("UPDATE records SET salt = NULL, payload = NULL WHERE seq = 0")
+    with pytest.raises(VerificationError, match="record 0: its payload is gone"):
+        led.verify()
+    led.close()

@@ -511,7 +511,9 @@ class Ledger:
                     f"{where}: its payload or salt does not match the envelope's commitment",
                     where=where,
                 )
-            elif leaf[69:78] == b'erasure",':
+            elif leaf.startswith(b'erasure","source":"affidavit",', 69):
+                # Only erasures that Ledger.erase wrote (source "affidavit") account for a
+                # missing payload; an "erasure" appended by any other source does not.
                 erasures.update(_erased_seqs(body, where))
             if seq < integrated:
                 batch.append(h)

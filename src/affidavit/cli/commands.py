@@ -186,6 +186,8 @@ def _read_lines(stream: IO[bytes], name: str, now: Callable[[], Any]) -> Iterato
         for field in ("kind", "source"):
             if not isinstance(item[field], str):
                 raise InputError(f"{where}: field {field!r} must be a string")
+        if item["kind"] == "erasure":
+            raise InputError(f"{where}: erasure records are written by `affidavit erase` only")
         try:
             time = parse_time(item["time"]) if "time" in item else now()
             yield Record.create(item["kind"], item["source"], item["payload"], time=time)
