@@ -427,6 +427,7 @@ def test_verify_json(ready: Cli, path: Path) -> None:
             open_checkpoint(checkpoint_at(path, 6), Verifier.from_vkey(vkey_of(path))).root
         ).decode(),
         "from_size": None,
+        "views": {"actions": 6, "tool_uses": 0, "file_state": 0, "blobs": 0},
     }
 
 

@@ -545,12 +545,45 @@ def test_records_survive_reopening(tmp_path: Path) -> None:
 def test_only_erasures_written_by_erase_account_for_a_missing_payload(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
+    from affidavit import merkle
+
     led = Ledger.create(tmp_path / "l.sqlite", origin="test.example/forge", key_path=tmp_path / "k")
     now = datetime.now(UTC)
     led.append([Record.create("file.update", "t", {"file": {"path": "/a"}}, time=now)])
+    for source in ("someone-else", "affidavit"):
+        forged = Record.create("erasure", source, {"seqs": [0], "reason": "x"}, time=now)
+        with pytest.raises(InputError, match="only by `affidavit erase`"):
+            led.append([forged])
+    # Written below the library, a forged erasure is itself a failure.
     forged = Record.create("erasure", "someone-else", {"seqs": [0], "reason": "x"}, time=now)
-    led.append([forged])
-    led.store.connection.execute("UPDATE records SET salt = NULL, payload = NULL WHERE seq = 0")
-    with pytest.raises(VerificationError, match="record 0: its payload is gone"):
+    store = led.store
+    store.begin()
+    store.add_records(
+        [(forged.leaf, merkle.leaf_hash(forged.leaf), forged.salt, forged.payload_json)]
+    )
+    store.commit()
+    store.connection.execute("UPDATE records SET salt = NULL, payload = NULL WHERE seq = 0")
+    with pytest.raises(VerificationError, match="record 1: an erasure record from source"):
+        led.verify()
+    led.close()
+
+
+def test_an_erasure_may_only_name_earlier_records(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from affidavit import merkle
+
+    led = Ledger.create(tmp_path / "l.sqlite", origin="test.example/forge", key_path=tmp_path / "k")
+    now = datetime.now(UTC)
+    forged = Record.create("erasure", "affidavit", {"seqs": [1], "reason": "x"}, time=now)
+    store = led.store
+    store.begin()
+    store.add_records(
+        [(forged.leaf, merkle.leaf_hash(forged.leaf), forged.salt, forged.payload_json)]
+    )
+    store.commit()
+    led.append([Record.create("file.update", "t", {"file": {"path": "/a"}}, time=now)])
+    store.connection.execute("UPDATE records SET salt = NULL, payload = NULL WHERE seq = 1")
+    with pytest.raises(VerificationError, match="names record 1, which is not earlier"):
         led.verify()
     led.close()

@@ -345,5 +345,5 @@ def test_an_erasure_records_own_payload_removed(ledger_path: Path) -> None:
     assert assert_verifies(ledger_path)["erased"] == 1
     with raw(ledger_path) as conn:
         conn.execute("UPDATE records SET payload = NULL, salt = NULL WHERE seq = 37")
-    # Without the erasure's own payload nothing accounts for record 1's missing payload.
-    assert_detected(ledger_path, "record 1", "no erasure record names it")
+    # An erasure must keep its payload: without it nothing says what it erased.
+    assert_detected(ledger_path, "record 37", "erasure record without its payload")

@@ -14,35 +14,31 @@ A record moves through three states:
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
-from binascii import b2a_base64 as b2a
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from hashlib import sha256
 from pathlib import Path
 
 from affidavit import merkle
 from affidavit.errors import (
-    ConsistencyError,
     InputError,
     LedgerCorruptError,
     LedgerError,
     VerificationError,
 )
-from affidavit.note import Checkpoint, Signer, Verifier, open_checkpoint, sign_checkpoint
-from affidavit.query import forget
+from affidavit.note import Checkpoint, Signer, Verifier, sign_checkpoint
 from affidavit.record import Envelope, Kind, Record, format_time
 from affidavit.store.sqlite import Row, SqliteStore
+from affidavit.verify import VerifyReport, ViewCheck, proof_hashes, verify_log
+from affidavit.verify.erasure import refuse_erasure
 
 Clock = Callable[[], datetime]
 Progress = Callable[[int], None]
 
 _INTEGRATE_CHUNK = 65_536
-_VERIFY_CHUNK = 4_096
 
 
 def _now() -> datetime:
@@ -119,19 +115,6 @@ class Status:
     erased: int
 
 
-@dataclass(frozen=True, slots=True)
-class VerifyReport:
-    """What a successful :meth:`Ledger.verify` checked."""
-
-    records: int
-    erased: int
-    nodes: int
-    checkpoints: int
-    tree_size: int
-    root: bytes
-    from_size: int | None = None
-
-
 # -- the ledger -----------------------------------------------------------------------------
 
 
@@ -179,7 +162,7 @@ class Ledger:
         *,
         key_path: Path | None = None,
         readonly: bool = False,
-        check_pages: bool = True,
+        check_pages: bool = False,
         clock: Clock = _now,
     ) -> Ledger:
         """Open a ledger; a writable open refuses a damaged file (:meth:`SqliteStore.open`)."""
@@ -217,6 +200,7 @@ class Ledger:
         def rows() -> Iterator[tuple[bytes, bytes, bytes | None, bytes | None]]:
             nonlocal count
             for r in records:
+                refuse_erasure(r.envelope.kind)
                 count += 1
                 yield r.leaf, merkle.leaf_hash(r.leaf), r.salt, r.payload_json
 
@@ -323,7 +307,7 @@ class Ledger:
     # -- proofs -----------------------------------------------------------------------------
 
     def _range_hashes(self, ranges: Sequence[tuple[int, int]]) -> tuple[bytes, ...]:
-        return tuple(merkle.fold(self.store.node_hashes(merkle.subtrees(a, b))) for a, b in ranges)
+        return proof_hashes(self.store, ranges)
 
     def _published(self, size: int | None) -> tuple[int, str]:
         latest = self.store.latest_checkpoint()
@@ -379,7 +363,7 @@ class Ledger:
                 if self._record(row).envelope.kind == Kind.ERASURE:
                     raise InputError(f"record {seq} is an erasure record; those are kept")
             store.erase_payloads(wanted)
-            forget(store, wanted)
+
             erasure = Record.create(
                 Kind.ERASURE,
                 "affidavit",
@@ -405,214 +389,39 @@ class Ledger:
         from_checkpoint: str | None = None,
         key: Verifier | None = None,
         progress: Progress | None = None,
+        views: Sequence[tuple[str, ViewCheck]] = (),
     ) -> VerifyReport:
         """Recheck the whole ledger from its stored bytes; raise on the first failure.
 
-        Checks, in one streaming pass: every leaf hash against its leaf bytes, seqs without
-        gaps, every payload against its commitment, every missing payload against an erasure
-        record, every stored subtree hash against the hashes below it, the root and signature
-        of every checkpoint, and consistency between consecutive checkpoints. With
-        ``from_checkpoint`` (a signed note the verifier kept) it also proves that the log only
-        grew since. ``key`` pins the verifier key instead of trusting the one stored.
+        Runs :func:`affidavit.verify.verify_log` in one read snapshot, after SQLite's page
+        check of the whole file: every row (leaf hash, envelope, commitment, erasures),
+        every stored subtree, every checkpoint's signature and root, consistency between
+        consecutive checkpoints, and with ``from_checkpoint`` (a signed note the verifier
+        kept) that the log only grew since. ``key`` pins the verifier key instead of
+        trusting the one stored. ``views`` are the derived tables to check against the
+        verified records (:data:`affidavit.views.VIEWS`; ``affidavit verify`` passes all).
 
-        A damaged file (any page SQLite's check rejects, a damaged WAL) raises
-        :class:`LedgerCorruptError`; :func:`affidavit.salvage.salvage` then tells which
-        records are still provable.
+        A damaged file raises :class:`LedgerCorruptError`; :func:`affidavit.salvage.salvage`
+        then tells which records are still provable.
         """
-        self.store.check_pages()
-        # One snapshot: a seal committing midway would otherwise show subtree hashes past
-        # the integrated size read at the start.
-        with self.store.snapshot():
-            return self._verify(from_checkpoint, key, progress)
-
-    def _verify(
-        self, from_checkpoint: str | None, key: Verifier | None, progress: Progress | None
-    ) -> VerifyReport:
-        verifier = key or self.verifier
         if key is not None and key.vkey() != self.verifier.vkey():
             raise VerificationError(
                 f"the ledger's key {self.verifier.vkey()} is not the pinned key {key.vkey()}",
                 where="verifier key",
             )
-        store = self.store
-        integrated = _integrated(store)
-        checkpoints = [(s, n) for s, n, _ in store.checkpoints()]
-        stops = [s for s, _ in checkpoints]
-        roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
-        levels: dict[int, Iterator[tuple[int, bytes]]] = {}
-        node_count = 0
-
-        def check_nodes(nodes: list[tuple[int, int, bytes]]) -> None:
-            nonlocal node_count
-            for level, idx, h in nodes:
-                cursor = levels.setdefault(level, store.nodes_at(level))
-                stored = next(cursor, None)
-                first = idx << level
-                where = f"subtree (level {level}, index {idx})"
-                if stored is None or stored[0] != idx:
-                    raise VerificationError(
-                        f"{where} over records {first}..{first + (1 << level) - 1} is missing",
-                        where=where,
-                    )
-                if stored[1] != h:
-                    raise VerificationError(
-                        f"{where} does not match records {first}..{first + (1 << level) - 1} "
-                        "under it: a record or the stored hash was changed",
-                        where=where,
-                    )
-                node_count += 1
-
-        erased_seen: list[int] = []
-        erasures: set[int] = set()
-        frontier: list[bytes] = []
-        batch: list[bytes] = []
-        done = 0
-        expected = 0
-        stop_iter = iter([s for s in stops if s > 0] + [-1])
-        next_stop = next(stop_iter)
-
-        def flush() -> None:
-            nonlocal frontier, done, batch, next_stop
-            frontier, nodes = merkle.extend(frontier, done, batch)
-            check_nodes(nodes)
-            done += len(batch)
-            batch = []
-            if done == next_stop:
-                roots[done] = merkle.fold(frontier)
-                next_stop = next(stop_iter)
-
-        for seq, leaf, stored_hash, salt, body in store.records():
-            where = f"record {seq}"
-            if seq != expected:
-                raise VerificationError(
-                    f"record {expected} is missing: the ledger jumps from {expected - 1} to {seq}",
-                    where=f"record {expected}",
-                )
-            expected += 1
-            if type(leaf) is not bytes or type(stored_hash) is not bytes:  # a damaged row
-                raise VerificationError(f"{where}: its row is not a record's bytes", where=where)
-            h = sha256(b"\x00" + leaf).digest()
-            if h != stored_hash:
-                raise VerificationError(
-                    f"{where}: its leaf bytes do not hash to its stored leaf hash", where=where
-                )
-            # Canonical JSON sorts keys, so every leaf starts with its base64 commitment;
-            # anything else is not a leaf this ledger wrote.
-            if leaf[:15] != _PREFIX or leaf[59:69] != b'","kind":"':
-                raise VerificationError(
-                    f"{where}: its leaf is not a canonical envelope", where=where
-                )
-            if body is None or salt is None:
-                erased_seen.append(seq)
-            elif type(salt) is not bytes or type(body) is not bytes:
-                raise VerificationError(f"{where}: its payload is not stored bytes", where=where)
-            elif b2a(sha256(salt + body).digest(), newline=False) != leaf[15:59]:
-                raise VerificationError(
-                    f"{where}: its payload or salt does not match the envelope's commitment",
-                    where=where,
-                )
-            elif leaf.startswith(b'erasure","source":"affidavit",', 69):
-                # Only erasures that Ledger.erase wrote (source "affidavit") account for a
-                # missing payload; an "erasure" appended by any other source does not.
-                erasures.update(_erased_seqs(body, where))
-            if seq < integrated:
-                batch.append(h)
-                if len(batch) >= _VERIFY_CHUNK or done + len(batch) == next_stop:
-                    flush()
-            if progress is not None and expected % _VERIFY_CHUNK == 0:
-                progress(expected)
-        if batch:
-            flush()
-        if expected < integrated:
-            raise VerificationError(
-                f"the ledger holds {expected} records but {integrated} were integrated: "
-                f"records {expected}..{integrated - 1} are gone",
-                where=f"record {expected}",
+        self.store.check_pages()
+        # One snapshot: a seal committing midway would otherwise show subtree hashes past
+        # the integrated size read at the start.
+        with self.store.snapshot():
+            return verify_log(
+                self.store,
+                origin=self.origin,
+                verifier=key or self.verifier,
+                integrated=_integrated(self.store),
+                from_checkpoint=from_checkpoint,
+                progress=progress,
+                views=views,
             )
-        for level, cursor in levels.items():
-            extra = next(cursor, None)
-            if extra is not None:
-                raise VerificationError(
-                    f"subtree (level {level}, index {extra[0]}) lies beyond the integrated tree",
-                    where=f"subtree (level {level}, index {extra[0]})",
-                )
-        unaccounted = [s for s in erased_seen if s not in erasures]
-        if unaccounted:
-            raise VerificationError(
-                f"record {unaccounted[0]}: its payload is gone but no erasure record names it",
-                where=f"record {unaccounted[0]}",
-            )
-        if store.node_levels() and sum(store.node_levels().values()) != node_count:
-            raise VerificationError("the store holds subtree hashes that belong to no record")
-
-        previous: Checkpoint | None = None
-        for size, note in checkpoints:
-            where = f"checkpoint {size}"
-            cp = _open_stored(note, verifier, where)
-            if cp.size != size or cp.origin != self.origin:
-                raise VerificationError(
-                    f"{where}: the signed note says origin {cp.origin!r} size {cp.size}",
-                    where=where,
-                )
-            if size > integrated or roots.get(size) != cp.root:
-                raise VerificationError(
-                    f"{where}: its root is not the root of the first {size} records", where=where
-                )
-            if previous is not None:
-                proof = self._range_hashes(merkle.consistency_ranges(previous.size, size))
-                try:
-                    merkle.verify_consistency(previous.size, size, proof, previous.root, cp.root)
-                except VerificationError as e:
-                    raise VerificationError(f"{where}: {e}", where=where) from e
-            previous = cp
-
-        from_size = None
-        if from_checkpoint is not None:
-            from_size = self._verify_from(from_checkpoint, verifier, previous)
-        return VerifyReport(
-            records=expected,
-            erased=len(erased_seen),
-            nodes=node_count,
-            checkpoints=len(checkpoints),
-            tree_size=previous.size if previous else 0,
-            root=previous.root if previous else merkle.EMPTY_ROOT,
-            from_size=from_size,
-        )
-
-    def _verify_from(self, note: str, verifier: Verifier, latest: Checkpoint | None) -> int:
-        where = "kept checkpoint"
-        try:
-            kept = open_checkpoint(note, verifier)
-        except VerificationError as e:
-            raise VerificationError(
-                f"the checkpoint you kept is not signed by this ledger's key: {e}", where=where
-            ) from e
-        size = latest.size if latest else 0
-        root = latest.root if latest else merkle.EMPTY_ROOT
-        if kept.size > size:
-            raise ConsistencyError(
-                f"the ledger was truncated: you kept a checkpoint of size {kept.size}, "
-                f"the ledger's latest is {size}",
-                size1=kept.size,
-                size2=size,
-                root1=kept.root,
-                root2=root,
-                where=where,
-            )
-        proof = self._range_hashes(merkle.consistency_ranges(kept.size, size))
-        try:
-            merkle.verify_consistency(kept.size, size, proof, kept.root, root)
-        except ConsistencyError as e:
-            raise ConsistencyError(
-                f"history was rewritten since the checkpoint you kept (size {kept.size}): {e}",
-                size1=kept.size,
-                size2=size,
-                root1=kept.root,
-                root2=root,
-                proof=proof,
-                where=where,
-            ) from e
-        return kept.size
 
 
 def _integrated(store: SqliteStore) -> int:
@@ -627,27 +436,3 @@ def _integrated(store: SqliteStore) -> int:
 
 
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
-
-
-def _open_stored(note: str, verifier: Verifier, where: str) -> Checkpoint:
-    if not isinstance(note, str):  # a damaged row can hold any type
-        raise VerificationError(f"{where}: its stored note is not text", where=where)
-    try:
-        return open_checkpoint(note, verifier)
-    except (VerificationError, InputError) as e:
-        raise VerificationError(f"{where}: {e}", where=where) from e
-
-
-_PREFIX = b'{"commitment":"'
-
-
-def _erased_seqs(body: bytes, where: str) -> list[int]:
-    try:
-        seqs = json.loads(body)["seqs"]
-    except (ValueError, KeyError, TypeError) as e:
-        raise VerificationError(
-            f"{where}: erasure record without a list of seqs", where=where
-        ) from e
-    if not isinstance(seqs, list) or not all(type(s) is int for s in seqs):
-        raise VerificationError(f"{where}: erasure record without a list of seqs", where=where)
-    return seqs

@@ -1,10 +1,11 @@
 """Who did what to which file, when: the ``actions`` table and the filters over it.
 
 ``actions`` is derived data: one row per record, flattened from the envelope and the payload
-(see :data:`COLUMNS`), kept beside the tree and brought up to date before each query
-(:func:`refresh`; incremental, from the last indexed seq). The tree never covers it; its
-rows carry ``seq`` and ``leaf_hash`` so any row can be traced back to its proof. Erasing a
-record blanks the personal columns of its row and sets ``erased``; the row stays.
+(see :data:`COLUMNS`), written by SQLite triggers in the same transaction as the record
+(:mod:`affidavit.store.derived`) and checked row by row by ``affidavit verify``
+(:mod:`affidavit.views`). The tree never covers it; its rows carry ``seq`` and
+``leaf_hash`` so any row can be traced back to its proof. Erasing a record blanks every
+payload-derived column of its row and sets ``erased``; the row stays.
 
 Business functions (finance, HR, legal...) come from folder rules: ``(glob, function)``
 pairs matched against the path, first match wins.
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from affidavit.errors import InputError
-from affidavit.store.damage import damaged
+from affidavit.store import derived
 from affidavit.store.sqlite import SqliteStore
 
 COLUMNS = (
@@ -104,38 +105,6 @@ def path_clause(pattern: str) -> tuple[str, list[object]]:
     return "(" + " OR ".join(["path GLOB ?"] * len(globs)) + ")", list(globs)
 
 
-def _row(
-    seq: int, leaf: bytes, leaf_hash: bytes, body: bytes | None, rules: Sequence[Rule]
-) -> tuple[object, ...]:
-    env = json.loads(leaf)
-    p = json.loads(body) if body is not None else {}
-    actor, agent = p.get("actor") or {}, p.get("agent") or {}
-    file, command = p.get("file") or {}, p.get("command") or {}
-    path = file.get("path") if isinstance(file.get("path"), str) else None
-    return (
-        seq,
-        env["time"],
-        env["kind"],
-        env["source"],
-        actor.get("user"),
-        actor.get("email"),
-        agent.get("product"),
-        agent.get("session_id"),
-        agent.get("tool_use_id"),
-        agent.get("tool"),
-        path,
-        _dirname(path) if path else None,
-        function_of(path, rules),
-        file.get("before_sha256"),
-        file.get("after_sha256"),
-        file.get("size") if isinstance(file.get("size"), int) else None,
-        command.get("text") if isinstance(command.get("text"), str) else None,
-        0,
-        1 if body is None else 0,
-        leaf_hash.hex(),
-    )
-
-
 def rules_in_force(store: SqliteStore) -> list[Rule]:
     """The folder → function rules of the affidavit.toml in force; if it cannot be read
     now, the rules the index was last built with (so a broken file never blanks them)."""
@@ -148,59 +117,43 @@ def rules_in_force(store: SqliteStore) -> list[Rule]:
         return [(str(a), str(b)) for a, b in json.loads(stored)] if stored else []
 
 
-def refresh(store: SqliteStore, rules: Sequence[Rule] | None = None) -> int:
-    """Index records not yet in ``actions``; returns how many were added.
+def rule_globs(rules: Sequence[Rule]) -> list[tuple[int, str, str]]:
+    """The ``function_rules`` rows for ``rules``: (rule number, GLOB, function)."""
+    out: list[tuple[int, str, str]] = []
+    for number, (pattern, function) in enumerate(rules):
+        _, globs = path_clause(pattern)
+        out += [(number, str(g), function) for g in globs]
+    return out
 
-    ``rules`` default to :func:`rules_in_force`, so every command sees the same ``function``
-    column; a change of rules re-derives that column for every row.
+
+def refresh(store: SqliteStore, rules: Sequence[Rule] | None = None) -> int:
+    """Bring the ``function`` column in line with the folder rules in force; returns the
+    number of rows whose function was re-derived (0 when the rules did not change).
+
+    The rows themselves need no refresh: SQLite triggers derive each one when its record
+    is written (:mod:`affidavit.store.derived`). ``rules`` default to
+    :func:`rules_in_force`, so every command sees the same ``function`` column.
     """
     if rules is None:
         rules = rules_in_force(store)
-    conn = store.connection
     fingerprint = json.dumps(list(rules))
+    if store.meta("actions_rules") == fingerprint:
+        return 0
+    conn = store.connection
     store.begin()
     try:
-        if store.meta("actions_rules") != fingerprint:
-            for seq, path in conn.execute("SELECT seq, path FROM actions").fetchall():
-                conn.execute(
-                    "UPDATE actions SET function = ? WHERE seq = ?", (function_of(path, rules), seq)
-                )
-            store.set_meta("actions_rules", fingerprint)
-        (last,) = conn.execute("SELECT coalesce(max(seq), -1) FROM actions").fetchone()
-        added = 0
-        corroborated: list[int] = []
-        cursor = conn.execute(
-            "SELECT seq, leaf, leaf_hash, payload FROM records WHERE seq > ? ORDER BY seq", (last,)
-        )
-        marks = ",".join("?" * len(COLUMNS))
-        while batch := cursor.fetchmany(4096):
-            for s, leaf, h, _ in batch:
-                if type(leaf) is not bytes or type(h) is not bytes:  # a zeroed cell reads NULL
-                    raise damaged(store.path, f"a records row is damaged (it reads as seq {s})")
-            rows = [_row(s, leaf, h, body, rules) for s, leaf, h, body in batch]
-            conn.executemany(f"INSERT INTO actions VALUES ({marks})", rows)
-            added += len(rows)
-            for (s, _, _, body), row in zip(batch, rows, strict=True):
-                if row[2] == "capture.corroboration" and body is not None:
-                    seqs = json.loads(body).get("seqs") or []
-                    corroborated += [x for x in seqs if isinstance(x, int) and x < s]
-        if corroborated:
-            conn.executemany(
-                "UPDATE actions SET corroborated = 1 WHERE seq = ?", [(s,) for s in corroborated]
-            )
+        conn.execute("DELETE FROM function_rules")
+        conn.executemany("INSERT INTO function_rules VALUES (?, ?, ?)", rule_globs(rules))
+        changed = conn.execute(
+            f"UPDATE actions SET function = {derived.function_sql('actions.path')} "
+            "WHERE path IS NOT NULL OR function IS NOT NULL"
+        ).rowcount
+        store.set_meta("actions_rules", fingerprint)
         store.commit()
     except BaseException:
         store.rollback()
         raise
-    return added
-
-
-def forget(store: SqliteStore, seqs: Sequence[int]) -> None:
-    """Blank the personal columns of erased records (inside the erasing transaction)."""
-    sets = ", ".join(f"{c} = NULL" for c in PERSONAL)
-    store.connection.executemany(
-        f"UPDATE actions SET {sets}, erased = 1 WHERE seq = ?", [(s,) for s in seqs]
-    )
+    return int(changed)
 
 
 def parse_moment(text: str, *, now: datetime) -> str:

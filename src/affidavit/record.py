@@ -261,6 +261,40 @@ class Envelope(_Value):
 
 _KINDS = frozenset(k.value for k in Kind)
 
+# The canonical leaf of every envelope this version writes. Inside these character sets
+# JSON needs no escapes, so a full match is also the RFC 8785 form; anything else goes
+# through the strict parser.
+_LEAF = re.compile(
+    rb'\{"commitment":"([A-Za-z0-9+/]{43}=)","kind":"([a-z][a-z._]{0,63})",'
+    rb'"source":"([a-z0-9][a-z0-9._:/-]{0,63})",'
+    rb'"time":"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z)","v":1\}'
+)
+
+
+def read_leaf(leaf: bytes) -> tuple[bytes, str, str, str]:
+    """Parse and check leaf bytes: (commitment as base64 bytes, kind, source, time).
+
+    Raises :class:`InputError` unless the leaf is a canonical envelope of schema 1 whose
+    kind is known, whose source is well formed and whose time is an RFC 3339 UTC time this
+    module writes. Fast (one regular expression) for the envelopes this version writes.
+    """
+    m = _LEAF.fullmatch(leaf)
+    if m is None:
+        env = Envelope.from_leaf(leaf)  # raises with the precise reason
+        if env.v != SCHEMA_VERSION:
+            raise InputError(f"envelope schema version {env.v} is not {SCHEMA_VERSION}")
+        raise InputError("leaf is not an envelope this version writes")
+    b64, kind_b, source_b, time_b = m.groups()
+    kind = kind_b.decode("ascii")
+    if kind not in _KINDS:
+        raise InputError(f"unknown record kind {kind!r}")
+    time = time_b.decode("ascii")
+    try:
+        datetime.fromisoformat(time)
+    except ValueError:
+        raise InputError(f"envelope time {time!r} is not a real moment") from None
+    return b64, kind, source_b.decode("ascii"), time
+
 
 def check_kind(kind: str) -> str:
     if kind not in _KINDS:

@@ -39,6 +39,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 
 from affidavit.errors import LedgerCorruptError, LedgerExistsError, LedgerNotFoundError
+from affidavit.store import derived
 from affidavit.store.damage import (
     CHECK_LIMIT,
     clear_damage,
@@ -97,31 +98,6 @@ CREATE TABLE pending (
     created TEXT NOT NULL,
     state BLOB NOT NULL
 );
-CREATE TABLE actions (
-    seq INTEGER PRIMARY KEY,
-    time TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    source TEXT NOT NULL,
-    actor_user TEXT,
-    actor_email TEXT,
-    agent TEXT,
-    session_id TEXT,
-    tool_use_id TEXT,
-    tool TEXT,
-    path TEXT,
-    folder TEXT,
-    function TEXT,
-    before_sha256 TEXT,
-    after_sha256 TEXT,
-    size INTEGER,
-    command TEXT,
-    corroborated INTEGER NOT NULL,
-    erased INTEGER NOT NULL,
-    leaf_hash TEXT NOT NULL
-);
-CREATE INDEX actions_time ON actions (time);
-CREATE INDEX actions_folder ON actions (folder, time);
-CREATE INDEX actions_function ON actions (function, time);
 CREATE TABLE file_state (
     path TEXT PRIMARY KEY,
     size INTEGER NOT NULL,
@@ -151,6 +127,8 @@ class SqliteStore:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
+        # Erased payloads and forgotten blobs are overwritten on disk, not just unlinked.
+        conn.execute("PRAGMA secure_delete = ON")
         return conn
 
     @classmethod
@@ -165,6 +143,8 @@ class SqliteStore:
             for statement in _DDL.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            for statement in derived.statements(derived.ACTIONS_DDL + derived.TRIGGERS):
+                conn.execute(statement)
             rows = {"schema": str(SCHEMA), "integrated": "0", **meta}
             conn.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
             conn.execute("COMMIT")
@@ -177,12 +157,14 @@ class SqliteStore:
 
     @classmethod
     def open(
-        cls, path: StrPath, *, readonly: bool = False, check_pages: bool = True
+        cls, path: StrPath, *, readonly: bool = False, check_pages: bool = False
     ) -> SqliteStore:
         """Open a ledger file; a writable open refuses a damaged one (see the module doc).
 
-        ``check_pages=False`` skips the full page check of a writable open, which costs a
-        read of the whole file; the store then refuses to open while a damage note exists.
+        A writable open checks what writing touches, at a cost that does not grow with the
+        file: the header, the WAL, a damage note left by an earlier check, and (at each
+        append) the last records. ``check_pages=True`` adds SQLite's page check of the whole
+        file (``affidavit verify`` and ``status --check`` run it).
         """
         if not os.path.isfile(path):
             raise LedgerNotFoundError(
@@ -194,7 +176,7 @@ class SqliteStore:
         problem = file_header_problem(path, page_count=False) or wal_damage(path)
         if problem is not None:
             raise damaged(path, problem, note=False)
-        if not readonly and not check_pages and os.path.exists(damage_note(path)):
+        if not readonly and os.path.exists(damage_note(path)):
             raise LedgerCorruptError(read_note(path))
         conn: sqlite3.Connection | None = None
         try:
@@ -223,13 +205,37 @@ class SqliteStore:
             if problems:
                 raise damaged(path, summary(problems), note=False)
             raise LedgerCorruptError(f"{path} has no Affidavit schema {SCHEMA} marker")
-        if not readonly and check_pages:
-            try:
+        try:
+            if not readonly and check_pages:
                 store.check_pages()
-            except BaseException:
-                store.close()
-                raise
+            if not readonly:
+                store._ensure_derived()
+        except BaseException:
+            store.close()
+            raise
         return store
+
+    def _ensure_derived(self) -> None:
+        """Install the triggers that keep the derived tables in step (a ledger written by an
+        earlier version, or one whose triggers were dropped) and re-derive the index."""
+        names = {
+            str(n)
+            for (n,) in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        }
+        if names.issuperset(derived.TRIGGER_NAMES):
+            return
+        self.begin()
+        try:
+            self._conn.execute("DROP TABLE IF EXISTS actions")
+            self._conn.execute("DELETE FROM meta WHERE key = 'actions_rules'")
+            for statement in derived.statements(derived.ACTIONS_DDL + derived.TRIGGERS):
+                self._conn.execute(statement)
+            for statement in derived.REBUILD:
+                self._conn.execute(statement)
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
 
     def page_problems(self) -> list[str]:
         """What SQLite's ``PRAGMA quick_check`` finds wrong with the file (empty: nothing).

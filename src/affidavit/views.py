@@ -1,0 +1,218 @@
+"""Verified views: every derived table checked against the verified records.
+
+``log``, ``sql``, the exports, the report and the compliance scoring read the ``actions``
+index; rollback reads ``blobs``; capture deduplicates through ``tool_uses`` and hashes
+through ``file_state``. None of them is covered by the tree, so ``affidavit verify`` checks
+each one against the records it has just verified, in the same read snapshot, and names the
+first row that disagrees, e.g. ``actions row for seq 812: path differs from the committed
+payload``.
+
+The ``actions`` check is two-stage so it costs little beside the tree check: one SQL pass
+compares every stored row with its record through SQLite's JSON functions (one parse per
+payload), and each row it flags is rederived in Python (:func:`expected_actions_row`, an
+implementation of the contract in :mod:`affidavit.store.derived` independent of the
+triggers' SQL) before it is called a failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from affidavit.errors import VerificationError
+from affidavit.query import COLUMNS
+from affidavit.store import derived
+from affidavit.store.sqlite import SqliteStore
+
+ViewCheck = Callable[[SqliteStore], int]
+
+
+def _dirname(path: str) -> str:
+    cut = max(path.rfind("/"), path.rfind("\\"))
+    return path[:cut] if cut > 0 else path[: cut + 1]
+
+
+def _at(value: Any, json_path: str) -> Any:
+    for key in json_path[2:].split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _typed(value: Any, json_type: str) -> Any:
+    if json_type == "text":
+        return value if type(value) is str else None
+    return value if type(value) is int else None
+
+
+def expected_actions_row(
+    store: SqliteStore, seq: int, leaf: bytes, leaf_hash: bytes, payload: bytes | None
+) -> dict[str, Any]:
+    """The ``actions`` row the contract gives for one record (``corroborated`` aside)."""
+    env = json.loads(leaf)
+    body: Any = {}
+    if payload is not None:
+        try:
+            body = json.loads(payload)
+        except ValueError:
+            body = {}
+    row: dict[str, Any] = {"seq": seq, **{c: env.get(c) for c in derived.ENVELOPE_COLUMNS}}
+    for column, json_path, json_type in derived.PAYLOAD_COLUMNS:
+        row[column] = None if payload is None else _typed(_at(body, json_path), json_type)
+    path = row["path"]
+    row["folder"] = _dirname(path) if path else None
+    row["function"] = None
+    if path is not None:
+        found = store.connection.execute(
+            "SELECT function FROM function_rules WHERE ? GLOB glob ORDER BY rule LIMIT 1", (path,)
+        ).fetchone()
+        row["function"] = None if found is None else found[0]
+    row["erased"] = 1 if payload is None else 0
+    row["leaf_hash"] = leaf_hash.hex()
+    return row
+
+
+_PAYLOAD_PATHS = ", ".join(f"'{p}'" for _, p, _ in derived.PAYLOAD_COLUMNS)
+_PAYLOAD_STORED = ", ".join(f"a.{c}" for c, _, _ in derived.PAYLOAD_COLUMNS)
+_ENVELOPE_PATHS = ", ".join(f"'$.{c}'" for c in derived.ENVELOPE_COLUMNS)
+_ENVELOPE_STORED = ", ".join(f"a.{c}" for c in derived.ENVELOPE_COLUMNS)
+
+_FLAGGED = f"""
+SELECT r.seq, r.leaf, r.leaf_hash, r.payload, a.seq IS NOT NULL
+FROM records r LEFT JOIN actions a ON a.seq = r.seq
+WHERE a.seq IS NULL
+    OR a.leaf_hash IS NOT lower(hex(r.leaf_hash))
+    OR json_array({_ENVELOPE_STORED})
+        IS NOT json_extract(CAST(r.leaf AS TEXT), {_ENVELOPE_PATHS})
+    OR a.erased IS NOT (r.payload IS NULL)
+    OR CASE WHEN r.payload IS NULL
+        THEN coalesce({_PAYLOAD_STORED}, a.folder, a.function) IS NOT NULL
+        ELSE json_array({_PAYLOAD_STORED})
+            IS NOT json_extract(CAST(r.payload AS TEXT), {_PAYLOAD_PATHS}) END
+    OR a.folder IS NOT ({derived.folder_sql("a.path")})
+    OR a.function IS NOT {derived.function_sql("a.path")}
+ORDER BY r.seq
+"""
+
+
+def check_actions(store: SqliteStore) -> int:
+    """Check the ``actions`` index row by row; returns the number of rows checked."""
+    conn = store.connection
+    for seq, leaf, leaf_hash, payload, present in conn.execute(_FLAGGED):
+        where = f"actions row for seq {seq}"
+        if not present:
+            raise VerificationError(f"{where} is missing from the index", where=where)
+        found = conn.execute("SELECT * FROM actions WHERE seq = ?", (seq,)).fetchone()
+        stored = dict(zip(COLUMNS, found, strict=True))
+        want = expected_actions_row(store, seq, leaf, leaf_hash, payload)
+        for column, value in want.items():
+            if stored[column] != value or type(stored[column]) is not type(value):
+                source = "envelope" if column in derived.ENVELOPE_COLUMNS else "committed payload"
+                raise VerificationError(f"{where}: {column} differs from the {source}", where=where)
+    extra = conn.execute(
+        "SELECT a.seq FROM actions a WHERE NOT EXISTS "
+        "(SELECT 1 FROM records r WHERE r.seq = a.seq) LIMIT 1"
+    ).fetchone()
+    if extra is not None:
+        where = f"actions row for seq {extra[0]}"
+        raise VerificationError(f"{where} has no record", where=where)
+    _check_corroborated(store)
+    return int(conn.execute("SELECT count(*) FROM actions").fetchone()[0])
+
+
+def _check_corroborated(store: SqliteStore) -> None:
+    conn = store.connection
+    named: set[int] = set()
+    rows = conn.execute(
+        "SELECT r.seq, r.payload FROM actions c JOIN records r ON r.seq = c.seq "
+        "WHERE c.kind = 'capture.corroboration' AND r.payload IS NOT NULL"
+    )
+    for seq, payload in rows:
+        try:
+            seqs = json.loads(payload).get("seqs")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(seqs, list):
+            named.update(s for s in seqs if type(s) is int and s < seq)
+    marked = {int(s) for (s,) in conn.execute("SELECT seq FROM actions WHERE corroborated = 1")}
+    wrong = sorted(marked ^ (named & _existing(store, named)))
+    if wrong:
+        where = f"actions row for seq {wrong[0]}"
+        state = "marked" if wrong[0] in marked else "not marked"
+        raise VerificationError(
+            f"{where}: {state} corroborated, unlike the corroboration records", where=where
+        )
+
+
+def _existing(store: SqliteStore, seqs: set[int]) -> set[int]:
+    size = store.size()
+    return {s for s in seqs if 0 <= s < size}
+
+
+def check_tool_uses(store: SqliteStore) -> int:
+    """Each ``tool_uses`` row points at a live record of the same source and kind."""
+    bad = store.connection.execute(
+        "SELECT t.tool_use_id, t.seq FROM tool_uses t LEFT JOIN actions a ON a.seq = t.seq "
+        "WHERE a.seq IS NULL OR a.erased OR a.source IS NOT t.source OR a.kind IS NOT t.kind "
+        "LIMIT 1"
+    ).fetchone()
+    if bad is not None:
+        where = f"tool_uses row {bad[0]!r}"
+        raise VerificationError(
+            f"{where}: no live record {bad[1]} of that source and kind", where=where
+        )
+    return int(store.connection.execute("SELECT count(*) FROM tool_uses").fetchone()[0])
+
+
+def check_file_state(store: SqliteStore) -> int:
+    """Each cached (path, hash) is one a live record committed to for that path."""
+    bad = store.connection.execute(
+        "SELECT f.path FROM file_state f WHERE NOT EXISTS (SELECT 1 FROM actions a "
+        "WHERE a.path = f.path AND a.erased = 0 "
+        "AND (a.after_sha256 = f.sha256 OR a.before_sha256 = f.sha256)) LIMIT 1"
+    ).fetchone()
+    if bad is not None:
+        where = f"file_state row for {bad[0]!r}"
+        raise VerificationError(
+            f"{where}: no live record commits to its hash for that path", where=where
+        )
+    return int(store.connection.execute("SELECT count(*) FROM file_state").fetchone()[0])
+
+
+def check_blobs(store: SqliteStore) -> int:
+    """Each content blob hashes to its name and is referred to by a live record."""
+    conn = store.connection
+    orphan = conn.execute(
+        "SELECT sha256 FROM blobs WHERE NOT ("
+        + derived.LIVE_HASH_SQL.format(h="blobs.sha256")
+        + ") LIMIT 1"
+    ).fetchone()
+    if orphan is not None:
+        where = f"blob {orphan[0]}"
+        raise VerificationError(
+            f"{where}: no live record refers to it (left behind by an erasure?)", where=where
+        )
+    count = 0
+    for sha, codec, data in conn.execute("SELECT sha256, codec, data FROM blobs"):
+        where = f"blob {sha}"
+        try:
+            content = zlib.decompress(data) if codec == "zlib" else bytes(data)
+        except (zlib.error, TypeError) as e:
+            raise VerificationError(f"{where}: its content does not decompress", where=where) from e
+        if hashlib.sha256(content).hexdigest() != sha:
+            raise VerificationError(f"{where}: its content does not hash to its name", where=where)
+        count += 1
+    return count
+
+
+VIEWS: Sequence[tuple[str, ViewCheck]] = (
+    ("actions", check_actions),
+    ("tool_uses", check_tool_uses),
+    ("file_state", check_file_state),
+    ("blobs", check_blobs),
+)
+"""Every derived table and its check, in the order ``affidavit verify`` runs them."""
