@@ -45,7 +45,8 @@ def _at(value: Any, json_path: str) -> Any:
 
 def _typed(value: Any, json_type: str) -> Any:
     if json_type == "text":
-        return value if type(value) is str else None
+        # SQLite's JSON functions end a string at its first NUL (C strings).
+        return value.split("\x00", 1)[0] if type(value) is str else None
     return value if type(value) is int else None
 
 

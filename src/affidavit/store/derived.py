@@ -8,8 +8,9 @@ do, SQLite maintains them with triggers in the very transaction that writes a re
   ``capture.corroboration`` record marks the rows it names as corroborated);
 * a record deleted (never by Affidavit; by hand or by damage): its rows go with it;
 * a payload erased: its ``actions`` row loses every payload-derived column, and its
-  ``tool_uses`` rows, the ``file_state`` rows of its path and the content blobs no live
-  record refers to any more are deleted.
+  ``tool_uses`` rows, the ``file_state`` rows of its path, the content blobs no live
+  record refers to any more, the convention memo of its folder and the cached account
+  (the hook reads it again) are deleted.
 
 Triggers fire for every writer (the ledger, the hook, the importer, a plain ``sqlite3``
 session), so no caller can forget them. They use only SQLite's built-in JSON functions: the
@@ -17,7 +18,8 @@ hook's connections register no Python functions. :mod:`affidavit.views` holds th
 derivation in Python and checks every stored row against it (``affidavit verify``).
 
 Column semantics, the contract both sides implement: a text column holds the payload value
-at its path when that value is a JSON string, else NULL; ``size`` an integer likewise;
+at its path when that value is a JSON string (up to its first NUL, as SQLite's JSON
+functions return it), else NULL; ``size`` an integer likewise;
 ``folder`` is the path up to its last ``/`` or ``\\``; ``function`` the first folder rule in
 ``function_rules`` whose glob matches the path.
 """
@@ -131,7 +133,7 @@ _OLD_HASHES = """
     SELECT json_extract(CAST(OLD.payload AS TEXT), '$.file.before_sha256')
     UNION SELECT json_extract(CAST(OLD.payload AS TEXT), '$.file.after_sha256')
     UNION SELECT json_extract(j.value, '$.sha256')
-        FROM json_each(CAST(OLD.payload AS TEXT), '$.files') AS j
+        FROM json_each(CAST(OLD.payload AS TEXT), '$.conventions.files') AS j
         WHERE json_valid(CAST(OLD.payload AS TEXT)) AND j.type = 'object'
 """
 
@@ -140,7 +142,7 @@ LIVE_HASH_SQL = """
     OR EXISTS (SELECT 1 FROM actions a WHERE a.after_sha256 = {h} AND a.erased = 0)
     OR EXISTS (
         SELECT 1 FROM actions c JOIN records r ON r.seq = c.seq,
-            json_each(CAST(r.payload AS TEXT), '$.files') AS j
+            json_each(CAST(r.payload AS TEXT), '$.conventions.files') AS j
         WHERE c.kind = 'convention.snapshot' AND r.payload IS NOT NULL
             AND j.type = 'object' AND json_extract(j.value, '$.sha256') = {h}
     )
@@ -175,6 +177,8 @@ WHEN OLD.payload IS NOT NULL AND NEW.payload IS NULL BEGIN
         WHERE path = json_extract(CAST(OLD.payload AS TEXT), '$.file.path')
         OR path = json_extract(CAST(OLD.payload AS TEXT), '$.file.old_path')
         OR sha256 IN ({_OLD_HASHES});
+    DELETE FROM meta WHERE key = 'actor_cache' OR key = 'conventions:'
+        || json_extract(CAST(OLD.payload AS TEXT), '$.agent.cwd');
     DELETE FROM blobs WHERE sha256 IN ({_OLD_HASHES})
         AND NOT ({LIVE_HASH_SQL.format(h="blobs.sha256")});
 END;
