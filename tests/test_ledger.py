@@ -467,9 +467,10 @@ def test_erasing_twice_keeps_both_erasures_and_verifies(ledger: Ledger) -> None:
 
 def test_key_file_has_mode_0600(tmp_path: Path) -> None:
     with new_ledger(tmp_path) as ledger:
-        assert ledger.key_path is not None
-        assert stat.S_IMODE(ledger.key_path.stat().st_mode) == 0o600
-        assert ledger.key_path.read_text().startswith(f"PRIVATE+KEY+{ORIGIN}+")
+        key = key_of(tmp_path / "ledger.sqlite")
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+        assert key.read_text().startswith(f"PRIVATE+KEY+{ORIGIN}+")
+        assert ledger.signer is not None
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".key-")]
     assert leftovers == []
 
@@ -497,8 +498,7 @@ def test_create_refuses_to_overwrite_a_key(tmp_path: Path) -> None:
 def test_a_key_readable_by_others_is_refused(tmp_path: Path) -> None:
     with new_ledger(tmp_path) as ledger:
         ledger.append(make_records(2))
-        assert ledger.key_path is not None
-        os.chmod(ledger.key_path, 0o644)
+        os.chmod(key_of(tmp_path / "ledger.sqlite"), 0o644)
         with pytest.raises(LedgerError, match="chmod 600"):
             ledger.seal()
         assert ledger.status().published == 0
@@ -513,6 +513,26 @@ def test_another_ledgers_key_refuses_to_publish(tmp_path: Path) -> None:
         with pytest.raises(LedgerError, match="not this ledger's key"):
             ledger.seal()
         assert ledger.latest_checkpoint() is None
+
+
+def test_the_signer_is_passed_in_and_the_ledger_reads_no_key(tmp_path: Path) -> None:
+    """The key can live elsewhere (another account, a service): the ledger only asks it
+    to sign, and refuses a signer whose key is not the ledger's."""
+    from affidavit.note import Signer, open_checkpoint
+
+    signer = Signer.generate(ORIGIN)
+    path = tmp_path / "ledger.sqlite"
+    with Ledger.create(path, origin=ORIGIN, signer=signer, clock=Clock()) as ledger:
+        ledger.append(make_records(3))
+        note = ledger.seal()
+    assert not any(p.name.endswith(".key") for p in tmp_path.iterdir())
+    assert open_checkpoint(note, signer.verifier()).size == 3
+    with Ledger.open(path, signer=Signer.generate(ORIGIN)) as wrong:
+        wrong.append(make_records(1, start=3))
+        with pytest.raises(LedgerError, match="not this ledger's key"):
+            wrong.seal()
+    with pytest.raises(InputError, match="either a signer or a key_path"):
+        Ledger.create(tmp_path / "other.sqlite", origin=ORIGIN)
 
 
 def test_a_ledger_opened_without_a_key_cannot_publish(tmp_path: Path) -> None:

@@ -14,9 +14,7 @@ A record moves through three states:
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +27,8 @@ from affidavit.errors import (
     LedgerError,
     VerificationError,
 )
-from affidavit.note import Checkpoint, Signer, Verifier, sign_checkpoint
+from affidavit.keys import FileSigner, write_key_file
+from affidavit.note import Checkpoint, NoteSigner, Signer, Verifier, sign_checkpoint
 from affidavit.record import Envelope, Kind, Record, format_time
 from affidavit.store.sqlite import Row, SqliteStore
 from affidavit.verify import VerifyReport, ViewCheck, proof_hashes, verify_log
@@ -43,44 +42,6 @@ _INTEGRATE_CHUNK = 65_536
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-# -- key files ------------------------------------------------------------------------------
-
-
-def write_key_file(path: Path, signer: Signer) -> None:
-    """Write the signing key with mode 0600: temp file in the same folder, fsync, rename."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if path.exists():
-        raise LedgerError(f"a signing key already exists at {path}; not overwriting it")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key-")
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, (signer.private_key_string() + "\n").encode("ascii"))
-        os.fsync(fd)
-        os.close(fd)
-        os.link(tmp, path)  # fails instead of replacing a key that appeared meanwhile
-    finally:
-        os.unlink(tmp)
-
-
-def read_key_file(path: Path) -> Signer:
-    try:
-        mode = path.stat().st_mode
-        text = path.read_text("ascii").strip()
-    except FileNotFoundError:
-        raise LedgerError(
-            f"no signing key at {path}; publishing needs the key made by `affidavit init` "
-            "(choose it with --key / AFFIDAVIT_KEY)"
-        ) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise LedgerError(f"cannot read the signing key at {path}: {e}") from e
-    if mode & 0o077:
-        raise LedgerError(
-            f"signing key {path} is readable by other users (mode {mode & 0o777:o}); "
-            f"run: chmod 600 {path}"
-        )
-    return Signer.from_private_key_string(text)
 
 
 # -- results --------------------------------------------------------------------------------
@@ -125,11 +86,11 @@ class Ledger:
         self,
         store: SqliteStore,
         *,
-        key_path: Path | None = None,
+        signer: NoteSigner | None = None,
         clock: Clock = _now,
     ) -> None:
         self.store = store
-        self.key_path = key_path
+        self.signer = signer
         self._clock = clock
         origin, vkey = store.meta("origin"), store.meta("vkey")
         if origin is None or vkey is None:
@@ -138,22 +99,36 @@ class Ledger:
         self.verifier = Verifier.from_vkey(vkey)
 
     @classmethod
-    def create(cls, path: Path, *, origin: str, key_path: Path, clock: Clock = _now) -> Ledger:
-        """Make a new ledger and its signing key; refuses to overwrite either."""
-        if key_path.exists():
+    def create(
+        cls,
+        path: Path,
+        *,
+        origin: str,
+        key_path: Path | None = None,
+        signer: NoteSigner | None = None,
+        clock: Clock = _now,
+    ) -> Ledger:
+        """Make a new ledger. Either pass the ``signer`` that will sign its checkpoints
+        (its name must be ``origin``), or a ``key_path`` where a new key is written with
+        mode 0600; refuses to overwrite a ledger or a key."""
+        if (signer is None) == (key_path is None):
+            raise InputError("give the ledger either a signer or a key_path for a new key")
+        if key_path is not None and key_path.exists():
             raise LedgerError(f"a signing key already exists at {key_path}; not overwriting it")
-        signer = Signer.generate(origin)
+        new_key = Signer.generate(origin) if signer is None else None
+        vkey = (signer or new_key).verifier().vkey()  # type: ignore[union-attr]
         store = SqliteStore.create(
-            path,
-            {"origin": origin, "vkey": signer.verifier().vkey(), "created": format_time(clock())},
+            path, {"origin": origin, "vkey": vkey, "created": format_time(clock())}
         )
-        try:
-            write_key_file(key_path, signer)
-        except BaseException:
-            store.close()
-            path.unlink(missing_ok=True)
-            raise
-        return cls(store, key_path=key_path, clock=clock)
+        if new_key is not None and key_path is not None:
+            try:
+                write_key_file(key_path, new_key)
+            except BaseException:
+                store.close()
+                path.unlink(missing_ok=True)
+                raise
+            signer = FileSigner(key_path)
+        return cls(store, signer=signer, clock=clock)
 
     @classmethod
     def open(
@@ -161,13 +136,20 @@ class Ledger:
         path: Path,
         *,
         key_path: Path | None = None,
+        signer: NoteSigner | None = None,
         readonly: bool = False,
         check_pages: bool = False,
         clock: Clock = _now,
     ) -> Ledger:
-        """Open a ledger; a writable open refuses a damaged file (:meth:`SqliteStore.open`)."""
+        """Open a ledger; a writable open refuses a damaged file (:meth:`SqliteStore.open`).
+
+        The signer is ``signer``, else a :class:`~affidavit.keys.FileSigner` over
+        ``key_path`` (read only when something is signed), else none: publishing then fails.
+        """
         store = SqliteStore.open(path, readonly=readonly, check_pages=check_pages)
-        return cls(store, key_path=key_path, clock=clock)
+        if signer is None and key_path is not None:
+            signer = FileSigner(key_path)
+        return cls(store, signer=signer, clock=clock)
 
     def close(self) -> None:
         self.store.close()
@@ -178,15 +160,17 @@ class Ledger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _signer(self) -> Signer:
-        if self.key_path is None:
+    def require_signer(self) -> NoteSigner:
+        """The signer, checked against the verifier key the ledger holds."""
+        if self.signer is None:
             raise LedgerError("this ledger was opened without its signing key")
-        signer = read_key_file(self.key_path)
-        if signer.verifier().vkey() != self.verifier.vkey():
+        found = self.signer.verifier().vkey()
+        if found != self.verifier.vkey():
             raise LedgerError(
-                f"the key at {self.key_path} is not this ledger's key ({self.verifier.vkey()})"
+                f"the signer {self.signer!r} holds key {found}, not this ledger's key "
+                f"({self.verifier.vkey()})"
             )
-        return signer
+        return self.signer
 
     # -- sequencing -------------------------------------------------------------------------
 
@@ -248,7 +232,7 @@ class Ledger:
 
         Publishing an unchanged tree returns the latest checkpoint instead of signing again.
         """
-        signer = self._signer()
+        signer = self.require_signer()
         store = self.store
         store.begin()
         try:

@@ -34,6 +34,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -49,6 +50,24 @@ _SIG_PREFIX = "\u2014 "  # em dash, space
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f]")
 _HEX8 = re.compile(r"[0-9a-fA-F]{8}")
 _SIZE = re.compile(r"0|[1-9][0-9]{0,18}")  # [0-9], not \d: \d also matches non-ASCII digits
+
+
+class NoteSigner(Protocol):
+    """What signing a note needs: a key name, its key id, and signatures.
+
+    :class:`Signer` holds the private key in memory; :class:`affidavit.keys.FileSigner`
+    reads a key file on first use; a recorder service can hold the key in another account.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def key_id(self) -> bytes: ...
+
+    def sign(self, message: bytes) -> bytes: ...
+
+    def verifier(self) -> Verifier: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +191,7 @@ class Note:
     unverified: tuple[SignatureLine, ...]
 
 
-def sign_note(text: str, signers: Sequence[Signer]) -> str:
+def sign_note(text: str, signers: Sequence[NoteSigner]) -> str:
     """Sign ``text`` (ending in a newline) with each signer, in order; return the note."""
     _check_text(text, "note text")
     if not text.endswith("\n"):
@@ -268,7 +287,7 @@ class Checkpoint:
         return cls(origin, int(size), root_hash, tuple(extensions))
 
 
-def sign_checkpoint(cp: Checkpoint, signer: Signer) -> str:
+def sign_checkpoint(cp: Checkpoint, signer: NoteSigner) -> str:
     """The signed checkpoint note; the signer's name must be the origin."""
     if cp.extensions:
         raise InputError("Affidavit does not sign checkpoints with extension lines")

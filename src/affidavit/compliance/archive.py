@@ -67,7 +67,7 @@ from affidavit.errors import (
     VerificationError,
 )
 from affidavit.ledger import Ledger
-from affidavit.note import Signer, Verifier, open_checkpoint, open_note, sign_note
+from affidavit.note import NoteSigner, Verifier, open_checkpoint, open_note, sign_note
 from affidavit.record import Envelope, Kind, Record, commitment, format_time
 
 FORMAT = "affidavit.archive/v1"
@@ -288,7 +288,9 @@ def _snapshot(ledger: Ledger) -> Iterator[tuple[int, str]]:
     raise LedgerError("the ledger kept erasing records while archiving; run it again")
 
 
-def write_archive(ledger: Ledger, target: Path, *, signer: Signer, now: datetime) -> ArchiveReport:
+def write_archive(
+    ledger: Ledger, target: Path, *, signer: NoteSigner, now: datetime
+) -> ArchiveReport:
     """Seal the ledger and write its snapshot to ``target``, which must not exist yet."""
     target = Path(os.path.abspath(target))
     if os.path.lexists(target):
@@ -380,7 +382,7 @@ def _write_objects(ledger: Ledger, writer: _Writer, size: int) -> int:
 
 def record_archive(
     ledger: Ledger,
-    signer: Signer,
+    signer: NoteSigner,
     report: ArchiveReport,
     *,
     now: datetime,
@@ -410,7 +412,7 @@ def archive(
     ledger: Ledger,
     target: Path,
     *,
-    signer: Signer,
+    signer: NoteSigner,
     now: datetime,
     actor: Mapping[str, Any] | None = None,
 ) -> ArchiveReport:

@@ -22,7 +22,7 @@ from affidavit.compliance.checklist import ATTESTABLE, CHECKLIST, MINIMUM
 from affidavit.compliance.signing import sign_payload
 from affidavit.errors import InputError
 from affidavit.ledger import Ledger
-from affidavit.note import Signer
+from affidavit.note import NoteSigner
 from affidavit.record import Kind, Record, format_time
 
 SOURCE = "affidavit.attest"
@@ -49,7 +49,7 @@ def expiry(now: datetime, days: int) -> date:
 
 def attest(
     ledger: Ledger,
-    signer: Signer,
+    signer: NoteSigner,
     item: str,
     *,
     by: str,

@@ -34,7 +34,7 @@ from affidavit.capture import rollback, snapshots
 from affidavit.compliance.signing import sign_payload
 from affidavit.errors import AffidavitError
 from affidavit.ledger import Ledger
-from affidavit.note import Signer
+from affidavit.note import NoteSigner
 from affidavit.record import Kind, Record, format_time
 
 SOURCE = "affidavit.drill"
@@ -51,7 +51,7 @@ class DrillResult:
 
 def run_drill(
     ledger: Ledger,
-    signer: Signer,
+    signer: NoteSigner,
     *,
     now: datetime,
     actor: Mapping[str, Any] | None = None,

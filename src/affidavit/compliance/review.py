@@ -35,7 +35,7 @@ from affidavit.compliance.signing import sign_payload
 from affidavit.config import Config
 from affidavit.errors import InputError
 from affidavit.ledger import Ledger
-from affidavit.note import Signer
+from affidavit.note import NoteSigner
 from affidavit.record import Kind, Record, format_time
 
 SOURCE = "affidavit.review"
@@ -168,7 +168,7 @@ def _gap_detail(payload: Mapping[str, Any]) -> str:
 
 def sign_off(
     ledger: Ledger,
-    signer: Signer,
+    signer: NoteSigner,
     report: Report,
     *,
     attendees: Sequence[str],

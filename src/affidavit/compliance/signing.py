@@ -24,9 +24,9 @@ import binascii
 from collections.abc import Mapping
 from typing import Any
 
-from affidavit.errors import InputError, LedgerError, VerificationError
-from affidavit.ledger import Ledger, read_key_file
-from affidavit.note import Signer, Verifier
+from affidavit.errors import InputError, VerificationError
+from affidavit.ledger import Ledger
+from affidavit.note import NoteSigner, Verifier
 from affidavit.record import canonical_json
 
 CONTEXT = b"affidavit/signed-payload/v1\n"
@@ -36,7 +36,7 @@ def _message(body: Mapping[str, Any]) -> bytes:
     return CONTEXT + canonical_json({k: v for k, v in body.items() if k != "signature"})
 
 
-def sign_payload(body: Mapping[str, Any], signer: Signer) -> dict[str, Any]:
+def sign_payload(body: Mapping[str, Any], signer: NoteSigner) -> dict[str, Any]:
     """``body`` plus its ``signature`` field; ``body`` MUST NOT already have one."""
     if "signature" in body:
         raise InputError("the payload to sign already has a signature field")
@@ -65,13 +65,6 @@ def verify_payload(payload: Mapping[str, Any], verifier: Verifier) -> None:
     verifier.verify(_message(payload), raw)
 
 
-def ledger_signer(ledger: Ledger) -> Signer:
-    """The ledger's signing key, checked against the verifier key the ledger holds."""
-    if ledger.key_path is None:
-        raise LedgerError("signing needs the ledger's key; open the ledger with its key file")
-    signer = read_key_file(ledger.key_path)
-    if signer.verifier().vkey() != ledger.verifier.vkey():
-        raise LedgerError(
-            f"the key at {ledger.key_path} is not this ledger's key ({ledger.verifier.vkey()})"
-        )
-    return signer
+def ledger_signer(ledger: Ledger) -> NoteSigner:
+    """The ledger's signer (the one :meth:`Ledger.publish` uses), checked against its key."""
+    return ledger.require_signer()

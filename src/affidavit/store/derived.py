@@ -148,9 +148,11 @@ LIVE_HASH_SQL = """
     )
 """
 
+_NEW_ROW = derive_select("NEW.seq", "NEW.leaf", "NEW.leaf_hash", "NEW.payload")
+
 TRIGGERS = f"""
 CREATE TRIGGER IF NOT EXISTS records_derive AFTER INSERT ON records BEGIN
-    INSERT OR REPLACE INTO actions {derive_select("NEW.seq", "NEW.leaf", "NEW.leaf_hash", "NEW.payload")};
+    INSERT OR REPLACE INTO actions {_NEW_ROW};
     UPDATE actions SET corroborated = 1
         WHERE NEW.payload IS NOT NULL
         AND json_extract(CAST(NEW.leaf AS TEXT), '$.kind') = 'capture.corroboration'

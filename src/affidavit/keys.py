@@ -1,0 +1,83 @@
+"""Signing keys on disk: the file signer a ledger is given, and the 0600 key file.
+
+The ledger never reads a key itself: it is handed a :class:`~affidavit.note.NoteSigner`
+(``Ledger(store, signer=...)``). :class:`FileSigner` is the one for a key file beside the
+ledger, read only when something is signed, so commands that never sign (``log``,
+``verify``) never touch the key. A recorder service holding the key under its own account
+passes its own signer instead.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from affidavit.errors import LedgerError
+from affidavit.note import Signer, Verifier
+
+
+def write_key_file(path: Path, signer: Signer) -> None:
+    """Write the signing key with mode 0600 (folder 0700); never replaces an existing key."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.exists():
+        raise LedgerError(f"a signing key already exists at {path}; not overwriting it")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key-")
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, (signer.private_key_string() + "\n").encode("ascii"))
+        os.fsync(fd)
+        os.close(fd)
+        os.link(tmp, path)  # fails instead of replacing a key that appeared meanwhile
+    finally:
+        os.unlink(tmp)
+
+
+def read_key_file(path: Path) -> Signer:
+    """The key in ``path``; refuses a key file other users can read."""
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text("ascii").strip()
+    except FileNotFoundError:
+        raise LedgerError(
+            f"no signing key at {path}; publishing needs the key made by `affidavit init` "
+            "(choose it with --key / AFFIDAVIT_KEY)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise LedgerError(f"cannot read the signing key at {path}: {e}") from e
+    if mode & 0o077:
+        raise LedgerError(
+            f"signing key {path} is readable by other users (mode {mode & 0o777:o}); "
+            f"run: chmod 600 {path}"
+        )
+    return Signer.from_private_key_string(text)
+
+
+class FileSigner:
+    """A :class:`~affidavit.note.NoteSigner` over a key file, read on first use."""
+
+    def __init__(self, path: Path | str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._signer: Signer | None = None
+
+    def _key(self) -> Signer:
+        if self._signer is None:
+            self._signer = read_key_file(self.path)
+        return self._signer
+
+    @property
+    def name(self) -> str:
+        return self._key().name
+
+    @property
+    def key_id(self) -> bytes:
+        return self._key().key_id
+
+    def verifier(self) -> Verifier:
+        return self._key().verifier()
+
+    def sign(self, message: bytes) -> bytes:
+        return self._key().sign(message)
+
+    def __repr__(self) -> str:
+        return f"FileSigner({str(self.path)!r})"
