@@ -150,6 +150,37 @@ def test_log_and_export_show_the_forgery_only_until_verify_names_it(hooked: Path
     verify_fails(hooked, "actions row for seq 3: path differs")
 
 
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "ocsf", "ecs", "cef"])
+def test_exports_carry_the_committed_fields_not_the_index(
+    hooked: Path, tmp_path: Path, fmt: str
+) -> None:
+    """Issue 9, finding 1: `export --format csv` showed the forged path and user next to the
+    real leaf hash. The index now only selects; the fields come from the committed payload."""
+    with raw(hooked) as conn:
+        seq, path = conn.execute(
+            "SELECT seq, path FROM actions WHERE kind = 'file.update' ORDER BY seq LIMIT 1"
+        ).fetchone()
+        conn.execute(
+            "UPDATE actions SET path = '/forged/alibi.txt', actor_user = 'mallory' WHERE seq = ?",
+            (seq,),
+        )
+    out = tmp_path / f"out.{fmt}"
+    result = affidavit(hooked, "export", "--format", fmt, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert "/forged/alibi.txt" not in text and "mallory" not in text
+    assert path in text.replace("\\/", "/")
+
+
+def test_an_export_refuses_a_record_whose_payload_was_changed(hooked: Path, tmp_path: Path) -> None:
+    with raw(hooked) as conn:
+        conn.execute("UPDATE records SET payload = CAST('{}' AS BLOB) WHERE seq = 2")
+    result = affidavit(hooked, "export", "--format", "csv", "--out", str(tmp_path / "o.csv"))
+    assert result.returncode == 1, result.stderr
+    assert "record 2: its payload does not match its commitment" in result.stderr
+    assert not (tmp_path / "o.csv").exists()
+
+
 def test_the_index_is_written_with_the_record(tmp_path: Path) -> None:
     """No rebuild on first use: the row exists as soon as the append commits."""
     led = new_ledger(tmp_path)

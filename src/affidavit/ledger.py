@@ -31,8 +31,8 @@ from affidavit.keys import FileSigner, write_key_file
 from affidavit.note import Checkpoint, NoteSigner, Signer, Verifier, sign_checkpoint
 from affidavit.record import Envelope, Kind, Record, format_time
 from affidavit.store.sqlite import Row, SqliteStore
-from affidavit.verify import VerifyReport, ViewCheck, proof_hashes, verify_log
 from affidavit.verify.erasure import refuse_erasure
+from affidavit.verify.log import VerifyReport, ViewCheck, proof_hashes, verify_log
 
 Clock = Callable[[], datetime]
 Progress = Callable[[int], None]

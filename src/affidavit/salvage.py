@@ -38,13 +38,13 @@ from pathlib import Path
 from typing import Any
 
 from affidavit import merkle
-from affidavit.errors import AffidavitError, LedgerCorruptError
+from affidavit.errors import AffidavitError, InputError, LedgerCorruptError
 from affidavit.note import Checkpoint, Verifier, open_checkpoint
+from affidavit.record import read_leaf
 from affidavit.store import pages
 from affidavit.store.damage import SQLITE_MAGIC, file_header_problem, wal_damage
 
 _CHUNK = 4096
-_LEAF_PREFIX = b'{"commitment":"'
 
 __all__ = ["Salvage", "salvage"]
 
@@ -338,7 +338,10 @@ class _Leaves:
     def add(self, seq: object, leaf: object, stored: object, salt: object, body: object) -> None:
         if type(seq) is not int or not 0 <= seq < self.count:
             return
-        if type(leaf) is not bytes or type(stored) is not bytes or not _intact(leaf, stored):
+        if type(leaf) is not bytes or type(stored) is not bytes:
+            return
+        committed = _intact(leaf, stored)
+        if committed is None:
             return
         self.hashes[32 * seq : 32 * seq + 32] = stored
         self.ok[seq] = 1
@@ -347,18 +350,19 @@ class _Leaves:
         if (
             type(salt) is not bytes
             or type(body) is not bytes
-            or b2a_base64(sha256(salt + body).digest(), newline=False) != leaf[15:59]
+            or b2a_base64(sha256(salt + body).digest(), newline=False) != committed
         ):
             self.payload_damaged.append(seq)
 
 
-def _intact(leaf: bytes, stored: bytes) -> bool:
-    """A leaf this ledger wrote, beside its own leaf hash."""
-    return (
-        len(stored) == 32
-        and leaf.startswith(_LEAF_PREFIX)
-        and sha256(b"\x00" + leaf).digest() == stored
-    )
+def _intact(leaf: bytes, stored: bytes) -> bytes | None:
+    """The commitment (base64) of a valid envelope beside its own leaf hash, else None."""
+    if len(stored) != 32 or merkle.leaf_hash(leaf) != stored:
+        return None
+    try:
+        return read_leaf(leaf)[0]
+    except InputError:
+        return None
 
 
 def _last_seq(conn: sqlite3.Connection) -> int:
@@ -390,9 +394,9 @@ class _Tree:
             hashes, known = bytearray(32 * count), bytearray(count)
             for i in range(count):
                 if known_below[2 * i] and known_below[2 * i + 1]:
-                    hashes[32 * i : 32 * i + 32] = sha256(
-                        b"\x01" + below[64 * i : 64 * i + 64]
-                    ).digest()
+                    hashes[32 * i : 32 * i + 32] = merkle.node_hash(
+                        below[64 * i : 64 * i + 32], below[64 * i + 32 : 64 * i + 64]
+                    )
                     known[i] = 1
                     continue
                 stored = _stored_node(conn, level + 1, i)

@@ -19,11 +19,14 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
+from binascii import b2a_base64
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from affidavit.errors import VerificationError
+from affidavit import merkle
+from affidavit.errors import InputError, VerificationError
 from affidavit.query import COLUMNS
+from affidavit.record import read_leaf
 from affidavit.store import derived
 from affidavit.store.sqlite import SqliteStore
 
@@ -76,6 +79,66 @@ def expected_actions_row(
     row["leaf_hash"] = leaf_hash.hex()
     return row
 
+
+def committed_row(
+    seq: int,
+    leaf: object,
+    leaf_hash: object,
+    salt: object,
+    payload: object,
+    function_of: Callable[[str], str | None],
+) -> tuple[Any, ...]:
+    """The ``actions`` columns of one record (``corroborated`` as 0), taken from its leaf and
+    committed payload after checking both: leaf hash, envelope, commitment. What an export
+    writes comes from here, never from the index, so an edited index cannot change it.
+
+    Raises :class:`VerificationError` naming the record when a check fails.
+    """
+    where = f"record {seq}"
+    if type(leaf) is not bytes or type(leaf_hash) is not bytes:
+        raise VerificationError(
+            f"{where} is listed in the index but its row does not read back; "
+            "run `affidavit verify`",
+            where=where,
+        )
+    if merkle.leaf_hash(leaf) != leaf_hash:
+        raise VerificationError(f"{where}: its leaf does not hash to its leaf hash", where=where)
+    try:
+        b64, kind, source, time = read_leaf(leaf)
+    except InputError as e:
+        raise VerificationError(f"{where}: {e}", where=where) from e
+    body: Any = {}
+    if payload is not None:
+        if (
+            type(payload) is not bytes
+            or type(salt) is not bytes
+            or b2a_base64(hashlib.sha256(salt + payload).digest(), newline=False) != b64
+        ):
+            raise VerificationError(
+                f"{where}: its payload does not match its commitment; run `affidavit verify`",
+                where=where,
+            )
+        body = json.loads(payload)
+    values = [
+        None if payload is None else _typed(_at(body, p), t) for _, p, t in derived.PAYLOAD_COLUMNS
+    ]
+    path = values[_PATH]
+    return (
+        seq,
+        time,
+        kind,
+        source,
+        *values[: _PATH + 1],
+        (_dirname(path) if path else None),
+        (function_of(path) if path is not None else None),
+        *values[_PATH + 1 :],
+        0,
+        1 if payload is None else 0,
+        leaf_hash.hex(),
+    )
+
+
+_PATH = [c for c, _, _ in derived.PAYLOAD_COLUMNS].index("path")
 
 _PAYLOAD_PATHS = ", ".join(f"'{p}'" for _, p, _ in derived.PAYLOAD_COLUMNS)
 _PAYLOAD_STORED = ", ".join(f"a.{c}" for c, _, _ in derived.PAYLOAD_COLUMNS)

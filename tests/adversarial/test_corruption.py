@@ -317,6 +317,14 @@ def refusals(path: Path, *, expect: str, hook_first: bool = False) -> int:
     refused = 0
     if hook_first:
         refused += hook_refuses(path, before)
+    # Writes check only what they touch (header, WAL, the last records): a whole-file check
+    # on every write would grow with the ledger. `status --check` (and `verify`) read every
+    # page, name the damage and leave a note that every later write honours.
+    checked = affidavit(path, "status", "--check")
+    assert checked.returncode == 1, (checked.returncode, checked.stderr)
+    line = one_line(checked.stderr)
+    assert line.startswith(f"FAILED: ledger {name} is damaged: ") and expect in line, line
+    assert fingerprint(path) == before, "status --check changed the damaged file"
     for args, stdin in ((("append",), APPEND), (("seal",), b"")):
         done = affidavit(path, *args, stdin=stdin)
         line = one_line(done.stderr)
@@ -516,9 +524,10 @@ def test_torn_tail_is_refused_by_the_hook_itself(
     path = damaged_copy(base, tmp_path, torn(tail.number, size), "tail")
     with counted(reliability, REFUSED, 3):
         refusals(path, expect="is damaged", hook_first=True)
+    # (`log` reads only the index, which triggers keep beside the records and `verify`
+    # checks; it does not touch the torn records page.)
     for args in (
         ("show", "--all"),
-        ("log", "--format", "jsonl"),
         ("export", "--format", "csv", "--out", str(tmp_path / "out.csv")),
     ):
         Path(f"{path}.damaged").unlink(missing_ok=True)  # as if no check had run yet
@@ -681,15 +690,15 @@ def test_deleted_wal_is_caught_by_a_kept_checkpoint(wal_base: Base, tmp_path: Pa
 
 
 def test_seal_finds_deep_damage_then_every_hook_spools(base: Base, tmp_path: Path) -> None:
-    """A torn page no write touches: the hook cannot afford to read the whole file, but the
-    seal it starts does, leaves the damage noted beside the ledger, and from then on every
-    hook spools. Once the file is restored, a seal rechecks it and capture resumes, the
-    spooled events recorded as delayed captures."""
+    """A torn page no write touches: neither the hook nor a seal reads the whole file, but
+    `status --check` does, leaves the damage noted beside the ledger, and from then on every
+    hook spools. Once the file is restored, a check finds it whole and clears the note, and
+    capture resumes, the spooled events recorded as delayed captures."""
     size, trees = btrees(base.path)
     page = [p for p in trees["records"] if p.leaf][3]
     path = damaged_copy(base, tmp_path, torn(page.number, size), "deep")
-    done = affidavit(path, "seal")
-    assert done.returncode == 2 and "is damaged" in done.stderr
+    done = affidavit(path, "status", "--check")
+    assert done.returncode == 1 and "is damaged" in done.stderr
     note = Path(f"{path}.damaged")
     assert note.exists() and str(path) in note.read_text()
     before = fingerprint(path)
@@ -702,11 +711,14 @@ def test_seal_finds_deep_damage_then_every_hook_spools(base: Base, tmp_path: Pat
     # `log` writes only its index, without the full check: the note stops it too.
     done = affidavit(path, "log", "--format", "jsonl")
     assert done.returncode == 2 and "is damaged" in done.stderr
-    # Restored from a backup: a seal finds the file whole and clears the note.
+    # Restored from a backup: a seal still refuses while the note lies there; a check finds
+    # the file whole and clears the note.
     shutil.copyfile(base.path, path)
-    done = affidavit(path, "seal")
+    assert affidavit(path, "seal").returncode == 2
+    done = affidavit(path, "status", "--check")
     assert done.returncode == 0, done.stderr
     assert not note.exists()
+    assert affidavit(path, "seal").returncode == 0
     after = {**EVENT, "tool_use_id": "toolu_after"}
     done = affidavit(path, "hook", stdin=json.dumps(after).encode())
     assert (done.returncode, done.stderr) == (0, "")

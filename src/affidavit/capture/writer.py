@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
+from affidavit import merkle
 from affidavit.capture.redact import redact
 from affidavit.record import Record
 from affidavit.store.sqlite import SqliteStore
+from affidavit.verify.erasure import refuse_erasure
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ def append_drafts(
     rows = []
     keys: list[tuple[str, str]] = []
     for kind, payload in drafts:
+        refuse_erasure(kind)
         clean, count = redact(payload)
         if count:
             clean["redactions"] = count
@@ -41,9 +44,7 @@ def append_drafts(
             text = (clean.get("prompt") or {}).get("text")
             key = prompt_key((clean.get("agent") or {}).get("session_id"), str(text or ""))
         rec = Record.create(kind, source, clean, time=time)
-        rows.append(
-            (rec.leaf, hashlib.sha256(b"\x00" + rec.leaf).digest(), rec.salt, rec.payload_json)
-        )
+        rows.append((rec.leaf, merkle.leaf_hash(rec.leaf), rec.salt, rec.payload_json))
         keys.append((key if isinstance(key, str) else "", kind))
     first = store.add_records(rows)
     store.connection.executemany(

@@ -68,7 +68,9 @@ from affidavit.errors import (
 )
 from affidavit.ledger import Ledger
 from affidavit.note import NoteSigner, Verifier, open_checkpoint, open_note, sign_note
-from affidavit.record import Envelope, Kind, Record, commitment, format_time
+from affidavit.record import Envelope, Kind, Record, commitment, format_time, read_leaf
+from affidavit.verify.erasure import erased_by
+from affidavit.verify.tree import TreeCheck
 
 FORMAT = "affidavit.archive/v1"
 SOURCE = "affidavit.archive"
@@ -572,7 +574,7 @@ def _check_tree(path: Path, manifest: Manifest, verifier: Verifier) -> tuple[int
             segments[(kind, int(first))] = (name, int(last))
     if size not in wanted or wanted[size][1] != manifest.root:
         raise _fail(f"checkpoints/{size:012d}.txt", "is missing or its root is not the manifest's")
-    frontier: list[bytes] = []
+    tree = TreeCheck(None, wanted)
     missing: list[tuple[int, str]] = []
     named: set[int] = set()
     for first in range(0, size, SEGMENT):
@@ -581,24 +583,23 @@ def _check_tree(path: Path, manifest: Manifest, verifier: Verifier) -> tuple[int
         if rec is None or rec[1] != last or pay is None or pay[1] != last:
             what = f"records/{segment_name(first, last)}.jsonl"
             raise _fail(what, "the segment or its payloads segment is missing")
-        commitments: list[tuple[bytes, bool]] = []
+        commitments: list[tuple[bytes, str | None]] = []
         hashes: list[bytes] = []
         for seq, item in _items(path, rec[0], first, ("leaf", "seq")):
             try:
                 env = Envelope.from_leaf(_unb64(item["leaf"], "leaf"))
             except InputError as e:
                 raise _fail(rec[0], f"record {seq}: {e}") from e
-            commitments.append((env.commitment, env.kind == Kind.ERASURE))
+            try:
+                read_leaf(env.leaf())  # the same envelope checks as `affidavit verify`
+            except InputError as e:
+                raise _fail(rec[0], f"record {seq}: {e}") from e
+            commitments.append((env.commitment, env.source if env.kind == Kind.ERASURE else None))
             hashes.append(merkle.leaf_hash(env.leaf()))
         if len(hashes) != last - first + 1:
             raise _fail(rec[0], f"holds {len(hashes)} records, not {last - first + 1}")
-        stops = [*sorted(s for s in wanted if first < s <= last + 1), last + 1]
-        done = first
-        for stop in stops:
-            frontier, _ = merkle.extend(frontier, done, hashes[done - first : stop - first])
-            done = stop
-            if stop in wanted and merkle.fold(frontier) != wanted[stop][1]:
-                raise _fail(wanted[stop][0], f"its root is not the root of records 0..{stop - 1}")
+        for h in hashes:
+            tree.add(h)
         seen: set[int] = set()
         for seq, item in _items(path, pay[0], first, ("payload_json", "salt", "seq"), gaps=True):
             if seq > last:
@@ -609,14 +610,21 @@ def _check_tree(path: Path, manifest: Manifest, verifier: Verifier) -> tuple[int
                 salt = _unb64(item["salt"], "salt")
             except (InputError, UnicodeEncodeError) as e:
                 raise _fail(pay[0], f"record {seq}: {e}") from e
-            expected, is_erasure = commitments[seq - first]
+            expected, eraser = commitments[seq - first]
             if commitment(salt, body) != expected:
                 raise _fail(pay[0], f"record {seq}: its payload does not match its commitment")
-            if is_erasure:
-                named.update(_erasure_seqs(body, pay[0], seq))
+            if eraser is not None:
+                try:
+                    named.update(erased_by(seq, eraser, body))
+                except VerificationError as e:
+                    raise _fail(pay[0], str(e)) from e
         missing += [(s, pay[0]) for s in range(first, last + 1) if s not in seen]
     if segments:
         raise _fail(next(iter(segments.values()))[0], f"lies beyond the archive's {size} records")
+    tree.flush()
+    for stop, (name, root) in sorted(wanted.items()):
+        if tree.roots.get(stop) != root:
+            raise _fail(name, f"its root is not the root of records 0..{stop - 1}")
     for seq, name in missing:
         if seq not in named:
             raise _fail(name, f"record {seq}: its payload is gone and no erasure record names it")
@@ -645,16 +653,6 @@ def _items(
                 raise _fail(name, f"line {number}: record {seq} is out of order")
             expected = seq + 1
             yield seq, item
-
-
-def _erasure_seqs(body: bytes, name: str, seq: int) -> list[int]:
-    try:
-        seqs = json.loads(body)["seqs"]
-    except (ValueError, KeyError, TypeError, RecursionError):
-        seqs = None
-    if not isinstance(seqs, list) or not all(type(s) is int for s in seqs):
-        raise _fail(name, f"record {seq}: an erasure record without a list of seqs")
-    return seqs
 
 
 def _check_ledger(manifest: Manifest, ledger: Ledger, verifier: Verifier) -> int:

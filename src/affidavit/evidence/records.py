@@ -15,7 +15,7 @@ from affidavit import merkle
 from affidavit.errors import InputError, VerificationError
 from affidavit.evidence import layout
 from affidavit.note import Checkpoint
-from affidavit.record import SALT_SIZE, Envelope, commitment
+from affidavit.record import SALT_SIZE, Envelope, commitment, read_leaf
 
 
 @dataclass(slots=True)
@@ -26,6 +26,7 @@ class Item:
     envelope: Envelope | None = None
     leaf: bytes | None = None
     payload: Any = None
+    body: bytes | None = None
     erased: bool = False
     errors: list[str] = field(default_factory=list)
 
@@ -46,6 +47,7 @@ def parse_item(line: bytes, checkpoint: Checkpoint | None) -> Item:
             raise InputError(f"its fields are not {', '.join(layout.RECORD_FIELDS)}")
         item.leaf = layout.unb64(obj["leaf"], "leaf")
         item.envelope = Envelope.from_leaf(item.leaf)
+        read_leaf(item.leaf)  # the same envelope checks as `affidavit verify`
         proof = obj["proof"]
         if not isinstance(proof, list):
             raise InputError("proof is not a list")
@@ -75,6 +77,7 @@ def parse_item(line: bytes, checkpoint: Checkpoint | None) -> Item:
             raise InputError("payload_json is not a string")
         body_bytes = body.encode("utf-8")
         item.payload = json.loads(body_bytes)
+        item.body = body_bytes
     except (InputError, ValueError) as e:  # UnicodeEncodeError is a ValueError
         item.errors.append(str(e))
         return item

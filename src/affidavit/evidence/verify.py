@@ -30,6 +30,7 @@ from affidavit.evidence.report import (
 )
 from affidavit.evidence.window import ENVELOPE_FILTERS, PAYLOAD_FILTERS, check_window, matches
 from affidavit.note import Checkpoint, Verifier, open_checkpoint
+from affidavit.verify.erasure import erased_by
 
 _SELECTION_KEYS = {
     "created": str,
@@ -285,8 +286,10 @@ class _Checker:
             elif e.envelope is None or e.envelope.kind != "erasure" or e.erased:
                 self.fail(where, "is not an erasure record with its payload")
             else:
-                seqs = e.payload.get("seqs") if isinstance(e.payload, dict) else None
-                named.update(s for s in seqs or [] if type(s) is int and s < e.seq)
+                try:
+                    named.update(erased_by(e.seq, e.envelope.source, e.body))
+                except VerificationError as problem:
+                    self.fail(where, str(problem).removeprefix(f"record {e.seq}: "))
         for r in records:
             if r.erased and r.seq not in named:
                 r.errors.append(

@@ -26,6 +26,7 @@ from typing import IO, NamedTuple, Protocol
 
 from affidavit import query
 from affidavit.errors import InputError
+from affidavit.store.damage import damaged
 from affidavit.store.sqlite import SqliteStore
 
 Progress = Callable[[int], None]
@@ -124,7 +125,7 @@ def exporter(name: str, *, origin: str) -> Exporter:
 
 def _select(filters: query.Filters, what: str) -> tuple[str, list[object]]:
     where, args = filters.where()  # names only actions columns, none shared with records
-    return f"SELECT {what} FROM actions a JOIN records r ON r.seq = a.seq{where}", args
+    return f"SELECT {what} FROM actions a LEFT JOIN records r ON r.seq = a.seq{where}", args
 
 
 def count_rows(store: SqliteStore, filters: query.Filters) -> int:
@@ -132,14 +133,35 @@ def count_rows(store: SqliteStore, filters: query.Filters) -> int:
     return int(query.reader(store).execute(sql, args).fetchone()[0])
 
 
-def read_rows(store: SqliteStore, filters: query.Filters) -> Iterator[Row]:
-    """Matching records in seq order, streamed. Call :func:`query.refresh` first."""
-    columns = ", ".join(f"a.{c}" for c in query.COLUMNS)
-    sql, args = _select(filters, f"{columns}, r.payload")
+def read_rows(
+    store: SqliteStore, filters: query.Filters, rules: Sequence[query.Rule] = ()
+) -> Iterator[Row]:
+    """Matching records in seq order, streamed.
+
+    The index only selects: every field written is taken from the record's leaf and its
+    committed payload, each checked (leaf hash, envelope, commitment) as it is read
+    (:func:`affidavit.views.committed_row`), so an edited index cannot change what an
+    export says. A record the index lists but the store cannot read raises.
+    """
+    from affidavit.views import committed_row
+
+    sql, args = _select(filters, "a.seq, r.leaf, r.leaf_hash, r.salt, r.payload, a.corroborated")
     cursor = query.reader(store).execute(sql + " ORDER BY a.seq", args)
-    make = Row._make
+    cache: dict[str, str | None] = {}
+
+    def function_of(path: str) -> str | None:
+        if path not in cache:
+            if len(cache) > 65_536:
+                cache.clear()
+            cache[path] = query.function_of(path, rules)
+        return cache[path]
+
     while batch := cursor.fetchmany(2048):
-        yield from map(make, batch)
+        for seq, leaf, leaf_hash, salt, payload, corroborated in batch:
+            if type(leaf) is not bytes:  # a zeroed cell reads as NULL; a missing row too
+                raise damaged(store.path, f"record {seq}, listed in the index, does not read back")
+            row = committed_row(seq, leaf, leaf_hash, salt, payload, function_of)
+            yield Row._make((*row[:-3], corroborated, *row[-2:], payload))
 
 
 def _reporting(rows: Iterator[Row], progress: Progress) -> Iterator[Row]:
@@ -173,7 +195,7 @@ def write_file(
     if not folder.is_dir():
         raise InputError(f"cannot write {out}: folder {folder} does not exist")
     query.refresh(store, rules)
-    rows = read_rows(store, filters)
+    rows = read_rows(store, filters, rules)
     if progress is not None:
         rows = _reporting(rows, progress)
     tmp = folder / f".{out.name}.tmp-{os.getpid()}"

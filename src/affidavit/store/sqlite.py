@@ -33,11 +33,11 @@ Only the standard library: the capture hook appends through this module directly
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 
+from affidavit import merkle
 from affidavit.errors import LedgerCorruptError, LedgerExistsError, LedgerNotFoundError
 from affidavit.store import derived
 from affidavit.store.damage import (
@@ -339,9 +339,7 @@ class SqliteStore:
             "SELECT seq, leaf, leaf_hash FROM records WHERE seq >= ? ORDER BY seq", (start,)
         ).fetchall()
         if [seq for seq, _, _ in rows] != list(range(start, end)) or not all(
-            type(leaf) is bytes
-            and type(h) is bytes
-            and hashlib.sha256(b"\x00" + leaf).digest() == h
+            type(leaf) is bytes and type(h) is bytes and merkle.leaf_hash(leaf) == h
             for _, leaf, h in rows
         ):
             raise damaged(self.path, f"its last records ({start}..{end - 1}) do not read back")

@@ -1,0 +1,166 @@
+"""Verifying a whole ledger's store: rows, tree, checkpoints, then the derived views.
+
+:func:`verify_log` runs the row checker and the tree folder over every record in one
+streaming pass, then checks every checkpoint (signature, root, consistency with the one
+before) and a checkpoint the caller kept, then the derived views it is given
+(:mod:`affidavit.views`), all inside the caller's one read snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from affidavit import merkle
+from affidavit.errors import ConsistencyError, InputError, VerificationError
+from affidavit.note import Checkpoint, Verifier, open_checkpoint
+from affidavit.store.sqlite import SqliteStore
+from affidavit.verify.rows import RowCheck
+from affidavit.verify.tree import TreeCheck
+
+Progress = Callable[[int], None]
+ViewCheck = Callable[[SqliteStore], int]
+
+_PROGRESS_EVERY = 4_096
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """What a successful verification checked."""
+
+    records: int
+    erased: int
+    nodes: int
+    checkpoints: int
+    tree_size: int
+    root: bytes
+    from_size: int | None = None
+    views: tuple[tuple[str, int], ...] = ()
+
+
+def range_hash(store: SqliteStore, start: int, end: int) -> bytes:
+    """Root of leaves ``start..end`` from the stored subtrees (O(log n) reads)."""
+    return merkle.fold(store.node_hashes(merkle.subtrees(start, end)))
+
+
+def proof_hashes(store: SqliteStore, ranges: Sequence[tuple[int, int]]) -> tuple[bytes, ...]:
+    return tuple(range_hash(store, a, b) for a, b in ranges)
+
+
+def verify_log(
+    store: SqliteStore,
+    *,
+    origin: str,
+    verifier: Verifier,
+    integrated: int,
+    from_checkpoint: str | None = None,
+    progress: Progress | None = None,
+    views: Sequence[tuple[str, ViewCheck]] = (),
+) -> VerifyReport:
+    """Recheck a ledger's store from its bytes; raise on the first failure.
+
+    Call inside one read snapshot of ``store``. ``integrated`` is the size the store says
+    was integrated; ``verifier`` the key checkpoints must be signed with.
+    """
+    checkpoints = [(s, n) for s, n, _ in store.checkpoints()]
+    rows = RowCheck()
+    tree = TreeCheck(store.nodes_at, [s for s, _ in checkpoints])
+    for seq, leaf, stored_hash, salt, body in store.records():
+        h = rows.add(seq, leaf, stored_hash, salt, body)
+        if seq < integrated:
+            tree.add(h)
+        if progress is not None and rows.expected % _PROGRESS_EVERY == 0:
+            progress(rows.expected)
+    tree.finish()
+    if rows.expected < integrated:
+        raise VerificationError(
+            f"the ledger holds {rows.expected} records but {integrated} were integrated: "
+            f"records {rows.expected}..{integrated - 1} are gone",
+            where=f"record {rows.expected}",
+        )
+    rows.finish()
+    levels = store.node_levels()
+    if levels and sum(levels.values()) != tree.nodes:
+        raise VerificationError("the store holds subtree hashes that belong to no record")
+
+    previous: Checkpoint | None = None
+    for size, note in checkpoints:
+        where = f"checkpoint {size}"
+        cp = _open_stored(note, verifier, where)
+        if cp.size != size or cp.origin != origin:
+            raise VerificationError(
+                f"{where}: the signed note says origin {cp.origin!r} size {cp.size}", where=where
+            )
+        if size > integrated or tree.roots.get(size) != cp.root:
+            raise VerificationError(
+                f"{where}: its root is not the root of the first {size} records", where=where
+            )
+        if previous is not None:
+            proof = proof_hashes(store, merkle.consistency_ranges(previous.size, size))
+            try:
+                merkle.verify_consistency(previous.size, size, proof, previous.root, cp.root)
+            except VerificationError as e:
+                raise VerificationError(f"{where}: {e}", where=where) from e
+        previous = cp
+
+    from_size = None
+    if from_checkpoint is not None:
+        from_size = _verify_from(store, from_checkpoint, verifier, previous)
+    checked = tuple((name, check(store)) for name, check in views)
+    return VerifyReport(
+        records=rows.expected,
+        erased=len(rows.erased),
+        nodes=tree.nodes,
+        checkpoints=len(checkpoints),
+        tree_size=previous.size if previous else 0,
+        root=previous.root if previous else merkle.EMPTY_ROOT,
+        from_size=from_size,
+        views=checked,
+    )
+
+
+def _open_stored(note: str, verifier: Verifier, where: str) -> Checkpoint:
+    if not isinstance(note, str):  # a damaged row can hold any type
+        raise VerificationError(f"{where}: its stored note is not text", where=where)
+    try:
+        return open_checkpoint(note, verifier)
+    except (VerificationError, InputError) as e:
+        raise VerificationError(f"{where}: {e}", where=where) from e
+
+
+def _verify_from(
+    store: SqliteStore, note: str, verifier: Verifier, latest: Checkpoint | None
+) -> int:
+    where = "kept checkpoint"
+    try:
+        kept = open_checkpoint(note, verifier)
+    except VerificationError as e:
+        raise VerificationError(
+            f"the checkpoint you kept is not signed by this ledger's key: {e}", where=where
+        ) from e
+    size = latest.size if latest else 0
+    root = latest.root if latest else merkle.EMPTY_ROOT
+    if kept.size > size:
+        raise ConsistencyError(
+            f"the ledger was truncated: you kept a checkpoint of size {kept.size}, "
+            f"the ledger's latest is {size}",
+            size1=kept.size,
+            size2=size,
+            root1=kept.root,
+            root2=root,
+            where=where,
+        )
+    proof = proof_hashes(store, merkle.consistency_ranges(kept.size, size))
+    try:
+        merkle.verify_consistency(kept.size, size, proof, kept.root, root)
+    except ConsistencyError as e:
+        raise ConsistencyError(
+            f"history was rewritten since the checkpoint you kept (size {kept.size}): {e}",
+            size1=kept.size,
+            size2=size,
+            root1=kept.root,
+            root2=root,
+            proof=proof,
+            where=where,
+        ) from e
+    return kept.size
