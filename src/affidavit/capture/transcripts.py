@@ -119,7 +119,6 @@ NOISE = (
 
 Clock = Callable[[], datetime]
 Progress = Callable[[int], None]
-Draft = tuple[str, dict[str, Any]]
 
 
 def importer_identity(store: SqliteStore) -> dict[str, Any]:
