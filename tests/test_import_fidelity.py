@@ -376,7 +376,7 @@ def test_help_documents_exit_codes_and_attribution(capsys: pytest.CaptureFixture
     text = " ".join(capsys.readouterr().out.split())
     for phrase in (
         "Exit status",
-        "1 imported, but some lines or files had errors",
+        "1 imported, but with findings: lines that could not be read",
         "capture.error",
         "pending",
         "imported_by",

@@ -75,8 +75,8 @@ def claude_code(
     \b
     Exit status:
       0  imported, no errors (pending lines allowed)
-      1  imported, but some lines or files had errors (findings: see stderr and the
-         capture.error records)
+      1  imported, but with findings: lines that could not be read (on stderr, and
+         each a capture.error record) or files that could not be read (on stderr)
       2  usage error, or no PATH could be read
     --json prints {"sessions", "records", "duplicates", "corroborated", "gaps", "errors",
     "pending"}.
