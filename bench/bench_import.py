@@ -304,7 +304,7 @@ def main() -> None:
             work / "bench.sqlite", origin="bench.example/import", key_path=work / "bench.key"
         )
         started = time.perf_counter()
-        result = transcripts.import_paths(ledger.store, [root], actor={"user": "bench"})
+        result = transcripts.import_paths(ledger.store, [root], imported_by={"user": "bench"})
         seconds = time.perf_counter() - started
         ledger.close()
 

@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 
-from affidavit.capture import transcripts
+from affidavit.capture import transcript_batch, transcripts
 from affidavit.cli import run
 from affidavit.ledger import Ledger
 from conftest import ASSETS, SHARED, shared_path
 
-ACTOR = {"user": "tester", "host": "test-host"}
+IMPORTER = {"user": "importer-account", "host": "test-host"}
 TRANSCRIPTS = ASSETS / "transcripts"
 WRITERS = {"Write", "Edit", "NotebookEdit"}
 HOOKS = ("fixtures", "RonKat2008__agent-verdict", "tests", "fixtures", "hooks")
@@ -65,7 +65,7 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
 
 
 def do_import(lg: Ledger, *paths: Path, **options: Any) -> transcripts.ImportResult:
-    result = transcripts.import_paths(lg.store, list(paths), actor=ACTOR, **options)
+    result = transcripts.import_paths(lg.store, list(paths), imported_by=IMPORTER, **options)
     lg.verify()
     return result
 
@@ -339,13 +339,23 @@ def test_replayed_as_hook_payloads_gives_the_same_records(tmp_path: Path, name: 
 def test_malformed_lines_are_reported_and_the_rest_imported(ledger: Ledger) -> None:
     path = TRANSCRIPTS / "malformed-lines.jsonl"
     result = do_import(ledger, path)
-    bad = [2, 3, 4, 5, 6, 7, 11, 13, 14, 15, 16]
+    bad = [2, 3, 4, 5, 6, 7, 11, 13, 14, 15]
     assert [e.split(": ", 1)[0] for e in result.errors] == [f"{path}:{n}" for n in bad]
     assert result.error_count == len(bad)
+    # The cut-off last line (no newline) is still being written: pending, not an error.
+    assert [p.split(": ", 1)[0] for p in result.pending] == [f"{path}:16"]
     kinds = Counter(r[1] for r in rows(ledger))
     assert kinds == Counter(
-        {"prompt.submit": 2, "command.exec": 1, "tool.intent": 1, "capture.gap": 1}
+        {
+            "prompt.submit": 2,
+            "command.exec": 1,
+            "tool.intent": 1,
+            "capture.gap": 1,
+            "capture.error": len(bad),
+        }
     )
+    errors = [r[3]["error"] for r in rows(ledger) if r[1] == "capture.error"]
+    assert [(e["file"], e["line"]) for e in errors] == [(str(path), n) for n in bad]
     [command] = [r[3] for r in rows(ledger) if r[1] == "command.exec"]
     assert command["command"] == {"text": "pytest -q", "exit": 0, "interrupted": False}
     assert command["agent"]["tool_use_id"] == "toolu_good1"
@@ -402,7 +412,14 @@ def test_huge_lines(tmp_path: Path, ledger: Ledger) -> None:
     with new_ledger(tmp_path, "small") as small:
         capped = do_import(small, path, max_line=2**20)
         assert capped.errors == [f"{path}:1: line longer than {2**20} bytes; skipped"]
-        assert [r[1] for r in rows(small)] == ["prompt.submit"]
+        assert [r[1] for r in rows(small)] == ["capture.error", "prompt.submit"]
+        error = rows(small)[0][3]
+        assert error["error"]["line"] == 1 and error["error"]["file"] == str(path)
+        # The record keeps the line's size and a bounded excerpt, never the line itself.
+        assert error["input"]["bytes"] == len(path.read_bytes().split(b"\n")[0]) + 1
+        assert "head_sha256" in error["input"] and "sha256" not in error["input"]
+        assert len(error["input"]["excerpt"]) <= 161
+        assert error["input"]["excerpt"].startswith('{"type": "assistant"')
 
 
 def test_paths_with_spaces_unicode_and_crlf(tmp_path: Path, ledger: Ledger) -> None:
@@ -464,7 +481,8 @@ def test_bad_cowork_session_records(tmp_path: Path, ledger: Ledger) -> None:
     (folder / "local_b.json").write_text('{\n  "sessionId": "local_b",\n  oops\n}\n')
     (folder / "local_c.json").write_text("[1]")
     result = do_import(ledger, tmp_path)
-    assert result.records == 0
+    assert result.records == 3  # one capture.error each, nothing else
+    assert Counter(r[1] for r in rows(ledger)) == Counter({"capture.error": 3})
     assert result.errors == [
         f"{folder / 'local_a.json'}:1: field 'cwd' must be a string, not a number",
         f"{folder / 'local_b.json'}:3: not JSON (Expecting property name enclosed in double "
@@ -575,7 +593,7 @@ def test_interrupted_import_keeps_what_it_committed(
     tmp_path: Path, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = TRANSCRIPTS / "hooked"
-    monkeypatch.setattr(transcripts, "BATCH_RECORDS", 3)
+    monkeypatch.setattr(transcript_batch, "BATCH_RECORDS", 3)
     calls = 0
 
     def stop_after_first_file(done: int) -> None:
@@ -584,7 +602,7 @@ def test_interrupted_import_keeps_what_it_committed(
         if calls == 2:
             raise KeyboardInterrupt
 
-    importer = transcripts.Importer(ledger.store, actor=ACTOR)
+    importer = transcripts.Importer(ledger.store, imported_by=IMPORTER)
     sources, _ = transcripts.discover([folder])
     with pytest.raises(KeyboardInterrupt):
         importer.run(sources, stop_after_first_file)
@@ -609,14 +627,22 @@ def test_cli_json_errors_and_exit_codes(
     base = ["--ledger", str(ledger.store.path), "import", "claude-code"]
     malformed = TRANSCRIPTS / "malformed-lines.jsonl"
     assert (
-        run([*base, "--json", "--user", "alice", "--email", "a@example.com", str(malformed)]) == 0
+        run([*base, "--json", "--user", "alice", "--email", "a@example.com", str(malformed)]) == 1
     )
     out, err = capsys.readouterr()
     summary = json.loads(out)
-    assert list(summary) == ["sessions", "records", "duplicates", "corroborated", "gaps", "errors"]
-    assert summary["errors"] == 11 and summary["records"] == 5
+    assert list(summary) == [
+        "sessions",
+        "records",
+        "duplicates",
+        "corroborated",
+        "gaps",
+        "errors",
+        "pending",
+    ]
+    assert summary["errors"] == 10 and summary["records"] == 5 + 10 and summary["pending"] == 1
     assert f"{malformed}:2: not JSON" in err
-    assert "11 error(s)" in err
+    assert "10 error(s)" in err and "1 line(s) pending" in err
     actors = {json.dumps(r[3]["actor"], sort_keys=True) for r in rows(ledger)}
     assert len(actors) == 1
     actor = json.loads(actors.pop())
@@ -626,7 +652,8 @@ def test_cli_json_errors_and_exit_codes(
     _, err = capsys.readouterr()
     assert "nope.jsonl: cannot read" in err and "no PATH could be read" in err
 
-    assert run([*base, str(malformed)]) == 0
+    # The same errors again: still findings (exit 1), but recorded only once.
+    assert run([*base, str(malformed)]) == 1
     _, err = capsys.readouterr()
     assert "imported 0 record(s)" in err and "4 duplicate(s)" in err
 

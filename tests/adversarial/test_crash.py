@@ -358,7 +358,7 @@ class Import(Operation):
 
     name = "import"
     rounds_per_scene = 4
-    USES = 1500  # a batch (transcripts.BATCH_RECORDS) and half of another
+    USES = 1500  # a batch (transcript_batch.BATCH_RECORDS) and half of another
 
     def prepare(self, r: int) -> None:
         self.session = session = f"crash-{r}-{self.rng.randrange(10**9)}"

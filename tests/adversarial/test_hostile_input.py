@@ -271,7 +271,7 @@ def test_transcripts_and_cowork_records_never_crash_the_import(
         files = [folder / "t.jsonl", cowork / "local_1.json", cowork / "local_1" / "audit.jsonl"]
         for path, data in zip(files, (transcript, session, audit), strict=True):
             path.write_bytes(data)
-        result = transcripts.import_paths(ledger.store, [folder], actor=ACTOR)
+        result = transcripts.import_paths(ledger.store, [folder], imported_by=ACTOR)
         assert result.files_read == 3
         for message in result.errors:
             place, _, reason = message.partition(": ")
@@ -638,7 +638,7 @@ def test_nested_arrays_are_errors_in_every_parser_in_bounded_memory(
     session = tmp_path / "local_deep.json"
     session.write_bytes(NESTED)
     with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
-        result = transcripts.import_paths(ledger.store, [path, session], actor=ACTOR)
+        result = transcripts.import_paths(ledger.store, [path, session], imported_by=ACTOR)
     assert result.errors[0] == f"{path}:1: JSON nests too deeply"
     assert result.errors[1].startswith(f"{session}:1: not JSON text")
     assert len(result.errors) == 2 and all(one_line(e) for e in result.errors)

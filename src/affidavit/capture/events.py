@@ -16,9 +16,10 @@ same records. The payload shape (documented in the README) is::
     corroborated_by  other sources that saw the same tool_use_id
 
 Empty fields are left out. Event to kind: PreToolUse → ``tool.intent``; PostToolUse and
-PostToolUseFailure → the tool's kind (Write/Edit/NotebookEdit/MultiEdit → file.create or
-file.update, Read → file.read, Bash/PowerShell and Cowork's workspace bash → command.exec,
-WebFetch → web.fetch, WebSearch → web.search, Agent/Task → agent.spawn, anything else,
+PostToolUseFailure → the tool's kind (:data:`FILE_WRITERS`: Write/Edit/NotebookEdit, and
+the older MultiEdit, Replace and NotebookEditCell → file.create or file.update, Read →
+file.read, Bash/PowerShell and Cowork's workspace bash → command.exec, WebFetch → web.fetch,
+WebSearch → web.search, Agent/Task → agent.spawn, anything else,
 MCP tools included, → tool.call); UserPromptSubmit → prompt.submit; PermissionRequest and
 PermissionDenied → permission.decision; SessionStart/SessionEnd → session.start/end; every
 other event, known or not yet invented, → agent.event with the raw event.
@@ -38,7 +39,29 @@ if TYPE_CHECKING:
 SOURCE_HOOK = "claude-code.hook"
 SOURCE_TRANSCRIPT = "claude-code.transcript"
 
-FILE_WRITERS = frozenset({"Write", "Edit", "MultiEdit", "NotebookEdit"})
+# Every tool that writes, moves or deletes a file, checked against the tool table of the
+# public Claude Code tools reference (code.claude.com/docs/en/tools-reference): Write, Edit
+# and NotebookEdit write files (NotebookEdit also deletes cells); Bash and PowerShell can do
+# anything, so they are commands; no other tool there writes a user's file (EnterWorktree's
+# checkout is git's work, done through the shell tools' own records). MultiEdit (file_path
+# + edits[]) is in the transcripts of Claude Code versions before it was folded into Edit.
+# Replace (file_path + content, as Write) and NotebookEditCell (notebook_path, as
+# NotebookEdit) are the names of the earliest versions (0.2.x), known from their tool
+# descriptions quoted publicly ("The agent can not use Bash, Replace, Edit,
+# NotebookEditCell, so can not modify files"); not confirmed by an Anthropic document.
+FILE_WRITERS = frozenset(
+    {"Write", "Edit", "MultiEdit", "NotebookEdit", "Replace", "NotebookEditCell"}
+)
+_WHOLE_FILE_WRITERS = frozenset({"Write", "Replace"})
+# Cowork runs Claude Code in a VM and gives it MCP tools. mcp__workspace__bash is its shell
+# (in Cowork audit.jsonl files, e.g. the public vibe-replay test fixture). The mcp__cowork__
+# names seen in public skills and plugins (request_cowork_directory, present_files,
+# allow_cowork_file_delete, create_artifact, update_artifact) ask for a folder, show files,
+# grant a deletion, publish an artifact: none writes, moves or deletes a file itself (the
+# deletion they allow is then done by the shell), so they stay tool.call. Cowork writes files
+# with the built-in Write and Edit above. No Anthropic document listing these MCP tools could
+# be found, so this list is not confirmed; a name not listed is recorded as tool.call with
+# its input, never dropped.
 SHELLS = frozenset({"Bash", "PowerShell", "mcp__workspace__bash"})
 STRING_CAP = 4096
 _MCP = re.compile(r"mcp__(.+?)__(.+)")
@@ -150,7 +173,7 @@ def tool_kind(tool: str, response: object, original_known: bool | None) -> str:
 def _after_text(tool: str, tool_input: Mapping[str, Any], response: object) -> str | None:
     """The file's new text when the event itself carries it (Write, Edit, MultiEdit)."""
     r = response if isinstance(response, Mapping) else {}
-    if tool == "Write":
+    if tool in _WHOLE_FILE_WRITERS:
         return _text(tool_input.get("content")) if "content" in tool_input else None
     original = r.get("originalFile")
     if not isinstance(original, str):
