@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SUITE = '''
+SUITE = """
 import pytest
 
 
@@ -52,7 +52,7 @@ def test_skips_are_not_outcomes(reliability):
     count = reliability("demo", "skipped inside a trial")
     with count.trial():
         pytest.skip("not here")
-'''
+"""
 
 
 def run_suite(tmp_path: Path) -> tuple[int, list[dict[str, object]]]:
