@@ -60,11 +60,14 @@ def render(tally: list[dict[str, object]], *, started: str, variant: str, commit
     passed = sum(1 for t in outcomes.values() if t["outcome"] == "passed")
     skipped = sum(1 for t in outcomes.values() if t["outcome"] == "skipped")
     bad_rows = sum(1 for r in rows.values() if r.failed or r.failed_tests)
+    lossy = sum(1 for r in rows.values() if r.lost)
     verdict = (
         f"**{len(failed_tests)} test(s) failed; {bad_rows} row(s) marked ✗**"
         if failed_tests or bad_rows
-        else "every row held"
+        else "nothing failed"
     )
+    if lossy:
+        verdict += f"; {lossy} row(s) with losses (see lost)"
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     lines = [
         BEGIN,

@@ -116,6 +116,7 @@ def test_a_failing_run_still_renders_a_table_that_shows_its_failures(tmp_path: P
     table = done.stdout
     assert "2026-12-06T10:00Z, commit 0123456789ab" in table
     assert "2 passed, 2 failed, 1 skipped" in table.replace("tests ", "")
+    assert "2 row(s) marked ✗" in table and "1 row(s) with losses" in table
     rows = {line.split(" | ")[1]: line for line in table.splitlines() if line.startswith("| demo")}
     assert "| 7 | 4 ✗ | 1 | 2 |" in rows["trials"]
     assert "case 3: AssertionError: case three broke" in rows["trials"]
