@@ -803,3 +803,16 @@ def test_a_rollback_killed_before_recording_is_completed_by_the_next(scene: Scen
     again = scene.cli("rollback", str(rollback.seq))
     assert again.returncode == 2
     assert f"already rolled back, by record {rollback.seq + 1}" in again.stderr.decode()
+
+
+def test_a_killed_hook_that_lost_its_event_counts_as_lost_not_held(scene: Scene) -> None:
+    """The states a killed hook leaves, as the crash loop counts them: an event that died
+    with the process is lost (nothing in the ledger says so until a capture.gap does)."""
+    hook = Hook(Random(0))
+    hook.start(scene)
+    hook.prepare(1)
+    run = hook.launch(1, kill_after=None)  # not killed: recorded
+    state = hook.check(1, run)
+    assert state.startswith("event recorded") and not hook.lost(state)
+    assert hook.lost("event lost with the process, spool kept")
+    assert not Operation(Random(0)).lost("event lost with the process, spool kept")
