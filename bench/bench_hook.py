@@ -240,7 +240,8 @@ def main() -> None:
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     print(f"date:    {datetime.now(UTC).isoformat(timespec='seconds')}")
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, {platform.machine()}")
-    print(f"python:  {platform.python_version()} ({PYTHON})")
+    # The interpreter's version, not its path: results are committed, machine paths are not.
+    print(f"python:  {platform.python_version()}")
     if load is not None:
         print(f"load:    {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1/5/15 min) at start")
     with tempfile.TemporaryDirectory(prefix="bench-hook-") as tmp:

@@ -296,7 +296,8 @@ def main() -> None:
             size = sum(p.stat().st_size for p in root.rglob("*.jsonl"))
             files = len(list(root.rglob("*.jsonl")))
         mb = size / 1e6
-        print(f"transcript set: {mb:.1f} MB in {files} files ({root})")
+        where = f" ({root})" if args.keep else ""  # a generated set lives in a temp folder
+        print(f"transcript set: {mb:.1f} MB in {files} files{where}")
         rss_before = peak_rss_mb()
 
         json_seconds = baseline(root)

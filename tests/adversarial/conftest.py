@@ -2,22 +2,27 @@
 tampering and corruption (README "Reliability").
 
 Default counts keep `scripts/test.sh` within its budget; `--runslow` runs the long
-variants. Every test reports what it tried through :func:`tally`; with
-``AFFIDAVIT_RELIABILITY_OUT`` set (as `scripts/reliability.sh` does) the counts are
-appended there as JSON Lines and become the README's Reliability table.
+variants. Every test counts its outcomes as they happen through the ``reliability``
+fixture (see ``reliability.py``); with ``AFFIDAVIT_RELIABILITY_OUT`` set (as
+`scripts/reliability.sh` does) the counts are appended there as JSON Lines and become the
+README's Reliability table, failures included.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Protocol
 
 import pytest
+
+# The counting lives in its own module, a pytest plugin, so that a test can load it into a
+# real pytest process of its own (tests/test_reliability_table.py).
+from reliability import Count, Reliability, pytest_runtest_logreport, reliability
+
+Tally = Reliability  # the fixture's type, as the test modules annotate it
+__all__ = ["Count", "Reliability", "Tally", "pytest_runtest_logreport", "reliability"]
 
 
 def long_run(config: pytest.Config) -> bool:
@@ -28,26 +33,6 @@ def long_run(config: pytest.Config) -> bool:
 def runslow(request: pytest.FixtureRequest) -> bool:
     """True in the long variant (`pytest --runslow`)."""
     return long_run(request.config)
-
-
-def tally(area: str, what: str, tried: int, passed: int, note: str = "") -> None:
-    """Record one line of the Reliability table: ``passed`` of ``tried`` held."""
-    out = os.environ.get("AFFIDAVIT_RELIABILITY_OUT")
-    if not out:
-        return
-    line = {"area": area, "what": what, "tried": tried, "passed": passed, "note": note}
-    with open(out, "a", encoding="utf-8") as f:
-        f.write(json.dumps(line) + "\n")
-
-
-class Tally(Protocol):
-    def __call__(self, area: str, what: str, tried: int, passed: int, note: str = "") -> None: ...
-
-
-@pytest.fixture
-def reliability() -> Tally:
-    """:func:`tally`, for test modules that cannot import this conftest by name."""
-    return tally
 
 
 # -- what the tests one folder up import from "conftest" -----------------------------------

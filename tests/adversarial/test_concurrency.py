@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reliability import Reliability as Tally
+
 from affidavit import merkle
 from affidavit.ledger import Ledger
 from affidavit.note import open_checkpoint
@@ -48,7 +50,7 @@ SECONDS, SECONDS_LONG = 12.0, 60.0
 CLI_PROOF_SAMPLES = 8
 HOOK_ARGS = ("--seal-interval", "3600")  # no detached seal: the seal loop is what we test
 
-Tally = Callable[..., None]
+
 Expected = tuple[str, str | None]  # (kind, tool_use_id or prompt text)
 
 
@@ -323,30 +325,28 @@ def test_sixteen_hooks_with_seal_log_export(
     size, observed, kinds = observed_by_session(run.ledger)
     expected = {s.id: s.expected for s in sessions}
     wanted = sum(len(e) for e in expected.values())
-    once = sum(
-        1
-        for sid, items in expected.items()
-        for item in items
-        if Counter(observed.get(sid, []))[item] == 1
-    )
     stored = checkpoints_of(run.ledger)
     failed = [p for p in run.procs if p.code != 0]
     locked = [p for p in run.procs if "lock" in p.stderr.lower()]
     events = sum(s.events for s in sessions)
-    reliability(
+    # Counted item by item: each expected record seen exactly once, each process clean.
+    records = reliability(
         "concurrency",
         f"{WORKERS} hook processes + seal/log/export/verify loops for {seconds:.0f} s",
-        wanted,
-        once if observed == expected and size == wanted else min(once, wanted - 1),
         f"{events} hook events, {size} records, {len(stored)} checkpoints, {len(seen.logs)} "
         f"logs, {len(seen.exports)} exports, {seen.verifies} verifies beside them",
     )
-    reliability(
-        "concurrency",
-        "processes that exited 0 without 'database is locked'",
-        len(run.procs),
-        len(run.procs) - len({id(p) for p in failed + locked}),
-    )
+    for sid, items in expected.items():
+        got = Counter(observed.get(sid, []))
+        for item in items:
+            records.held_if(got[item] == 1, f"session {sid}: {item} seen {got[item]} times")
+    extra = size - wanted
+    for _ in range(max(extra, 0)):  # records nobody asked for: each one a failure
+        records.fail(f"{extra} record(s) beyond the {wanted} expected")
+    clean = reliability("concurrency", "processes that exited 0 without 'database is locked'")
+    bad = {id(p) for p in failed + locked}
+    for p in run.procs:
+        clean.held_if(id(p) not in bad, f"{p.args[:3]} exited {p.code}: {p.stderr[-120:]!r}")
 
     # Every process exited 0 and none spoke of a lock.
     assert not run.problems, run.problems[:5]
@@ -373,23 +373,24 @@ def test_sixteen_hooks_with_seal_log_export(
         verifier = opened.verifier
         cps = [open_checkpoint(note, verifier) for _, note in stored]
         pairs = list(itertools.pairwise(cps))
+        consistent = reliability(
+            "concurrency",
+            "consecutive checkpoints published under load that are consistent",
+            f"every pair in-process, {min(len(pairs), CLI_PROOF_SAMPLES)} through the CLI",
+        )
         for old, new in pairs:
-            proof = opened.prove_consistency(old.size, new.size)
-            merkle.verify_consistency(old.size, new.size, proof.proof, old.root, new.root)
+            with consistent.trial(f"{old.size} -> {new.size}"):
+                proof = opened.prove_consistency(old.size, new.size)
+                merkle.verify_consistency(old.size, new.size, proof.proof, old.root, new.root)
+    cli = reliability("concurrency", "the same pairs proven through `affidavit prove`")
     for old, new in sample(pairs, CLI_PROOF_SAMPLES):
-        done = run.cli("prove", "--consistency", str(old.size), str(new.size), "--json")
-        assert done.returncode == 0, done.stderr
-        out = json.loads(done.stdout)
-        hashes = [base64.b64decode(h) for h in out["proof"]]
-        assert open_checkpoint(out["checkpoint"], verifier) == new
-        merkle.verify_consistency(old.size, new.size, hashes, old.root, new.root)
-    reliability(
-        "concurrency",
-        "consecutive checkpoints published under load that are consistent",
-        len(pairs),
-        len(pairs),
-        f"every pair in-process, {min(len(pairs), CLI_PROOF_SAMPLES)} through the CLI",
-    )
+        with cli.trial(f"{old.size} -> {new.size}"):
+            done = run.cli("prove", "--consistency", str(old.size), str(new.size), "--json")
+            assert done.returncode == 0, done.stderr
+            out = json.loads(done.stdout)
+            hashes = [base64.b64decode(h) for h in out["proof"]]
+            assert open_checkpoint(out["checkpoint"], verifier) == new
+            merkle.verify_consistency(old.size, new.size, hashes, old.root, new.root)
 
     # The readers saw growing, gapless prefixes; the concurrent verifies passed.
     assert seen.logs == sorted(seen.logs) and seen.exports == sorted(seen.exports)
@@ -419,14 +420,11 @@ def test_verify_reads_one_moment_while_a_seal_commits(tmp_path: Path, reliabilit
                 other.seal()
                 sealed.append(other.store.size())
 
-    held = 0
-    try:
+    count = reliability("concurrency", "verify while a seal commits in the middle of it")
+    with count.trial():
         with Ledger.open(path, readonly=True) as reader:
             report = reader.verify(progress=seal_now)
-        held = 1
-    finally:
-        reliability("concurrency", "verify while a seal commits in the middle of it", 1, held)
-    assert sealed == [8000]
-    assert (report.records, report.tree_size) == (8000, 5000)
+        assert sealed == [8000]
+        assert (report.records, report.tree_size) == (8000, 5000)
     with Ledger.open(path, readonly=True) as reader:
         assert reader.verify().tree_size == 8000

@@ -33,7 +33,7 @@ import struct
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,6 +41,8 @@ from random import Random
 from typing import Any
 
 import pytest
+from reliability import Count
+from reliability import Reliability as Tally
 
 from affidavit import merkle
 from affidavit.ledger import Ledger
@@ -52,8 +54,6 @@ from ledger_helpers import Clock, cli_env, key_of
 ORIGIN = "example.com/corruption-test"
 RECORDS, EVERY, UNPUBLISHED = 3000, 100, 40
 RANDOM_CASES = 24
-Tally = Callable[..., None]
-
 
 # -- the base ledger ------------------------------------------------------------------------
 
@@ -308,38 +308,39 @@ def one_line(text: str) -> str:
     return lines[0]
 
 
-def refusals(path: Path, *, expect: str, hook_first: bool = False) -> int:
-    """Run append, seal and the hook on a damaged file; returns how many refused properly
-    (and asserts each did, so a failure names the command). ``hook_first``: before any
-    command has run the full check (and noted the damage)."""
+def refusals(path: Path, *, expect: str, count: Count, hook_first: bool = False) -> None:
+    """Run append, seal and the hook on a damaged file, each one counted as it refuses
+    properly or not (and asserted, so a failure names the command). ``hook_first``: before
+    any command has run the full check (and noted the damage)."""
     before = fingerprint(path)
     name = str(path)
-    refused = 0
     if hook_first:
-        refused += hook_refuses(path, before)
+        with count.trial("hook"):
+            hook_refuses(path, before)
     # Writes check only what they touch (header, WAL, the last records): a whole-file check
     # on every write would grow with the ledger. `status --check` (and `verify`) read every
     # page, name the damage and leave a note that every later write honours.
-    checked = affidavit(path, "status", "--check")
-    assert checked.returncode == 1, (checked.returncode, checked.stderr)
-    line = one_line(checked.stderr)
-    assert line.startswith(f"FAILED: ledger {name} is damaged: ") and expect in line, line
-    assert fingerprint(path) == before, "status --check changed the damaged file"
+    with count.trial("status --check"):
+        checked = affidavit(path, "status", "--check")
+        assert checked.returncode == 1, (checked.returncode, checked.stderr)
+        line = one_line(checked.stderr)
+        assert line.startswith(f"FAILED: ledger {name} is damaged: ") and expect in line, line
+        assert fingerprint(path) == before, "status --check changed the damaged file"
     for args, stdin in ((("append",), APPEND), (("seal",), b"")):
-        done = affidavit(path, *args, stdin=stdin)
-        line = one_line(done.stderr)
-        assert done.returncode == 2, (args, done.returncode, done.stderr)
-        assert line.startswith(f"error: ledger {name} is damaged: "), line
-        assert expect in line, (expect, line)
-        assert done.stdout == ""
-        assert fingerprint(path) == before, f"{args[0]} changed the damaged file"
-        refused += 1
+        with count.trial(args[0]):
+            done = affidavit(path, *args, stdin=stdin)
+            line = one_line(done.stderr)
+            assert done.returncode == 2, (args, done.returncode, done.stderr)
+            assert line.startswith(f"error: ledger {name} is damaged: "), line
+            assert expect in line, (expect, line)
+            assert done.stdout == ""
+            assert fingerprint(path) == before, f"{args[0]} changed the damaged file"
     if not hook_first:
-        refused += hook_refuses(path, before)
-    return refused
+        with count.trial("hook"):
+            hook_refuses(path, before)
 
 
-def hook_refuses(path: Path, before: dict[str, str]) -> int:
+def hook_refuses(path: Path, before: dict[str, str]) -> None:
     """The hook exits 0, says in one line which ledger is damaged, and spools the event."""
     done = affidavit(path, "hook", stdin=json.dumps(EVENT).encode())
     line = one_line(done.stderr)
@@ -349,7 +350,6 @@ def hook_refuses(path: Path, before: dict[str, str]) -> int:
     assert len(spooled) == 1
     assert json.loads(base64.b64decode(json.loads(spooled[0].read_text())["stdin"])) == EVENT
     assert fingerprint(path) == before, "the hook changed the damaged file"
-    return 1
 
 
 @dataclass(frozen=True)
@@ -476,15 +476,9 @@ REFUSED = (
 TOLD = "verify on a damaged file: which records are still provable, from the last good checkpoint"
 
 
-@contextmanager
-def counted(reliability: Tally, what: str, tried: int, note: str = "") -> Iterator[None]:
-    """Tally ``tried`` attempts under ``what``: all held if the block passes, none if not."""
-    held = 0
-    try:
-        yield
-        held = tried
-    finally:
-        reliability("corruption", what, tried, held, note)
+def told(reliability: Tally) -> AbstractContextManager[None]:
+    """One attempt at the TOLD row: held if the block passes, failed if it raises."""
+    return reliability("corruption", TOLD).trial()
 
 
 def damaged_copy(base: Base, tmp_path: Path, damage: Damage, name: str) -> Path:
@@ -501,9 +495,10 @@ def test_torn_records_page(base: Base, tmp_path: Path, reliability: Tally) -> No
     page = leaves[len(leaves) // 2]
     for half in ("second", "first"):
         path = damaged_copy(base, tmp_path, torn(page.number, size, half=half), half)
-        with counted(reliability, REFUSED, 3):
-            refusals(path, expect="SQLite's integrity check found")
-        with counted(reliability, TOLD, 1):
+        refusals(
+            path, expect="SQLite's integrity check found", count=reliability("corruption", REFUSED)
+        )
+        with told(reliability):
             found = salvaged(path)
             assert found.unreadable and found.unreadable <= set(page.rowids)
             assert found.checkpoint == base.latest
@@ -522,8 +517,7 @@ def test_torn_tail_is_refused_by_the_hook_itself(
     size, trees = btrees(base.path)
     tail = max((p for p in trees["records"] if p.leaf), key=lambda p: max(p.rowids))
     path = damaged_copy(base, tmp_path, torn(tail.number, size), "tail")
-    with counted(reliability, REFUSED, 3):
-        refusals(path, expect="is damaged", hook_first=True)
+    refusals(path, expect="is damaged", hook_first=True, count=reliability("corruption", REFUSED))
     # (`log` reads only the index, which triggers keep beside the records and `verify`
     # checks; it does not touch the torn records page.)
     for args in (
@@ -537,7 +531,7 @@ def test_torn_tail_is_refused_by_the_hook_itself(
             args,
             done.stderr[-500:],
         )
-    with counted(reliability, TOLD, 1):
+    with told(reliability):
         found = salvaged(path)
         assert found.unreadable <= set(tail.rowids)
         assert found.checkpoint == base.latest
@@ -548,9 +542,10 @@ def test_torn_subtree_page_costs_nothing(base: Base, tmp_path: Path, reliability
     size, trees = btrees(base.path)
     page = [p for p in trees["nodes"] if p.leaf][1]
     path = damaged_copy(base, tmp_path, torn(page.number, size), "nodes")
-    with counted(reliability, REFUSED, 3):
-        refusals(path, expect="SQLite's integrity check found")
-    with counted(reliability, TOLD, 1):
+    refusals(
+        path, expect="SQLite's integrity check found", count=reliability("corruption", REFUSED)
+    )
+    with told(reliability):
         found = salvaged(path)
         # The subtree hashes are rebuilt from the records: everything published is provable.
         assert (found.checkpoint, found.unreadable) == (base.latest, set())
@@ -563,15 +558,17 @@ def test_torn_checkpoint_page(base: Base, tmp_path: Path, reliability: Tally) ->
     pages = [p for p in trees["checkpoints"] if p.leaf]
     assert len(pages) > 1, "the base ledger's checkpoints should span pages"
     path = damaged_copy(base, tmp_path, torn(pages[-1].number, size, half="first"), "cps")
-    with counted(reliability, REFUSED, 3):
-        refusals(path, expect="SQLite's integrity check found")
-    with counted(reliability, TOLD, 2):
+    refusals(
+        path, expect="SQLite's integrity check found", count=reliability("corruption", REFUSED)
+    )
+    with told(reliability):
         found = salvaged(path)
         # The newest checkpoints are gone: the newest one still readable is the last good one.
         readable = [s for s in base.notes if s not in set(pages[-1].rowids)]
         assert found.checkpoint == max(readable) < base.latest
         assert found.provable == set(range(found.checkpoint))
         check_sound(path, base, found)
+    with told(reliability):
         # A checkpoint the auditor kept proves everything it covers.
         kept = tmp_path / "kept.txt"
         kept.write_text(base.notes[base.latest])
@@ -586,9 +583,10 @@ def test_torn_meta_page_needs_the_pinned_key(
     size, trees = btrees(base.path)
     (page,) = trees["meta"]
     path = damaged_copy(base, tmp_path, torn(page.number, size), "meta")
-    with counted(reliability, REFUSED, 3):
-        refusals(path, expect="SQLite's integrity check found")
-    with counted(reliability, TOLD, 1):
+    refusals(
+        path, expect="SQLite's integrity check found", count=reliability("corruption", REFUSED)
+    )
+    with told(reliability):
         found = salvaged(path)
         assert found.checkpoint is None and not found.provable
         assert "--vkey" in found.report["error"]
@@ -601,9 +599,8 @@ def test_flipped_page_header(base: Base, tmp_path: Path, reliability: Tally) -> 
     size, trees = btrees(base.path)
     page = [p for p in trees["records"] if p.leaf][7]
     path = damaged_copy(base, tmp_path, flipped(page.number, size, Random(7)), "flip")
-    with counted(reliability, REFUSED, 3):
-        refusals(path, expect="is damaged")
-    with counted(reliability, TOLD, 1):
+    refusals(path, expect="is damaged", count=reliability("corruption", REFUSED))
+    with told(reliability):
         found = salvaged(path)
         assert found.unreadable <= set(page.rowids)
         assert found.checkpoint == base.latest
@@ -616,9 +613,10 @@ def test_truncated_file(base: Base, tmp_path: Path, reliability: Tally) -> None:
     size, trees = btrees(base.path)
     keep = base.path.stat().st_size // size * 2 // 3
     path = damaged_copy(base, tmp_path, cut(keep, size), "cut")
-    with counted(reliability, REFUSED, 3):
-        refusals(path, expect=f"the file holds {keep * size} bytes")
-    with counted(reliability, TOLD, 1):
+    refusals(
+        path, expect=f"the file holds {keep * size} bytes", count=reliability("corruption", REFUSED)
+    )
+    with told(reliability):
         found = salvaged(path)
         # Exactly the records on leaf pages past the cut are lost: those below a lost
         # interior page are read from their pages.
@@ -641,9 +639,8 @@ def test_file_cut_to_nothing_or_to_its_first_page(
     size, _ = btrees(base.path)
     for keep, expect in ((0, "it is cut short: 0 bytes"), (1, f"the file holds {size} bytes")):
         path = damaged_copy(base, tmp_path, cut(keep, size), f"cut-{keep}")
-        with counted(reliability, REFUSED, 3):
-            refusals(path, expect=expect)
-        with counted(reliability, TOLD, 1):
+        refusals(path, expect=expect, count=reliability("corruption", REFUSED))
+        with told(reliability):
             done = affidavit(path, "verify")
             # Nothing of a ledger is readable: an unreadable input, exit 2, file named.
             assert done.returncode == 2, done
@@ -653,9 +650,12 @@ def test_file_cut_to_nothing_or_to_its_first_page(
 
 def test_overwritten_signature(base: Base, tmp_path: Path, reliability: Tally) -> None:
     path = damaged_copy(base, tmp_path, bad_signature, "header")
-    with counted(reliability, REFUSED, 3):
-        refusals(path, expect="its header is damaged: the first 16 bytes are b'not an sqlite db'")
-    with counted(reliability, TOLD, 1):
+    refusals(
+        path,
+        expect="its header is damaged: the first 16 bytes are b'not an sqlite db'",
+        count=reliability("corruption", REFUSED),
+    )
+    with told(reliability):
         found = salvaged(path)
         # Only the signature was hit: everything published is still provable.
         assert (found.checkpoint, found.unreadable) == (base.latest, set())
@@ -666,9 +666,8 @@ def test_overwritten_signature(base: Base, tmp_path: Path, reliability: Tally) -
 
 def test_zeroed_wal(wal_base: Base, tmp_path: Path, reliability: Tally) -> None:
     path = damaged_copy(wal_base, tmp_path, zeroed_wal, "wal")
-    with counted(reliability, REFUSED, 3):
-        refusals(path, expect="has no WAL header")
-    with counted(reliability, TOLD, 1):
+    refusals(path, expect="has no WAL header", count=reliability("corruption", REFUSED))
+    with told(reliability):
         found = salvaged(path)
         # What the main file held before the WAL: its newest checkpoint, and all it covers.
         in_file = RECORDS - 2 * EVERY
@@ -753,9 +752,12 @@ def test_random_torn_pages_and_flips(base: Base, tmp_path: Path, reliability: Ta
         if sqlite_finds_nothing(path):
             continue  # the flips hit bytes SQLite does not use: no damage to find
         try:
-            with counted(reliability, REFUSED, 3, "random pages under --runslow"):
-                refusals(path, expect="is damaged")
-            with counted(reliability, TOLD, 1):
+            refusals(
+                path,
+                expect="is damaged",
+                count=reliability("corruption", REFUSED, "random pages under --runslow"),
+            )
+            with told(reliability):
                 found = salvaged(path, "--vkey", base.vkey)
                 check_sound(path, base, found)
                 lost_here = set(page.rowids) if name == "records" else set()

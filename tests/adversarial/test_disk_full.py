@@ -37,7 +37,7 @@ import sqlite3
 import subprocess
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,8 +47,7 @@ from typing import NoReturn
 
 import pytest
 from crash_helpers import OLD, Run, Runner, Scene, seed_for
-
-Tally = Callable[[str, str, int, int, str], None]
+from reliability import Reliability as Tally
 
 SMALL_FS = "16m"
 LEVELS, LEVELS_LONG = 2, 25  # random fill levels per command: default run, --runslow
@@ -429,26 +428,27 @@ FAULTS = [
 def test_a_failing_disk_loses_nothing(
     name: str, fault: str, tmp_path: Path, runner: Runner, reliability: Tally
 ) -> None:
-    small = tmp_path / "small"
-    ledger_folder = tmp_path / "ledger" if fault == "output disk full" else small
-    scene = Scene(ledger_folder, runner)
-    case = CASES[name](scene, small)
-    case.prepare()
-    before, kept = records(scene), checkpoints(scene)
-    with empty_wal(scene):
-        filler = None
-        if fault == "I/O error":
-            scene.fsize = case.fsize
-        else:
-            filler = fill(small)
-        run = case.run()
-        scene.fsize = None
-    problems = failed_cleanly(case, run, before, kept)
-    if filler is not None:
-        filler.unlink()  # space returns
-    problems += recovered(case)
-    reliability("disk", f"{fault} during {name}", 1, 0 if problems else 1, "; ".join(problems))
-    assert not problems, f"{name} on a failing disk ({fault}): " + "; ".join(problems)
+    count = reliability("disk", f"{fault} during {name}")
+    with count.trial():  # anything raised on the way is this attempt failing, and counted
+        small = tmp_path / "small"
+        ledger_folder = tmp_path / "ledger" if fault == "output disk full" else small
+        scene = Scene(ledger_folder, runner)
+        case = CASES[name](scene, small)
+        case.prepare()
+        before, kept = records(scene), checkpoints(scene)
+        with empty_wal(scene):
+            filler = None
+            if fault == "I/O error":
+                scene.fsize = case.fsize
+            else:
+                filler = fill(small)
+            run = case.run()
+            scene.fsize = None
+        problems = failed_cleanly(case, run, before, kept)
+        if filler is not None:
+            filler.unlink()  # space returns
+        problems += recovered(case)
+        assert not problems, f"{name} on a failing disk ({fault}): " + "; ".join(problems)
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -460,45 +460,41 @@ def test_a_disk_that_fills_up_mid_write(
     seed = seed_for(f"disk {name}")
     rng = Random(seed)
     print(f"{name}: seed {seed} (replay with AFFIDAVIT_CRASH_SEED={seed})")
-    tries, held, outcomes = LEVELS_LONG if runslow else LEVELS, 0, Counter[str]()
-    problems: list[str] = []
+    tries, outcomes = LEVELS_LONG if runslow else LEVELS, Counter[str]()
+    count = reliability("disk", f"disk filling up during {name}")
     for i in range(tries):
         small = tmp_path / f"small-{i}"
         why = mount_small(small)
         if why is not None:
             unavailable(f"cannot mount a small tmpfs ({why})", other_works=fault_injection_works())
+        free = rng.randrange(0, 192 * 1024)  # less than a command needs: it runs out
         try:
-            free = rng.randrange(0, 192 * 1024)  # less than a command needs: it runs out
-            scene = Scene(small, runner)
-            case = CASES[name](scene, small)
-            case.prepare()
-            before, kept = records(scene), checkpoints(scene)
-            with empty_wal(scene):
-                filler = fill(small)
-                os.truncate(filler, filler.stat().st_size - free)
-                run = case.run()
-            if run.returncode == 0 and (name != "hook" or not run.stderr):
-                outcome, found = "succeeded", []
-                if name != "hook":  # its check counts the next event too: after recovery
-                    case.check_done()
-            else:
-                outcome, found = "failed cleanly", failed_cleanly(case, run, before, kept)
-            filler.unlink()
-            if outcome != "succeeded" or name == "hook":
-                found += recovered(case)
-            scene.verify()
+            with count.trial(f"{free} bytes free"):
+                scene = Scene(small, runner)
+                case = CASES[name](scene, small)
+                case.prepare()
+                before, kept = records(scene), checkpoints(scene)
+                with empty_wal(scene):
+                    filler = fill(small)
+                    os.truncate(filler, filler.stat().st_size - free)
+                    run = case.run()
+                if run.returncode == 0 and (name != "hook" or not run.stderr):
+                    outcome, found = "succeeded", []
+                    if name != "hook":  # its check counts the next event too: after recovery
+                        case.check_done()
+                else:
+                    outcome, found = "failed cleanly", failed_cleanly(case, run, before, kept)
+                filler.unlink()
+                if outcome != "succeeded" or name == "hook":
+                    found += recovered(case)
+                scene.verify()
+                outcomes[outcome] += 1
+                assert not found, f"{name}, seed {seed}, {free} bytes free: " + "; ".join(found)
         finally:
             subprocess.run(["umount", "-l", str(small)], check=False)
-        outcomes[outcome] += 1
-        if found:
-            problems.append(f"{free} bytes free: " + "; ".join(found))
-            break
-        held += 1
-    seen = ", ".join(f"{n}x {what}" for what, n in outcomes.items())
-    print(f"{name}: {seen}")
-    note = f"seed {seed}; {seen}" + (f"; {problems[0]}" if problems else "")
-    reliability("disk", f"disk filling up during {name}", held + len(problems), held, note)
-    assert not problems, f"{name}, seed {seed}: {problems[0]}"
+            seen = ", ".join(f"{n}x {what}" for what, n in outcomes.items())
+            count.note = f"seed {seed}; {seen}"
+    print(f"{name}: {count.note}")
 
 
 def failed_cleanly(

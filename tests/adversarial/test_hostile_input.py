@@ -40,6 +40,7 @@ import pytest
 import strategies as hs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reliability import Reliability as Tally
 
 from affidavit import config
 from affidavit.capture import events, hook, snapshots, transcripts, writer
@@ -58,7 +59,7 @@ from affidavit.store.sqlite import SqliteStore
 from ledger_helpers import ORIGIN, affidavit, cli_env, key_of, new_ledger
 
 AREA = "hostile input"
-Tally = Callable[[str, str, int, int, str], None]
+
 ACTOR = {"user": "fuzz", "host": "fuzz-host"}
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 NESTED = hs.nested(10**6).encode()
@@ -140,33 +141,31 @@ def test_map_event_never_raises_and_writes_or_refuses_cleanly(
     root = tmp_path_factory.mktemp("map")
     new_ledger(root).close()
     store = SqliteStore.open(root / "ledger.sqlite")
-    counts = {"events": 0, "refused": 0}
+    counts = {"refused": 0}
+    count = reliability(AREA, "hook events: map + write (in-process)")
 
     @examples(runslow, 300, 5000)
     @given(hs.hook_events(str(root)))
     def check(event: dict[str, Any]) -> None:
-        counts["events"] += 1
-        drafts = events.map_event(event, actor=ACTOR, observed={"before_known": False})
-        assert len(drafts) == 1 and isinstance(drafts[0][1], dict)
-        store.begin()
-        try:
-            writer.append_drafts(store, drafts, source=events.SOURCE_HOOK, time=T0)
-        except InputError as e:
-            counts["refused"] += 1
-            assert one_line(str(e))
-            fixed = [(kind, events.storable(payload)) for kind, payload in drafts]
-            writer.append_drafts(store, fixed, source=events.SOURCE_HOOK, time=T0)
-        finally:
-            store.rollback()
+        with count.trial():  # each example counted as it passes or fails
+            drafts = events.map_event(event, actor=ACTOR, observed={"before_known": False})
+            assert len(drafts) == 1 and isinstance(drafts[0][1], dict)
+            store.begin()
+            try:
+                writer.append_drafts(store, drafts, source=events.SOURCE_HOOK, time=T0)
+            except InputError as e:
+                counts["refused"] += 1
+                assert one_line(str(e))
+                fixed = [(kind, events.storable(payload)) for kind, payload in drafts]
+                writer.append_drafts(store, fixed, source=events.SOURCE_HOOK, time=T0)
+            finally:
+                store.rollback()
 
     try:
         check()
     finally:
         store.close()
     assert counts["refused"] > 0, "the strategy never drew an unstorable value"
-    reliability(
-        AREA, "hook events: map + write (in-process)", counts["events"], counts["events"], ""
-    )
 
 
 def test_the_hook_records_any_stdin_and_never_spools(
@@ -179,27 +178,26 @@ def test_the_hook_records_any_stdin_and_never_spools(
     work = workspace_with_files(root)
     ledger = root / "ledger.sqlite"
     new_ledger(root).close()
-    tried = [0]
+    count = reliability(AREA, "hook stdin (in-process hook, spool stays empty)")
 
     @examples(runslow, 200, 3000)
     @given(hs.hook_stdin(str(work)))
     def check(raw: bytes) -> None:
-        tried[0] += 1
-        before = size_of(ledger)
-        code, err = run_hook(ledger, raw)
-        assert (code, err) == (0, "")
-        assert spooled(ledger) == []
-        new = kinds_from(ledger, before)
-        assert new, "the event left no record"
-        event, _ = hook.decode(raw)
-        if event is not None:
-            assert set(new) - {"capture.error", "convention.snapshot"}, new
+        with count.trial():  # each example counted as it passes or fails
+            before = size_of(ledger)
+            code, err = run_hook(ledger, raw)
+            assert (code, err) == (0, "")
+            assert spooled(ledger) == []
+            new = kinds_from(ledger, before)
+            assert new, "the event left no record"
+            event, _ = hook.decode(raw)
+            if event is not None:
+                assert set(new) - {"capture.error", "convention.snapshot"}, new
 
     check()
     with Ledger.open(ledger, key_path=key_of(ledger)) as opened:
         opened.seal()
         assert opened.verify().records == size_of(ledger)
-    reliability(AREA, "hook stdin (in-process hook, spool stays empty)", tried[0], tried[0], "")
 
 
 def test_an_unstorable_event_no_longer_blocks_the_ones_after_it(tmp_path: Path, home: Path) -> None:
@@ -259,31 +257,34 @@ def test_transcripts_and_cowork_records_never_crash_the_import(
 ) -> None:
     root = tmp_path_factory.mktemp("import")
     ledger = new_ledger(root)
-    tried = [0]
+    count = reliability(AREA, "transcripts + Cowork session records (import)")
 
     @examples(runslow, 150, 3000)
     @given(hs.transcript_bytes(), hs.cowork_session_bytes(), hs.transcript_bytes())
     def check(transcript: bytes, session: bytes, audit: bytes) -> None:
-        tried[0] += 1
-        folder = Path(tempfile.mkdtemp(dir=root))
-        cowork = folder / "local-agent-mode-sessions" / "acct" / "org"
-        (cowork / "local_1").mkdir(parents=True)
-        files = [folder / "t.jsonl", cowork / "local_1.json", cowork / "local_1" / "audit.jsonl"]
-        for path, data in zip(files, (transcript, session, audit), strict=True):
-            path.write_bytes(data)
-        result = transcripts.import_paths(ledger.store, [folder], imported_by=ACTOR)
-        assert result.files_read == 3
-        for message in result.errors:
-            place, _, reason = message.partition(": ")
-            path, _, line = place.rpartition(":")
-            assert path in {str(f) for f in files} and line.isdigit() and reason, message
-            assert one_line(message), message
+        with count.trial():  # each example counted as it passes or fails
+            folder = Path(tempfile.mkdtemp(dir=root))
+            cowork = folder / "local-agent-mode-sessions" / "acct" / "org"
+            (cowork / "local_1").mkdir(parents=True)
+            files = [
+                folder / "t.jsonl",
+                cowork / "local_1.json",
+                cowork / "local_1" / "audit.jsonl",
+            ]
+            for path, data in zip(files, (transcript, session, audit), strict=True):
+                path.write_bytes(data)
+            result = transcripts.import_paths(ledger.store, [folder], imported_by=ACTOR)
+            assert result.files_read == 3
+            for message in result.errors:
+                place, _, reason = message.partition(": ")
+                path, _, line = place.rpartition(":")
+                assert path in {str(f) for f in files} and line.isdigit() and reason, message
+                assert one_line(message), message
 
     check()
     ledger.seal()
     assert ledger.verify().records == ledger.store.size()
     ledger.close()
-    reliability(AREA, "transcripts + Cowork session records (import)", tried[0], tried[0], "")
 
 
 # -- affidavit append, affidavit.toml ----------------------------------------------------------
@@ -292,46 +293,44 @@ def test_transcripts_and_cowork_records_never_crash_the_import(
 def test_append_lines_give_records_or_an_error_naming_the_line(
     reliability: Tally, runslow: bool
 ) -> None:
-    tried = [0]
+    count = reliability(AREA, "affidavit append JSON Lines")
 
     @examples(runslow, 300, 5000)
     @given(hs.append_bytes())
     def check(data: bytes) -> None:
-        tried[0] += 1
-        lines = data.split(b"\n")
-        try:
-            records = list(_read_lines(io.BytesIO(data), "fuzz.jsonl", lambda: T0))
-        except InputError as e:
-            message = str(e)
-            place = message.split(": ", 1)[0]
-            assert place.startswith("fuzz.jsonl:") and one_line(message), message
-            assert 1 <= int(place.split(":")[1]) <= len(lines)
-            return
-        assert len(records) <= len(lines)
-        for record in records:
-            record.verify_commitment()
+        with count.trial():  # each example counted as it passes or fails
+            lines = data.split(b"\n")
+            try:
+                records = list(_read_lines(io.BytesIO(data), "fuzz.jsonl", lambda: T0))
+            except InputError as e:
+                message = str(e)
+                place = message.split(": ", 1)[0]
+                assert place.startswith("fuzz.jsonl:") and one_line(message), message
+                assert 1 <= int(place.split(":")[1]) <= len(lines)
+                return
+            assert len(records) <= len(lines)
+            for record in records:
+                record.verify_commitment()
 
     check()
-    reliability(AREA, "affidavit append JSON Lines", tried[0], tried[0], "")
 
 
 def test_config_files_parse_or_name_file_line_and_field(reliability: Tally, runslow: bool) -> None:
-    tried = [0]
+    count = reliability(AREA, "affidavit.toml")
 
     @examples(runslow, 300, 5000)
     @given(hs.config_text())
     def check(text: str) -> None:
-        tried[0] += 1
-        try:
-            parsed = config.parse(text, Path("affidavit.toml"))
-        except InputError as e:
-            message = str(e)
-            assert message.startswith("affidavit.toml") and one_line(message), message
-            return
-        assert parsed.minimum_retention_days >= config.MIN_RETENTION_DAYS
+        with count.trial():  # each example counted as it passes or fails
+            try:
+                parsed = config.parse(text, Path("affidavit.toml"))
+            except InputError as e:
+                message = str(e)
+                assert message.startswith("affidavit.toml") and one_line(message), message
+                return
+            assert parsed.minimum_retention_days >= config.MIN_RETENTION_DAYS
 
     check()
-    reliability(AREA, "affidavit.toml", tried[0], tried[0], "")
 
 
 # -- signed checkpoints -------------------------------------------------------------------------
@@ -399,27 +398,26 @@ def checkpoint_notes(draw: st.DrawFn) -> tuple[str, str, bool]:
 
 
 def test_checkpoint_notes_open_only_when_they_should(reliability: Tally, runslow: bool) -> None:
-    tried = [0]
+    count = reliability(AREA, "signed checkpoint notes")
 
     @examples(runslow, 300, 5000)
     @given(checkpoint_notes(), st.booleans())
     def check(case: tuple[str, str, bool], damage: bool) -> None:
-        tried[0] += 1
-        note, text, must_open = case
-        data = note.encode("utf-8", "surrogatepass")
-        if damage:
-            data = data.replace(b"\n", b"\r\n", 1)
-        try:
-            cp = open_checkpoint(data, SIGNER.verifier())
-        except (InputError, VerificationError) as e:
-            assert not must_open or damage, e
-            assert one_line(str(e)), str(e)
-            return
-        assert must_open and not damage
-        assert cp.origin == LOG and cp.body() == text
+        with count.trial():  # each example counted as it passes or fails
+            note, text, must_open = case
+            data = note.encode("utf-8", "surrogatepass")
+            if damage:
+                data = data.replace(b"\n", b"\r\n", 1)
+            try:
+                cp = open_checkpoint(data, SIGNER.verifier())
+            except (InputError, VerificationError) as e:
+                assert not must_open or damage, e
+                assert one_line(str(e)), str(e)
+                return
+            assert must_open and not damage
+            assert cp.origin == LOG and cp.body() == text
 
     check()
-    reliability(AREA, "signed checkpoint notes", tried[0], tried[0], "")
 
 
 # -- evidence packs ---------------------------------------------------------------------------
@@ -525,30 +523,27 @@ def test_evidence_packs_verify_or_fail_cleanly_and_write_nothing(
     runslow: bool,
 ) -> None:
     root = tmp_path_factory.mktemp("packs")
-    tried = [0]
+    count = reliability(AREA, "evidence packs (members replaced, renamed, removed, added)")
 
     @examples(runslow, 200, 2500)
     @given(
         pack_mutations(pack_members), st.sampled_from([zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
     )
     def check(members: list[tuple[str, bytes]], method: int) -> None:
-        tried[0] += 1
-        folder = Path(tempfile.mkdtemp(dir=root))
-        path = folder / "pack.zip"
-        _write_zip(path, [(n, d, method) for n, d in members])
-        try:
-            report = check_pack(path)
-        except AffidavitError as e:
-            assert isinstance(e, PackRefusedError) and one_line(str(e)), e
-        else:
-            assert report.ok == (sorted(members) == sorted(pack_members)), report.problems
-        assert sorted(os.listdir(folder)) == ["pack.zip"]
-        shutil.rmtree(folder)
+        with count.trial():  # each example counted as it passes or fails
+            folder = Path(tempfile.mkdtemp(dir=root))
+            path = folder / "pack.zip"
+            _write_zip(path, [(n, d, method) for n, d in members])
+            try:
+                report = check_pack(path)
+            except AffidavitError as e:
+                assert isinstance(e, PackRefusedError) and one_line(str(e)), e
+            else:
+                assert report.ok == (sorted(members) == sorted(pack_members)), report.problems
+            assert sorted(os.listdir(folder)) == ["pack.zip"]
+            shutil.rmtree(folder)
 
     check()
-    reliability(
-        AREA, "evidence packs (members replaced, renamed, removed, added)", tried[0], tried[0], ""
-    )
 
 
 def liar_zip(name: str, declared: int, inflated: int) -> bytes:
@@ -571,31 +566,33 @@ def liar_zip(name: str, declared: int, inflated: int) -> bytes:
 def test_a_zip_bomb_whose_headers_lie_costs_no_memory(reliability: Tally, tmp_path: Path) -> None:
     """1 GiB of zeros declared as 1000 bytes (under every limit): reading it used to inflate
     it in one call, 2 GiB of memory for a 1 MB file. Now it is damaged, in bounded memory."""
-    path = tmp_path / "liar.zip"
-    path.write_bytes(liar_zip("records.jsonl", 1000, 1 << 30))
-    assert path.stat().st_size < 2 << 20
-    tracemalloc.start()
-    try:
-        with PackReader(path) as pack:
-            assert pack.names == ["records.jsonl"]
-        report = check_pack(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert not report.ok
-    assert any(p.where == "records.jsonl" and "damaged" in p.error for p in report.problems)
-    assert peak < 32 << 20, f"peak {peak >> 20} MiB"
-    done = subprocess.run(
-        [sys.executable, "-m", "affidavit", "verify-pack", str(path)],
-        capture_output=True,
-        env=cli_env(tmp_path / "home"),
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20)),
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 1 and b"records.jsonl: is damaged" in done.stdout + done.stderr
-    assert set(os.listdir(tmp_path)) <= {"home", "liar.zip"}
-    reliability(AREA, "zip bomb whose headers lie (1 GiB in 1 MB)", 1, 1, "")
+    with reliability(
+        AREA, "zip bomb whose headers lie (1 GiB in 1 MB)"
+    ).trial():  # held only if everything below holds
+        path = tmp_path / "liar.zip"
+        path.write_bytes(liar_zip("records.jsonl", 1000, 1 << 30))
+        assert path.stat().st_size < 2 << 20
+        tracemalloc.start()
+        try:
+            with PackReader(path) as pack:
+                assert pack.names == ["records.jsonl"]
+            report = check_pack(path)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert not report.ok
+        assert any(p.where == "records.jsonl" and "damaged" in p.error for p in report.problems)
+        assert peak < 32 << 20, f"peak {peak >> 20} MiB"
+        done = subprocess.run(
+            [sys.executable, "-m", "affidavit", "verify-pack", str(path)],
+            capture_output=True,
+            env=cli_env(tmp_path / "home"),
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20)),
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 1 and b"records.jsonl: is damaged" in done.stdout + done.stderr
+        assert set(os.listdir(tmp_path)) <= {"home", "liar.zip"}
 
 
 # -- 10^6 nested arrays, everywhere ------------------------------------------------------------
@@ -607,31 +604,38 @@ def test_nested_arrays_are_errors_in_every_parser_in_bounded_memory(
     """Each parser that reads JSON or TOML refuses 10^6 nested arrays with an error naming
     the place, and holds no more than a few times the input while doing it."""
     new_ledger(tmp_path).close()
-    results: dict[str, str] = {}
+    count = reliability(AREA, "10^6 nested arrays (7 parsers)")
 
-    def refused(name: str, call: Callable[[], object]) -> None:
-        tracemalloc.start()
-        try:
-            call()
-        except InputError as e:
-            results[name] = str(e)
-        else:
-            results[name] = "accepted"
-        finally:
-            peak = tracemalloc.get_traced_memory()[1]
-            tracemalloc.stop()
-        assert peak < 64 << 20, f"{name}: peak {peak >> 20} MiB"
+    def refused(name: str, call: Callable[[], object], expect: Callable[[str], bool]) -> None:
+        with count.trial(name):
+            tracemalloc.start()
+            try:
+                call()
+            except InputError as e:
+                said = str(e)
+            else:
+                said = "accepted"
+            finally:
+                peak = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+            assert peak < 64 << 20, f"{name}: peak {peak >> 20} MiB"
+            assert expect(said) and one_line(said), (name, said)
 
-    refused("append", lambda: list(_read_lines(io.BytesIO(NESTED), "deep.jsonl", lambda: T0)))
-    refused("config", lambda: config.parse("a = " + NESTED.decode(), Path("deep.toml")))
-    refused("leaf", lambda: Envelope.from_leaf(NESTED))
-    refused("pack line", lambda: parse_item(NESTED, None))
-    assert results["append"].startswith("deep.jsonl:1: ")
-    assert results["config"].startswith("deep.toml: ")
-    assert "nests too deeply" in results["leaf"] and "nests too deeply" in results["pack line"]
-    assert hook.decode(NESTED) == (None, "hook input nests too deeply")
-    for message in results.values():
-        assert one_line(message)
+    refused(
+        "append",
+        lambda: list(_read_lines(io.BytesIO(NESTED), "deep.jsonl", lambda: T0)),
+        lambda said: said.startswith("deep.jsonl:1: "),
+    )
+    refused(
+        "config",
+        lambda: config.parse("a = " + NESTED.decode(), Path("deep.toml")),
+        lambda said: said.startswith("deep.toml: "),
+    )
+    deep = "nests too deeply"
+    refused("leaf", lambda: Envelope.from_leaf(NESTED), lambda said: deep in said)
+    refused("pack line", lambda: parse_item(NESTED, None), lambda said: deep in said)
+    with count.trial("hook"):
+        assert hook.decode(NESTED) == (None, "hook input nests too deeply")
     # The importer reports the line and goes on.
     path = tmp_path / "deep.jsonl"
     path.write_bytes(NESTED + b"\n" + b'{"type": "summary"}\n')
@@ -639,10 +643,10 @@ def test_nested_arrays_are_errors_in_every_parser_in_bounded_memory(
     session.write_bytes(NESTED)
     with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
         result = transcripts.import_paths(ledger.store, [path, session], imported_by=ACTOR)
-    assert result.errors[0] == f"{path}:1: JSON nests too deeply"
-    assert result.errors[1].startswith(f"{session}:1: not JSON text")
     assert len(result.errors) == 2 and all(one_line(e) for e in result.errors)
-    reliability(AREA, "10^6 nested arrays (7 parsers)", 7, 7, "")
+    count.held_if(result.errors[0] == f"{path}:1: JSON nests too deeply", "transcript")
+    count.held_if(result.errors[1].startswith(f"{session}:1: not JSON text"), "Cowork session")
+    assert count.failed == 0, count.failures
 
 
 # -- the command line: exit codes and one stderr line ------------------------------------------
@@ -718,16 +722,16 @@ CLI_CASES: dict[str, tuple[list[str], bytes | Callable[[Path], bytes], str]] = {
 def test_cli_input_errors_exit_2_with_one_line_naming_the_place(
     reliability: Tally, ready: Path, tmp_path: Path, case: str
 ) -> None:
-    args, data, expected = CLI_CASES[case]
-    file = tmp_path / "input.bin"
-    file.write_bytes(data(ready) if callable(data) else data)
-    names = {"file": str(file), "other": str(tmp_path / "kept.txt")}
-    done = affidavit(ready, *[a.format(**names) for a in args])
-    assert done.returncode == 2, done.stderr
-    assert done.stdout == ""
-    [line] = done.stderr.splitlines()
-    assert expected.format(**names) in line
-    reliability(AREA, f"CLI: {case}", 1, 1, "")
+    with reliability(AREA, f"CLI: {case}").trial():  # held only if everything below holds
+        args, data, expected = CLI_CASES[case]
+        file = tmp_path / "input.bin"
+        file.write_bytes(data(ready) if callable(data) else data)
+        names = {"file": str(file), "other": str(tmp_path / "kept.txt")}
+        done = affidavit(ready, *[a.format(**names) for a in args])
+        assert done.returncode == 2, done.stderr
+        assert done.stdout == ""
+        [line] = done.stderr.splitlines()
+        assert expected.format(**names) in line
 
 
 def test_kept_checkpoints_with_extra_repeated_or_foreign_signatures(
@@ -751,15 +755,15 @@ def test_kept_checkpoints_with_extra_repeated_or_foreign_signatures(
         ),
     }
     for name, (note, code, expected) in cases.items():
-        path = tmp_path / f"{name}.txt"
-        path.write_text(note)
-        done = affidavit(ready, "verify", "--from", str(path))
-        assert done.returncode == code, (name, done.stderr)
-        output = done.stdout if code == 0 else done.stderr
-        assert expected in output.splitlines()[0], (name, output)
-        if code:
-            assert len(done.stderr.splitlines()) == 1
-        reliability(AREA, f"CLI: verify --from a checkpoint with {name}", 1, 1, "")
+        with reliability(AREA, f"CLI: verify --from a checkpoint with {name}").trial():
+            path = tmp_path / f"{name}.txt"
+            path.write_text(note)
+            done = affidavit(ready, "verify", "--from", str(path))
+            assert done.returncode == code, (name, done.stderr)
+            output = done.stdout if code == 0 else done.stderr
+            assert expected in output.splitlines()[0], (name, output)
+            if code:
+                assert len(done.stderr.splitlines()) == 1
 
 
 # -- the hook's stdin: 1 GB --------------------------------------------------------------------
@@ -779,41 +783,42 @@ def vm_hwm_kib(pid: int) -> int:
 def test_a_gigabyte_on_stdin(reliability: Tally, tmp_path: Path, runslow: bool) -> None:
     """1 GiB streamed into the real hook (never held by the test): exit 0, the first 32 MiB
     kept as a capture.error, under a 256 MiB address-space limit."""
-    ledger = tmp_path / "ledger.sqlite"
-    new_ledger(tmp_path).close()
     total = (4 if runslow else 1) << 30
-    limit = 256 << 20
-    child = subprocess.Popen(
-        [sys.executable, "-m", "affidavit", "hook", "--ledger", str(ledger)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=cli_env(tmp_path / "home"),
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
-    )
-    assert child.stdin is not None and child.stdout is not None and child.stderr is not None
-    chunk = b'{"hook_event_name": "Stop", "x": "' + b"a" * ((1 << 20) - 34)
-    peak = 0
-    sent = 0
-    with child.stdin:
-        while sent < total:
-            child.stdin.write(chunk)
-            sent += len(chunk)
-            chunk = b"a" * (1 << 20)
-            if sent % (64 << 20) < (1 << 20):
-                peak = max(peak, vm_hwm_kib(child.pid))
-    code = child.wait(timeout=600)
-    with child.stdout, child.stderr:
-        out, err = child.stdout.read(), child.stderr.read()
-    assert (code, out, err) == (0, b"", b"")
-    assert peak * 1024 < 160 << 20, f"VmHWM {peak} KiB"
-    with Ledger.open(ledger, readonly=True) as opened:
-        [record] = [opened.record(s) for s in range(opened.store.size())]
-    assert record.envelope.kind == "capture.error" and record.payload is not None
-    assert record.payload["input"]["bytes"] == hook.MAX_STDIN + 1
-    assert "larger than" in record.payload["error"]["message"]
-    assert spooled(ledger) == []
-    reliability(AREA, f"hook stdin of {total >> 30} GiB (RLIMIT_AS 256 MiB)", 1, 1, "")
+    what = f"hook stdin of {total >> 30} GiB (RLIMIT_AS 256 MiB)"
+    with reliability(AREA, what).trial():  # held only if everything below holds
+        ledger = tmp_path / "ledger.sqlite"
+        new_ledger(tmp_path).close()
+        limit = 256 << 20
+        child = subprocess.Popen(
+            [sys.executable, "-m", "affidavit", "hook", "--ledger", str(ledger)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=cli_env(tmp_path / "home"),
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
+        )
+        assert child.stdin is not None and child.stdout is not None and child.stderr is not None
+        chunk = b'{"hook_event_name": "Stop", "x": "' + b"a" * ((1 << 20) - 34)
+        peak = 0
+        sent = 0
+        with child.stdin:
+            while sent < total:
+                child.stdin.write(chunk)
+                sent += len(chunk)
+                chunk = b"a" * (1 << 20)
+                if sent % (64 << 20) < (1 << 20):
+                    peak = max(peak, vm_hwm_kib(child.pid))
+        code = child.wait(timeout=600)
+        with child.stdout, child.stderr:
+            out, err = child.stdout.read(), child.stderr.read()
+        assert (code, out, err) == (0, b"", b"")
+        assert peak * 1024 < 160 << 20, f"VmHWM {peak} KiB"
+        with Ledger.open(ledger, readonly=True) as opened:
+            [record] = [opened.record(s) for s in range(opened.store.size())]
+        assert record.envelope.kind == "capture.error" and record.payload is not None
+        assert record.payload["input"]["bytes"] == hook.MAX_STDIN + 1
+        assert "larger than" in record.payload["error"]["message"]
+        assert spooled(ledger) == []
 
 
 # -- paths: NUL, Windows, '..', symlinks out of the workspace ----------------------------------
@@ -926,53 +931,57 @@ def test_rollback_never_writes_through_a_symlink_out_of_the_workspace(
     """A symlink inside the workspace pointing outside (or dangling there), at the path or as
     a folder on the way: with or without --force, the rollback replaces the link or refuses;
     the outside stays byte for byte."""
-    work, outside = tmp_path / "work", tmp_path / "outside"
-    work.mkdir()
-    outside.mkdir()
-    folder = work / "sub" if plant == "folder-link" else work
-    target, old = folder / "a.txt", folder / "old.txt"
-    away = outside / "a.txt" if plant == "folder-link" else outside / "target.txt"
-    if outside_content is not None:
-        away.write_bytes(outside_content)
-    (outside / "dir").mkdir()
-    ledger = new_ledger(tmp_path / "ledger")
-    file: dict[str, Any] = {"path": str(target), "before_sha256": sha(ONE)}
-    if kind in ("file.update", "file.create", "file.restore"):
-        file["after_sha256"] = sha(TWO)
-    if kind == "file.rename":
-        file |= {"old_path": str(old), "after_sha256": sha(ONE)}
-    seq = file_record(ledger, kind, file, cwd=work)
-    if plant == "folder-link":
-        folder.symlink_to(outside, target_is_directory=True)
+    with reliability(
+        AREA, f"rollback over a symlink out of the workspace: {kind}, {plant}"
+    ).trial():  # held only if everything below holds
+        work, outside = tmp_path / "work", tmp_path / "outside"
+        work.mkdir()
+        outside.mkdir()
+        folder = work / "sub" if plant == "folder-link" else work
+        target, old = folder / "a.txt", folder / "old.txt"
+        away = outside / "a.txt" if plant == "folder-link" else outside / "target.txt"
+        if outside_content is not None:
+            away.write_bytes(outside_content)
+        (outside / "dir").mkdir()
+        ledger = new_ledger(tmp_path / "ledger")
+        file: dict[str, Any] = {"path": str(target), "before_sha256": sha(ONE)}
+        if kind in ("file.update", "file.create", "file.restore"):
+            file["after_sha256"] = sha(TWO)
         if kind == "file.rename":
-            away.write_bytes(ONE)
-    elif plant == "link-to-outside":
-        target.symlink_to(away)
-    elif plant == "dangling-link":
-        target.symlink_to(outside / "new.txt")
-    elif plant == "link-to-dir":
-        target.symlink_to(outside / "dir", target_is_directory=True)
-    else:
-        target.write_bytes(ONE)
-        old.symlink_to(away if plant == "old-path-link" else outside / "new.txt")
-    before = listing(outside)
-    planted = links_out(work, outside)
-    outcomes = []
-    for force in (False, True):
-        try:
-            undo.rollback(ledger, seq, force=force)
-            outcomes.append("restored")
-        except (InputError, IsADirectoryError) as e:
-            outcomes.append(type(e).__name__)
-        assert listing(outside) == before, (force, outcomes)
-    ledger.close()
-    if plant == "folder-link":
-        assert outcomes == ["InputError", "InputError"]
-    else:
-        assert "restored" in outcomes or (kind, plant) == ("file.update", "link-to-dir"), outcomes
-    # A rename's undo moves what is at the path, link or not; nothing makes a new link.
-    assert links_out(work, outside) <= planted, outcomes
-    reliability(AREA, f"rollback over a symlink out of the workspace: {kind}, {plant}", 1, 1, "")
+            file |= {"old_path": str(old), "after_sha256": sha(ONE)}
+        seq = file_record(ledger, kind, file, cwd=work)
+        if plant == "folder-link":
+            folder.symlink_to(outside, target_is_directory=True)
+            if kind == "file.rename":
+                away.write_bytes(ONE)
+        elif plant == "link-to-outside":
+            target.symlink_to(away)
+        elif plant == "dangling-link":
+            target.symlink_to(outside / "new.txt")
+        elif plant == "link-to-dir":
+            target.symlink_to(outside / "dir", target_is_directory=True)
+        else:
+            target.write_bytes(ONE)
+            old.symlink_to(away if plant == "old-path-link" else outside / "new.txt")
+        before = listing(outside)
+        planted = links_out(work, outside)
+        outcomes = []
+        for force in (False, True):
+            try:
+                undo.rollback(ledger, seq, force=force)
+                outcomes.append("restored")
+            except (InputError, IsADirectoryError) as e:
+                outcomes.append(type(e).__name__)
+            assert listing(outside) == before, (force, outcomes)
+        ledger.close()
+        if plant == "folder-link":
+            assert outcomes == ["InputError", "InputError"]
+        else:
+            assert "restored" in outcomes or (kind, plant) == ("file.update", "link-to-dir"), (
+                outcomes
+            )
+        # A rename's undo moves what is at the path, link or not; nothing makes a new link.
+        assert links_out(work, outside) <= planted, outcomes
 
 
 def test_archive_beside_symlinks_writes_only_inside_its_folder(
@@ -980,27 +989,29 @@ def test_archive_beside_symlinks_writes_only_inside_its_folder(
 ) -> None:
     """Symlinks out of the folder, planted under every name the archive writer uses and
     under generated ones, never receive a byte; a symlink at the target is refused."""
-    ledger = new_ledger(tmp_path / "ledger")
-    ledger.append([Record.create("file.read", "fuzz", {"n": i}, time=T0) for i in range(3)])
-    snapshots.put_blob(ledger.store.connection, sha(ONE), ONE)
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    parent = tmp_path / "archives"
-    parent.mkdir()
-    names = [*archiving.FOLDERS, archiving.MANIFEST, "arch.partial", ".arch", "..arch"]
-    for name in names:
-        (parent / name).symlink_to(outside / name)
-    (parent / "to-outside").symlink_to(outside, target_is_directory=True)
-    signer = Signer.from_private_key_string(key_of(Path(ledger.store.path)).read_text().strip())
-    for target in (parent / "to-outside", parent / "records"):
-        with pytest.raises(InputError, match="already exists"):
-            archiving.write_archive(ledger, target, signer=signer, now=T0)
-    report = archiving.write_archive(ledger, parent / "arch", signer=signer, now=T0)
-    assert report.records == 3 and report.blobs == 1
-    assert list(outside.iterdir()) == []
-    for path in (parent / "arch").rglob("*"):
-        assert not path.is_symlink()
-        assert os.path.realpath(path).startswith(str(parent / "arch"))
-    archiving.verify_archive(parent / "arch", verifier=ledger.verifier, ledger=ledger)
-    ledger.close()
-    reliability(AREA, "archive beside symlinks out of its folder", 1, 1, "")
+    with reliability(
+        AREA, "archive beside symlinks out of its folder"
+    ).trial():  # held only if everything below holds
+        ledger = new_ledger(tmp_path / "ledger")
+        ledger.append([Record.create("file.read", "fuzz", {"n": i}, time=T0) for i in range(3)])
+        snapshots.put_blob(ledger.store.connection, sha(ONE), ONE)
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        parent = tmp_path / "archives"
+        parent.mkdir()
+        names = [*archiving.FOLDERS, archiving.MANIFEST, "arch.partial", ".arch", "..arch"]
+        for name in names:
+            (parent / name).symlink_to(outside / name)
+        (parent / "to-outside").symlink_to(outside, target_is_directory=True)
+        signer = Signer.from_private_key_string(key_of(Path(ledger.store.path)).read_text().strip())
+        for target in (parent / "to-outside", parent / "records"):
+            with pytest.raises(InputError, match="already exists"):
+                archiving.write_archive(ledger, target, signer=signer, now=T0)
+        report = archiving.write_archive(ledger, parent / "arch", signer=signer, now=T0)
+        assert report.records == 3 and report.blobs == 1
+        assert list(outside.iterdir()) == []
+        for path in (parent / "arch").rglob("*"):
+            assert not path.is_symlink()
+            assert os.path.realpath(path).startswith(str(parent / "arch"))
+        archiving.verify_archive(parent / "arch", verifier=ledger.verifier, ledger=ledger)
+        ledger.close()

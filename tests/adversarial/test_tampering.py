@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from reliability import Count
+from reliability import Reliability as Tally
 
 from affidavit.capture import hook
 from affidavit.cli import run
@@ -49,7 +51,7 @@ from affidavit.record import Record
 from ledger_helpers import cli_env, key_of, new_ledger
 
 AREA = "tampering"
-Tally = Callable[[str, str, int, int, str], None]
+
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 Statements = list[tuple[str, tuple[Any, ...]]]
 
@@ -175,38 +177,42 @@ def cli(*args: str) -> tuple[int, str, str]:
 
 @dataclass
 class Outcome:
-    """Every mutation tried on one target, and what verification said of each."""
+    """Every mutation tried on one target, and what verification said of each, counted in
+    the Reliability table the moment it is known (so a failing run still shows it)."""
 
     target: str
+    count: Count
     caught: list[str] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
     by_design: list[str] = field(default_factory=list)  # not covered, and not caught
     by_design_caught: int = 0
 
+    @classmethod
+    def of(cls, reliability: Tally, target: str) -> Outcome:
+        return cls(target, reliability(AREA, f"{target}: mutations caught and named"))
+
     def record(self, name: str, covered: bool, code: int, named: bool, said: str = "") -> None:
         detected = code in (1, 2) and named
         if code == -1 or (covered and not detected):
             self.missed.append(f"{name} -> {code}: {said.strip()[:160]}")
+            self.count.fail(self.missed[-1])
         elif covered:
             self.caught.append(name)
+            self.count.held_if(True)
         elif detected:
             self.by_design_caught += 1
         else:
             self.by_design.append(name)
-
-    def report(self, reliability: Tally) -> None:
-        tried = len(self.caught) + len(self.missed)
         uncovered = len(self.by_design) + self.by_design_caught
-        note = (
-            f"{uncovered} more mutations of data not covered by design, "
-            f"{self.by_design_caught} of them caught anyway"
-            if uncovered
-            else ""
-        )
-        reliability(
-            AREA, f"{self.target}: mutations caught and named", tried, len(self.caught), note
-        )
-        print(f"\n{self.target}: {len(self.caught)} of {tried} caught; {note or 'all covered'}")
+        if uncovered:
+            self.count.note = (
+                f"{uncovered} more mutations of data not covered by design, "
+                f"{self.by_design_caught} of them caught anyway"
+            )
+
+    def report(self) -> None:
+        tried = len(self.caught) + len(self.missed)
+        print(f"\n{self.target}: {len(self.caught)} of {tried} caught; {self.count.note}")
         for name in self.by_design:
             print(f"  not covered by design: {name}")
         for name in self.missed:
@@ -386,7 +392,7 @@ def test_ledger_mutations_are_caught_by_verify_from(
         or not Path(f"{scenario.ledger}-wal").stat().st_size
     )
     scratch = tmp_path / "ledger.sqlite"
-    outcome = Outcome("ledger")
+    outcome = Outcome.of(reliability, "ledger")
 
     def attempt(name: str, covered: bool, statements: Statements) -> None:
         for suffix in ("", "-wal", "-shm"):
@@ -433,7 +439,7 @@ def test_ledger_mutations_are_caught_by_verify_from(
             attempt(name, covered, set_cell(table, keys, column, new))
     for name, covered, statements in rows_changed:
         attempt(name, covered, statements)
-    outcome.report(reliability)
+    outcome.report()
 
 
 # -- the archive --------------------------------------------------------------------------------
@@ -472,7 +478,7 @@ def writable(tree: Path) -> None:
 def test_archive_mutations_are_caught_by_archive_verify(
     scenario: Scenario, tmp_path: Path, runslow: bool, reliability: Tally
 ) -> None:
-    outcome = Outcome("archive")
+    outcome = Outcome.of(reliability, "archive")
     for i, (name, place, apply) in enumerate(archive_mutations(scenario.archive, runslow)):
         copy = tmp_path / f"a{i}"
         shutil.copytree(scenario.archive, copy, symlinks=True)
@@ -484,7 +490,7 @@ def test_archive_mutations_are_caught_by_archive_verify(
         named = "\n" not in line and (place in line or top in line or archiving.MANIFEST in line)
         outcome.record(name, True, code, named, err)
         shutil.rmtree(copy)
-    outcome.report(reliability)
+    outcome.report()
 
 
 # -- the evidence pack --------------------------------------------------------------------------
@@ -570,8 +576,8 @@ def test_pack_mutations_are_caught_by_verify_pack(
     assert {"window.jsonl", "consistency.jsonl", "erasures.jsonl"} <= set(members)
     assert any(n.startswith("content/") for n in members)
     alone, rewritten = (
-        Outcome("evidence pack (one member changed)"),
-        Outcome("evidence pack (member changed, manifest.json rewritten to match)"),
+        Outcome.of(reliability, "evidence pack (one member changed)"),
+        Outcome.of(reliability, "evidence pack (member changed, manifest.json rewritten to match)"),
     )
     path = tmp_path / "pack.zip"
     for name, member, after, covered in pack_mutations(members, runslow):
@@ -584,8 +590,8 @@ def test_pack_mutations_are_caught_by_verify_pack(
             named = member.rstrip("/") in report or "record " in report or "refused" in report
             by_design = fix and (member in PACK_NOT_COVERED or not covered)
             outcome.record(name, not by_design, code, named, report)
-    alone.report(reliability)
-    rewritten.report(reliability)
+    alone.report()
+    rewritten.report()
 
 
 # -- a saved checkpoint -------------------------------------------------------------------------
@@ -595,7 +601,7 @@ def test_every_bit_flip_of_a_saved_checkpoint_fails_verify_from(
     scenario: Scenario, tmp_path: Path, runslow: bool, reliability: Tally
 ) -> None:
     note = scenario.kept.read_bytes()
-    outcome = Outcome("saved checkpoint")
+    outcome = Outcome.of(reliability, "saved checkpoint")
     path = tmp_path / "kept.txt"
     bits = range(8) if runslow else (0, 5)
     for at in range(len(note)):
@@ -605,4 +611,4 @@ def test_every_bit_flip_of_a_saved_checkpoint_fails_verify_from(
             line = err.strip()
             named = "\n" not in line and (str(path) in line or "kept" in line)
             outcome.record(f"byte {at}, bit {bit}", True, code, named, err)
-    outcome.report(reliability)
+    outcome.report()
