@@ -5,7 +5,10 @@ hook``, plus file actions spread over several weeks (so the charts have weeks to
 evidence a complete deployment records (an attestation, a rollback drill, an archive
 snapshot, a review sign-off) and one card-number finding. The profiles are
 ``assets/config/*.toml``; ``missing-dpa.toml`` changes one fact. The OSCAL output is
-validated against NIST's own published schema (``assets/oscal/``, see its README).
+validated against NIST's own published schema, read in place from
+``../shared/vectors/oscal/`` (its README there says where it comes from), and loaded with
+compliance-trestle's OSCAL models, so a clone without ``../shared/`` still checks it
+against code that is not ours.
 """
 
 from __future__ import annotations
@@ -63,7 +66,6 @@ TODAY = date(2026, 11, 26)
 NOW = datetime(2026, 11, 26, 15, 30, tzinfo=UTC)
 NOON = datetime(2026, 11, 26, 12, tzinfo=UTC)
 CONFIGS = ASSETS / "config"
-SCHEMA = ASSETS / "oscal" / "oscal_assessment-results_schema.json"
 SCHEMA_SHA256 = "d8faf5a7510d66c911c5f88e6875d52e7e8223fb58b2283f1f095366369296f9"
 HOOKS = (
     "session_start",
@@ -196,9 +198,14 @@ def pdf_text(report: Report, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     return data, [page.extract_text() for page in pypdf.PdfReader(path).pages]
 
 
+def schema_path() -> Path:
+    """NIST's OSCAL 1.2.1 assessment-results schema, beside the checkout (never copied in)."""
+    return shared_path("vectors", "oscal", "oscal_assessment-results_schema.json")
+
+
 def oscal_errors(document: dict[str, Any]) -> list[str]:
     """NIST's schema, with ``pattern`` evaluated by ``regex`` (it knows ``\\p{L}``)."""
-    schema = json.loads(SCHEMA.read_bytes())
+    schema = json.loads(schema_path().read_bytes())
 
     def pattern(
         validator: Any, patrn: str, instance: object, schema: object
@@ -307,8 +314,9 @@ def test_the_pdf_needs_the_report_extra(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
 
 def test_the_schema_is_nists_unchanged() -> None:
-    assert hashlib.sha256(SCHEMA.read_bytes()).hexdigest() == SCHEMA_SHA256
-    schema = json.loads(SCHEMA.read_bytes())
+    data = schema_path().read_bytes()
+    assert hashlib.sha256(data).hexdigest() == SCHEMA_SHA256
+    schema = json.loads(data)
     assert schema["$id"] == f"http://csrc.nist.gov/ns/oscal/{OSCAL_VERSION}/oscal-ar-schema.json"
 
 
@@ -337,6 +345,27 @@ def test_oscal_validates_against_the_nist_schema(report: Report) -> None:
         r["uuid"] for r in ar["back-matter"]["resources"]
     }
     assert oscal_assessment_results(report) == document  # the same report, the same document
+
+
+def test_oscal_loads_with_the_trestle_models(report: Report, tmp_path: Path) -> None:
+    """NIST OSCAL models we did not write (compliance-trestle) accept the written file."""
+    from trestle.oscal.assessment_results import AssessmentResults
+
+    write_pack(report, tmp_path / "pack", pdf=False)
+    path = tmp_path / "pack" / "oscal-assessment-results.json"
+    loaded = AssessmentResults.oscal_read(path)
+    assert loaded is not None
+    assert loaded.metadata.oscal_version.root.root == OSCAL_VERSION
+    (result,) = loaded.results
+    assert result.findings is not None and len(result.findings) == len(
+        oscal_assessment_results(report)["assessment-results"]["results"][0]["findings"]
+    )
+    # The models are strict enough to refuse a broken document.
+    broken = json.loads(path.read_text("utf-8"))
+    broken["assessment-results"]["results"][0]["findings"][0]["target"]["status"]["state"] = "ok"
+    path.write_text(json.dumps(broken), "utf-8")
+    with pytest.raises(Exception, match="state"):
+        AssessmentResults.oscal_read(path)
 
 
 def test_the_schema_check_bites(report: Report) -> None:
