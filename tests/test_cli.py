@@ -519,6 +519,7 @@ def test_status_json(ready: Cli, path: Path, tmp_path: Path) -> None:
         "size",
         "integrated",
         "published",
+        "unpublished",
         "last_published_at",
         "erased",
         "last_checkpoint",

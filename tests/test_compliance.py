@@ -25,13 +25,13 @@ from affidavit.capture import rollback as undo
 from affidavit.cli import run
 from affidavit.compliance import attest as attesting
 from affidavit.compliance import drill as drilling
+from affidavit.compliance import facts as vendor
 from affidavit.compliance import findings as finding_store
 from affidavit.compliance import review as reviewing
 from affidavit.compliance.checklist import GREEN, MET, RED, YELLOW, score_checklist
 from affidavit.compliance.gather import Evidence, Finding, gather
 from affidavit.compliance.minimum import score_minimum
 from affidavit.compliance.regimes import (
-    AS_OF,
     CONDITIONAL,
     NOT_YET,
     REGIMES,
@@ -142,6 +142,15 @@ def complete(ledger: Ledger, *, drill_at: datetime = NOON - timedelta(days=5)) -
         "incident_response",
         by="Sam Security",
         note="paged the on-call from the runbook; answered in 4 minutes",
+        days=90,
+        now=NOON - timedelta(days=1),
+    )
+    attesting.attest(
+        ledger,
+        signer,
+        "version_history",
+        by="Bob IT",
+        note="OneDrive version history on for every granted folder; retention 180 days",
         days=90,
         now=NOON - timedelta(days=1),
     )
@@ -530,10 +539,13 @@ def test_a_failed_drill_is_recorded_and_turns_the_backup_item_red(
 
 def test_the_posture_goes_stale_31_days_after_the_regime_facts() -> None:
     cfg = profile("enterprise")
-    for day, stale in ((AS_OF + timedelta(days=31), False), (AS_OF + timedelta(days=32), True)):
+    as_of = vendor.load().as_of
+    for day, stale in ((as_of + timedelta(days=31), False), (as_of + timedelta(days=32), True)):
         rows = score_posture(cfg, Evidence(), score_checklist(cfg, Evidence(), day), day)
         assert {r.stale for r in rows} == {stale}
-        assert all(("re-verify monthly" in r.reason) is stale for r in rows)
+        for r in rows:
+            (fresh,) = [c for c in r.conditions if c.text.startswith("vendor facts re-checked")]
+            assert fresh.met is not stale and "affidavit facts verify --by NAME" in fresh.fix
 
 
 # -- reviews ----------------------------------------------------------------------------------

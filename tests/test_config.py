@@ -13,20 +13,33 @@ from affidavit import config
 from affidavit.errors import InputError
 
 
-def test_the_starter_file_parses_with_every_section() -> None:
+def test_the_starter_file_asserts_no_fact() -> None:
+    """Left unedited, the starter claims nothing a reviewer could mistake for evidence."""
     c = config.parse(config.STARTER)
-    assert c.plan == "enterprise" and c.dpa_signed == dt.date(2026, 3, 1)
-    assert c.dpo_name and c.dpo_signed == dt.date(2026, 10, 15)
-    assert [f.function for f in c.folders] == ["finance", "clinical"]
-    assert c.folders[1].regulated == ("HIPAA",)
-    assert c.folders[0].forbidden_data == ("card", "ssn")
-    assert c.connectors[0].reviewed == dt.date(2026, 10, 1)
-    assert set(c.documents) == set(config.DOCUMENTS)
+    assert (c.org_name, c.plan, c.dpa_signed, c.baa_signed) == (None, None, None, None)
+    assert (c.training_opt_out, c.training_opt_out_verified) == (None, None)
+    assert (c.dpo_name, c.dpo_signed) == (None, None)
+    assert (c.folders, c.connectors, c.connectors_declared) == ((), (), False)
+    assert c.documents == {}
+    assert (c.incident_name, c.incident_channel) == (None, None)
     assert c.enforce == dict.fromkeys(config.ENFORCEABLE, False)
-    assert c.function_rules == [
-        ("/srv/work/finance", "finance"),
-        ("/srv/work/clinical", "clinical"),
-    ]
+    assert "intranet.example" not in config.STARTER
+
+
+def test_the_starter_examples_parse_once_uncommented() -> None:
+    """Each commented fact is a working example: uncommenting them gives a valid profile."""
+    lines = []
+    for line in config.STARTER.splitlines():
+        body = line[2:] if line.startswith("# ") else None
+        example = body is not None and ("=" in body.split("#")[0] or body.startswith("["))
+        if body is not None and example and not body.startswith(("connectors = []", "  ")):
+            line = body
+        lines.append(line)
+    c = config.parse("\n".join(lines))
+    assert c.plan == "team" and c.dpa_signed == dt.date(2026, 1, 31)
+    assert c.dpo_name and c.incident_name and set(c.documents) == set(config.DOCUMENTS)
+    assert c.folders[0].regulated == ("HIPAA",) and c.connectors[0].scopes
+    assert c.review_start == dt.date(2026, 1, 1) and c.vendor_facts is not None
 
 
 @pytest.mark.parametrize(
@@ -80,9 +93,11 @@ def test_init_writes_a_starter_that_check_accepts_and_never_overwrites(tmp_path:
     assert again.returncode == 2 and "exists" in again.stderr
     ok = run("config", "check", "--config", str(out), "--json", env_home=tmp_path)
     assert ok.returncode == 0 and '"ok": true' in ok.stdout
-    out.write_text(out.read_text().replace('plan = "enterprise"', 'plan = "gold"'))
+    text = out.read_text().replace('# plan = "team"', 'plan = "gold"')
+    out.write_text(text)
+    line = text.splitlines().index(next(x for x in text.splitlines() if x.startswith("plan"))) + 1
     bad = run("config", "check", "--config", str(out), env_home=tmp_path)
-    assert bad.returncode == 2 and f"{out}:7: field org.plan" in bad.stderr
+    assert bad.returncode == 2 and f"{out}:{line}: field org.plan" in bad.stderr
 
 
 def test_check_without_a_config_says_how_to_make_one(tmp_path: Path) -> None:

@@ -5,7 +5,10 @@ hook``, plus file actions spread over several weeks (so the charts have weeks to
 evidence a complete deployment records (an attestation, a rollback drill, an archive
 snapshot, a review sign-off) and one card-number finding. The profiles are
 ``assets/config/*.toml``; ``missing-dpa.toml`` changes one fact. The OSCAL output is
-validated against NIST's own published schema (``assets/oscal/``, see its README).
+validated against NIST's own published schema, read in place from
+``../shared/vectors/oscal/`` (its README there says where it comes from), and loaded with
+compliance-trestle's OSCAL models, so a clone without ``../shared/`` still checks it
+against code that is not ours.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from affidavit.compliance.report import (
     render_html,
     render_markdown,
     render_pdf,
+    summary,
     weekly_chart,
     write_pack,
 )
@@ -63,7 +67,6 @@ TODAY = date(2026, 11, 26)
 NOW = datetime(2026, 11, 26, 15, 30, tzinfo=UTC)
 NOON = datetime(2026, 11, 26, 12, tzinfo=UTC)
 CONFIGS = ASSETS / "config"
-SCHEMA = ASSETS / "oscal" / "oscal_assessment-results_schema.json"
 SCHEMA_SHA256 = "d8faf5a7510d66c911c5f88e6875d52e7e8223fb58b2283f1f095366369296f9"
 HOOKS = (
     "session_start",
@@ -196,9 +199,14 @@ def pdf_text(report: Report, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     return data, [page.extract_text() for page in pypdf.PdfReader(path).pages]
 
 
+def schema_path() -> Path:
+    """NIST's OSCAL 1.2.1 assessment-results schema, beside the checkout (never copied in)."""
+    return shared_path("vectors", "oscal", "oscal_assessment-results_schema.json")
+
+
 def oscal_errors(document: dict[str, Any]) -> list[str]:
     """NIST's schema, with ``pattern`` evaluated by ``regex`` (it knows ``\\p{L}``)."""
-    schema = json.loads(SCHEMA.read_bytes())
+    schema = json.loads(schema_path().read_bytes())
 
     def pattern(
         validator: Any, patrn: str, instance: object, schema: object
@@ -307,8 +315,9 @@ def test_the_pdf_needs_the_report_extra(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
 
 def test_the_schema_is_nists_unchanged() -> None:
-    assert hashlib.sha256(SCHEMA.read_bytes()).hexdigest() == SCHEMA_SHA256
-    schema = json.loads(SCHEMA.read_bytes())
+    data = schema_path().read_bytes()
+    assert hashlib.sha256(data).hexdigest() == SCHEMA_SHA256
+    schema = json.loads(data)
     assert schema["$id"] == f"http://csrc.nist.gov/ns/oscal/{OSCAL_VERSION}/oscal-ar-schema.json"
 
 
@@ -337,6 +346,27 @@ def test_oscal_validates_against_the_nist_schema(report: Report) -> None:
         r["uuid"] for r in ar["back-matter"]["resources"]
     }
     assert oscal_assessment_results(report) == document  # the same report, the same document
+
+
+def test_oscal_loads_with_the_trestle_models(report: Report, tmp_path: Path) -> None:
+    """NIST OSCAL models we did not write (compliance-trestle) accept the written file."""
+    from trestle.oscal.assessment_results import AssessmentResults
+
+    write_pack(report, tmp_path / "pack", pdf=False)
+    path = tmp_path / "pack" / "oscal-assessment-results.json"
+    loaded = AssessmentResults.oscal_read(path)
+    assert loaded is not None
+    assert loaded.metadata.oscal_version.root.root == OSCAL_VERSION
+    (result,) = loaded.results
+    assert result.findings is not None and len(result.findings) == len(
+        oscal_assessment_results(report)["assessment-results"]["results"][0]["findings"]
+    )
+    # The models are strict enough to refuse a broken document.
+    broken = json.loads(path.read_text("utf-8"))
+    broken["assessment-results"]["results"][0]["findings"][0]["target"]["status"]["state"] = "ok"
+    path.write_text(json.dumps(broken), "utf-8")
+    with pytest.raises(Exception, match="state"):
+        AssessmentResults.oscal_read(path)
 
 
 def test_the_schema_check_bites(report: Report) -> None:
@@ -442,6 +472,7 @@ def test_write_pack_writes_every_file_or_none(report: Report, tmp_path: Path) ->
         [
             "report.html",
             "report.md",
+            "worklist.md",
             "oscal-assessment-results.json",
             "ocsf-compliance-findings.jsonl",
         ]
@@ -461,9 +492,138 @@ def test_cli_report_writes_the_pack(
     args = ["--ledger", str(ledger_path), "report", "--config", str(CONFIGS / "enterprise.toml")]
     assert run([*args, "--out", str(out), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["verified"] is True and len(summary["files"]) == 5
+    assert summary["verified"] is True and len(summary["files"]) == 6
     assert (out / "report.pdf").read_bytes().startswith(b"%PDF-")
     assert run([*args, "--out", str(out), "--no-pdf"]) == 2
     assert "not an empty folder" in capsys.readouterr().err
     assert run([*args, "--out", str(out), "--no-pdf", "--force"]) == 0
     assert not (out / "report.pdf").exists()
+
+
+# -- issue 10: a pack a client's reviewer can trust --------------------------------------------
+
+
+def copied(source: Path, folder: Path) -> Path:
+    """A consistent copy of a ledger and its key (SQLite's backup API)."""
+    import sqlite3
+
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "ledger.sqlite"
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    key_of(target).write_bytes(key_of(source).read_bytes())
+    key_of(target).chmod(0o600)
+    return target
+
+
+def test_report_seals_first_and_cites_the_checkpoint_covering_its_own_sign_off(
+    ledger_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = copied(ledger_path, tmp_path / "l")
+    with Ledger.open(path, key_path=key_of(path)) as lg:
+        lg.append([Record.create(Kind.SESSION_START, "test.suite", {}, time=NOON)])  # unsealed
+    out = tmp_path / "pack"
+    args = ["--ledger", str(path), "report", "--config", str(CONFIGS / "enterprise.toml")]
+    assert run([*args, "--out", str(out), "--no-pdf", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    with Ledger.open(path, key_path=key_of(path)) as lg:
+        size = lg.store.size()
+        latest = lg.latest_checkpoint()
+        own = lg.record(size - 1)
+    assert own.envelope.source == "affidavit.report"  # the report's own sign-off, signed
+    assert own.payload is not None and "signature" in own.payload
+    assert latest is not None and latest[0] == size == summary["checkpoint_size"]
+    text = (out / "report.md").read_text("utf-8")
+    assert f"tree size {size} (covers all {size} records)" in text
+    assert f"({size} records)" in text
+    assert latest[1].rstrip("\n") in text
+
+
+def test_the_client_pack_gives_no_admin_instructions_and_the_worklist_does(
+    report: Report, tmp_path: Path
+) -> None:
+    write_pack(report, tmp_path / "pack", pdf=False)
+    client = (tmp_path / "pack" / "report.md").read_text("utf-8")
+    page = (tmp_path / "pack" / "report.html").read_text("utf-8")
+    worklist = (tmp_path / "pack" / "worklist.md").read_text("utf-8")
+    for text in (client, page):
+        assert "What would change it" not in text and "To change" not in text
+        assert "affidavit attest" not in text and "= { ref, reviewed }" not in text
+    not_green = [r for r in report.posture if r.status != "workable"]
+    assert not_green  # PCI-DSS (the open card finding) and FedRAMP
+    for row in not_green:
+        assert f"| posture | {row.regime} | {row.status} | {row.change} |" in worklist
+    assert "affidavit findings resolve" in worklist
+
+
+def commands_in(text: str) -> list[list[str]]:
+    """Every ``affidavit ...`` command quoted in a text (backticks or <code>)."""
+    found = re.findall(r"(?:`|<code>)(affidavit [^`<]+)(?:`|</code>)", text)
+    return [c.split()[1:] for c in found]
+
+
+def check_command(words: list[str]) -> None:
+    """The command path exists and each --option it names is in that command's --help."""
+    from affidavit.cli import load
+
+    group = load()
+    ctx_words = [w for w in words if not w.startswith("-")]
+    command: Any = group
+    for w in ctx_words:
+        sub = getattr(command, "commands", {}).get(w)
+        if sub is None:
+            break
+        command = sub
+    assert command is not group, words
+    names = {o for p in command.params for o in getattr(p, "opts", [])}
+    for w in words:
+        if w.startswith("--"):
+            assert w.split("=")[0] in names, (words, w)
+
+
+def test_every_command_the_pack_prints_exists(report: Report, tmp_path: Path) -> None:
+    write_pack(report, tmp_path / "pack", pdf=False)
+    seen = []
+    for name in ("report.md", "report.html", "worklist.md"):
+        for words in commands_in((tmp_path / "pack" / name).read_text("utf-8")):
+            check_command(words)
+            seen.append(" ".join(words))
+    assert any(s.startswith("verify --from") for s in seen)
+    assert "--from-checkpoint" not in " ".join(seen)
+    with pytest.raises(AssertionError):
+        check_command(["verify", "--from-checkpoint", "x"])  # the check bites
+
+
+def test_capture_gaps_and_the_file_appendix_are_in_the_pack(
+    ledger_path: Path, tmp_path: Path
+) -> None:
+    path = copied(ledger_path, tmp_path / "l")
+    with Ledger.open(path, key_path=key_of(path)) as lg:
+        gap = {"error": {"message": "hook payload was not JSON", "stage": "parse"}}
+        (seq,) = lg.append([Record.create(Kind.CAPTURE_ERROR, "claude-code.hook", gap, time=NOON)])
+        built = report_for(lg)
+    text = render_markdown(built)
+    assert f"| capture.error | {seq} |" in text and "hook payload was not JSON" in text
+    assert ("Capture gaps", "1 recorded") in summary(built)
+    appendix = text.split("## Appendix: who did what to which file, when", 1)[1]
+    assert "### Function: finance (6 actions)" in appendix
+    assert "### Folder: /srv/work/finance (6 actions)" in appendix
+    assert "/srv/work/finance/plan-0.md" in appendix and "| cowork |" in appendix
+    page = render_html(built)
+    assert "Appendix: who did what to which file, when" in page and "plan-0.md" in page
+
+
+def test_the_pdf_checkpoint_is_verbatim_and_unwrapped(
+    pdf_text: tuple[bytes, list[str]], report: Report
+) -> None:
+    _, pages = pdf_text
+    assert report.checkpoint is not None
+    lines = {line.strip() for page in pages for line in page.splitlines()}
+    for line in report.checkpoint.note.rstrip("\n").splitlines():
+        if line:
+            assert line in lines, line  # each line whole, on one line: copyable
+    assert "--from-checkpoint" not in " ".join(pages)

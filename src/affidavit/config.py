@@ -61,10 +61,16 @@ class Config:
     regulated_workspace: bool = False
     folders: tuple[Folder, ...] = ()
     connectors: tuple[Connector, ...] = ()
+    connectors_declared: bool = False
+    """The file lists its connectors (``connectors = []`` declares that there are none)."""
     documents: dict[str, DocumentRef] = field(default_factory=dict)
     incident_name: str | None = None
     incident_channel: str | None = None
     review_cadence_days: int = 31
+    review_start: dt.date | None = None
+    """``governance.start``: review months count from here (default: the first live record)."""
+    vendor_facts: Path | None = None
+    """``vendor.facts_file``: the admin's vendor facts, replacing the shipped ones."""
     minimum_retention_days: int = MIN_RETENTION_DAYS
     maximum_retention_days: int | None = None
     function_retention_days: dict[str, int] = field(default_factory=dict)
@@ -196,6 +202,7 @@ def parse(text: str, path: Path | None = None) -> Config:
         "enforce",
         "attestations",
         "scan",
+        "vendor",
     }
     for key in data:
         if key not in known:
@@ -279,6 +286,13 @@ def parse(text: str, path: Path | None = None) -> Config:
     cadence = r.get(governance, "cadence_days", "governance.cadence_days", int, 31)
     if cadence < 1:
         raise r.fail("governance.cadence_days", "must be a positive number of days")
+    facts_file = r.get(r.table(data, "vendor", "vendor"), "facts_file", "vendor.facts_file", str)
+    vendor_facts = None
+    if facts_file is not None:
+        # Relative to the configuration file, so the pair can move together.
+        vendor_facts = Path(facts_file).expanduser()
+        if not vendor_facts.is_absolute() and path is not None:
+            vendor_facts = path.parent / vendor_facts
     return Config(
         path=path,
         org_name=r.get(org, "name", "org.name", str),
@@ -302,10 +316,13 @@ def parse(text: str, path: Path | None = None) -> Config:
         ),
         folders=tuple(folders),
         connectors=tuple(connectors),
+        connectors_declared="connectors" in data,
         documents=documents,
         incident_name=r.get(incident, "name", "incident_response.name", str),
         incident_channel=r.get(incident, "channel", "incident_response.channel", str),
         review_cadence_days=cadence,
+        review_start=r.date(governance, "start", "governance.start"),
+        vendor_facts=vendor_facts,
         minimum_retention_days=minimum,
         maximum_retention_days=maximum,
         function_retention_days=dict(functions),
@@ -322,57 +339,68 @@ def parse(text: str, path: Path | None = None) -> Config:
 
 
 STARTER = """# affidavit.toml: the organisation's profile and policies.
-# `affidavit config check` validates it.
-# Dates are TOML dates (2026-03-01). Delete what does not apply; a missing fact scores as missing.
+# `affidavit config check` validates it; `affidavit checklist` and `affidavit posture` score it.
+#
+# This starter asserts nothing. Every fact below is commented out, and a fact that is absent
+# scores red (unknown is never green). Uncomment a line only when you hold the evidence its
+# comment names, and keep that evidence where a reviewer can ask for it.
+# Dates are TOML dates (2026-03-01).
 
 [org]
-name = "Example Ltd"
-plan = "enterprise"                  # pro | max | team | enterprise (the Claude plan in use)
-dpa_signed = 2026-03-01              # the Data Processing Addendum with the vendor
-# baa_signed = 2026-03-01            # a Business Associate Agreement (HIPAA); Enterprise only
-training_opt_out = true              # model training on your data is off
-training_opt_out_verified = 2026-11-01
-dpo_signoff = { name = "Data Protection Officer", date = 2026-10-15 }
+# name = "Your Company Ltd"          # printed on the review pack
+# plan = "team"                      # pro | max | team | enterprise: the plan on your invoice
+# dpa_signed = 2026-01-31            # the date on your countersigned Data Processing Addendum
+# baa_signed = 2026-01-31            # the date on your signed Business Associate Agreement
+#                                    # (HIPAA; the vendor offers it on Enterprise only)
+# training_opt_out = true            # as the admin console shows it today
+# training_opt_out_verified = 2026-01-31  # the day someone looked at the console
+# dpo_signoff = { name = "Full Name", date = 2026-01-31 }  # your DPO's written sign-off
 
 [workspace]
-regulated = false                    # true on the separate workspace used for regulated folders
+regulated = false                    # true only on the separate workspace for regulated folders
 
-# One [[folders]] per folder granted to agents. Paths outside every granted folder are findings.
-[[folders]]
-path = "/srv/work/finance"
-function = "finance"                 # the business function, for per-function logs
-forbidden_data = ["card", "ssn"]     # card ssn iban nhs phi email phone secret
-retention_days = 2555                # at least 90
-legal_hold = false
+# One [[folders]] per folder granted to agents; paths outside every granted folder become
+# findings. Until one is declared, the folder-policy item is red.
+# [[folders]]
+# path = "/srv/work/finance"
+# function = "finance"               # the business function, for per-function logs
+# forbidden_data = ["card", "ssn"]   # card ssn iban nhs phi email phone secret
+# regulated = ["HIPAA"]              # HIPAA PCI GDPR SOX FERPA GLBA: regulated workspace only
+# retention_days = 2555              # at least 90
+# legal_hold = false
 
-[[folders]]
-path = "/srv/work/clinical"
-function = "clinical"
-regulated = ["HIPAA"]                # only from the separate regulated workspace
+# The connector inventory: one [[connectors]] per connector from the admin console, with its
+# OAuth scopes, an owner and the day it was last reviewed. If none is enabled, say so with
+#   connectors = []
+# (an absent inventory is unknown, so red).
+# [[connectors]]
+# name = "Google Drive"
+# scopes = ["https://www.googleapis.com/auth/drive.readonly"]
+# owner = "IT"
+# reviewed = 2026-01-31
 
-[[connectors]]
-name = "Google Drive"
-scopes = ["https://www.googleapis.com/auth/drive.readonly"]
-owner = "IT"
-reviewed = 2026-10-01
-
+# Written policies: where each lives and the day it was last reviewed (yearly).
 [documents]
-acceptable_use = { ref = "https://intranet.example/policies/ai-aup", reviewed = 2026-09-01 }
-memory_hygiene = { ref = "https://intranet.example/policies/ai-memory", reviewed = 2026-09-01 }
-joiner_mover_leaver = { ref = "https://intranet.example/it/jml", reviewed = 2026-08-15 }
+# acceptable_use = { ref = "where the policy lives", reviewed = 2026-01-31 }
+# memory_hygiene = { ref = "where the policy lives", reviewed = 2026-01-31 }
+# joiner_mover_leaver = { ref = "where the procedure lives", reviewed = 2026-01-31 }
 
+# Who answers when an agent does damage; confirm it answers with `affidavit attest
+# incident_response --by NAME --note TEXT`.
 [incident_response]
-name = "Security on-call"
-channel = "#security-incidents"
+# name = "Security on-call"
+# channel = "the channel or phone number"
 
 [governance]
 cadence_days = 31                    # the governance review is due this often
+# start = 2026-01-01                 # review months count from here (default: the first
+#                                    # record captured live; imported history never counts)
 
 [retention]
 minimum_days = 90                    # never erase anything younger (at least 90)
 # maximum_days = 730                 # `affidavit retention --apply` erases payloads older
-[retention.functions]
-finance = 2555
+# [retention.functions]
+# finance = 2555
 
 [enforce]                            # true: the PreToolUse hook blocks the tool call (exit 2)
 outside_granted = false
@@ -381,4 +409,9 @@ forbidden_data = false
 
 [attestations]
 expiry_days = 90                     # an `affidavit attest` counts this long
+
+# The vendor facts in force ship with Affidavit (`affidavit facts show`); point at your own
+# copy to replace them, and record each monthly re-check with `affidavit facts verify --by NAME`.
+# [vendor]
+# facts_file = "vendor-facts.toml"   # relative to this file
 """

@@ -55,6 +55,7 @@ GROUPS = {
     "kind": "kind",
     "day": "substr(time, 1, 10)",
     "agent": "agent",
+    "session": "session_id",
 }
 _DURATION = re.compile(r"(\d+)([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

@@ -56,6 +56,7 @@ COMMAND_MODULES = (
     "affidavit.cli.archive",
     "affidavit.cli.report",
     "affidavit.cli.config",
+    "affidavit.cli.facts",
 )
 
 

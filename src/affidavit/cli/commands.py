@@ -35,7 +35,12 @@ def emit_json(value: Any) -> None:
 
 
 def say(message: str) -> None:
-    """A summary line for people, on stderr so stdout stays data."""
+    """A summary line for people, on stderr so stdout stays data.
+
+    stdout is flushed first: where both go to one terminal or file, the summary must follow
+    the data it sums up, never land inside it.
+    """
+    sys.stdout.flush()
     click.echo(message, err=True)
 
 
@@ -502,6 +507,7 @@ def status(paths: Paths, check: bool, as_json: bool) -> None:
         "size": st.size,
         "integrated": st.integrated,
         "published": st.published,
+        "unpublished": st.size - st.published,
         "last_published_at": st.last_published_at,
         "erased": st.erased,
         "last_checkpoint": st.last_checkpoint,

@@ -165,8 +165,9 @@ def posture(paths: Paths, config_path: Path | None, fmt: str | None) -> None:
     Each row lists its conditions, met or not, the evidence each rests on (affidavit.toml
     fields, vendor facts, findings by seq) and what would change the answer.
 
-    Vendor facts are assertions as of their date (re-verify monthly at the vendor's trust
-    center); a posture judged more than 31 days after them is marked stale.
+    Vendor facts are data with a date (`affidavit facts show`); re-check them monthly at the
+    vendor's trust center and record it with `affidavit facts verify --by NAME`. More than
+    31 days after the last check they are stale, and no regime is workable on stale facts.
 
     Exit 1 when a regime is "not yet" because of what the ledger shows (cardholder data
     found, PHI outside the regulated workspace); a vendor fact alone (FedRAMP) is not a
@@ -192,9 +193,13 @@ def posture(paths: Paths, config_path: Path | None, fmt: str | None) -> None:
         )
         for r in scored
     ]
-    _emit(names, rows, fmt, f"Regime posture, {today} (vendor facts as of {regimes.AS_OF})")
+    checked = scored[0].as_of
+    _emit(names, rows, fmt, f"Regime posture, {today} (vendor facts last checked {checked})")
     if any(r.stale for r in scored):
-        say(f"STALE: the regime facts are as of {regimes.AS_OF}; re-verify them monthly")
+        say(
+            f"STALE: the vendor facts were last checked on {checked}; re-check them, then "
+            "run `affidavit facts verify --by NAME`"
+        )
     blocked = [r.regime for r in scored if r.blocked_by_ledger]
     if blocked:
         raise VerificationError(f"blocked by findings in the ledger: {', '.join(blocked)}")
@@ -343,14 +348,16 @@ def review(
 @output_options
 @pass_paths
 def review_list(paths: Paths, config_path: Path | None, fmt: str | None) -> None:
-    """Every month since the first record: held (with its sign-offs), missed, or due.
+    """Every month since the start: held (with its sign-offs), missed, or due.
 
-    Exit 1 when a past month has no review sign-off.
+    The start is governance.start in affidavit.toml, else the first record captured live
+    (imported transcripts never count: no review was due before Affidavit ran). Exit 1 when
+    a past month has no review sign-off.
     """
     cfg = config.load(config_path)
     with paths.open() as ledger:
         evidence = gather(ledger, cfg)
-    months = reviewing.months(evidence, _today())
+    months = reviewing.months(evidence, _today(), start=cfg.review_start)
     rows = [
         (
             m.period,

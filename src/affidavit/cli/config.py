@@ -25,11 +25,17 @@ def config_group() -> None:
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write it. Default: affidavit.toml in the user config folder.",
+    help="Where to write it. Default: $AFFIDAVIT_CONFIG, else affidavit.toml in the user "
+    "config folder.",
 )
 def init(out: Path | None) -> None:
-    """Write a commented starter affidavit.toml (never overwrites one)."""
-    target = out or cfg.default_path()
+    """Write a commented starter affidavit.toml that asserts nothing (never overwrites one).
+
+    Every fact in it is commented out with the evidence it wants: unedited, every checklist
+    item is red and no regime is workable.
+    """
+    chosen = os.environ.get("AFFIDAVIT_CONFIG")
+    target = out or (Path(chosen).expanduser() if chosen else cfg.default_path())
     if target.exists():
         raise InputError(f"{target} exists; edit it, or remove it first")
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("table", "json", "jsonl", "csv")
 
 # What the table shows; the other formats carry every column.
-TABLE_COLUMNS = ("seq", "time", "actor", "agent", "kind", "tool", "path", "command")
+TABLE_COLUMNS = ("seq", "time", "actor", "agent", "session", "kind", "tool", "path", "command")
 
 
 def output_options(fn: F) -> F:
@@ -55,6 +55,13 @@ def filter_options(fn: F) -> F:
 
 def make_filters(**kw: Any) -> query.Filters:
     now = datetime.now(UTC)
+    since = query.parse_moment(kw["since"], now=now) if kw.get("since") else None
+    until = query.parse_moment(kw["until"], now=now) if kw.get("until") else None
+    if since is not None and until is not None and until < since:
+        # An empty answer would look like "nothing happened"; it is a mistake in the window.
+        raise click.UsageError(
+            f"--until {kw['until']} ({until}) is before --since {kw['since']} ({since})"
+        )
     return query.Filters(
         actor=kw.get("actor"),
         agent=kw.get("agent"),
@@ -63,8 +70,8 @@ def make_filters(**kw: Any) -> query.Filters:
         path=kw.get("path"),
         function=kw.get("function"),
         tool=kw.get("tool"),
-        since=query.parse_moment(kw["since"], now=now) if kw.get("since") else None,
-        until=query.parse_moment(kw["until"], now=now) if kw.get("until") else None,
+        since=since,
+        until=until,
     )
 
 
@@ -99,15 +106,19 @@ def _table(names: list[str], rows: Iterator[tuple[object, ...]]) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    shown = [n for n in TABLE_COLUMNS if n in names or n == "actor"] if "kind" in names else names
+    # The compact layout is for rows of the actions index (log); any other query (sql) shows
+    # exactly the columns it selected.
+    layout = "actor_user" in names and "session_id" in names
+    shown = list(TABLE_COLUMNS) if layout else names
     table = Table(show_lines=False, header_style="bold")
     for name in shown:
         table.add_column(name, overflow="fold")
     count = 0
     for row in rows:
         record = dict(zip(names, row, strict=True))
-        if "actor_user" in record:
+        if layout:
             record["actor"] = record.get("actor_email") or record.get("actor_user")
+            record["session"] = record.get("session_id")
             record["time"] = str(record.get("time") or "")[:19].replace("T", " ")
             if record.get("erased"):
                 record["path"] = "(erased)"
@@ -142,7 +153,7 @@ def _refresh(paths: Paths) -> Any:
 @click.option(
     "--by",
     type=click.Choice(sorted(query.GROUPS)),
-    help="Print totals per folder, function, actor, kind, day or agent instead of rows.",
+    help="Print totals per folder, function, actor, kind, day, agent or session instead of rows.",
 )
 @output_options
 @pass_paths

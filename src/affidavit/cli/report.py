@@ -9,8 +9,9 @@ import click
 
 from affidavit import config
 from affidavit.cli.commands import Paths, cli, emit_json, json_option, pass_paths, say
-from affidavit.cli.compliance import config_option
+from affidavit.cli.compliance import _actor, config_option
 from affidavit.compliance import report as reporting
+from affidavit.compliance.signing import ledger_signer
 from affidavit.errors import VerificationError
 
 
@@ -35,15 +36,19 @@ def report(
     config_path: Path | None,
     as_json: bool,
 ) -> None:
-    """The security review pack: HTML, PDF, Markdown, OSCAL and OCSF, in folder --out.
+    """The security review pack for a client, and the admin's worklist, in folder --out.
 
-    Holds the regime posture, the checklist, the mid-market minimum, file actions per
+    First records a signed report sign-off and seals, so the checkpoint the pack cites
+    covers every record it counts, its own sign-off included. The client pack holds the
+    summary, the regime posture, the checklist, the mid-market minimum, file actions per
     business function and folder per week (charts), the findings, the governance review
-    history, the ledger's verification and its latest signed checkpoint. Files:
-    report.html (self-contained: no script, nothing fetched), report.pdf (needs the
-    affidavit[report] extra; --no-pdf skips it), report.md, oscal-assessment-results.json
-    (NIST OSCAL 1.2.1 assessment results) and ocsf-compliance-findings.jsonl (OCSF 1.8.0
-    Compliance Finding, class 2003).
+    history, capture completeness with its gaps, the ledger's verification with the
+    covering checkpoint verbatim, and an appendix: who did what to which file, when.
+    Files: report.html (self-contained: no script, nothing fetched), report.pdf (needs the
+    affidavit[report] extra; --no-pdf skips it), report.md, worklist.md (for the admin:
+    what to do to turn each item green), oscal-assessment-results.json (NIST OSCAL 1.2.1
+    assessment results) and ocsf-compliance-findings.jsonl (OCSF 1.8.0 Compliance
+    Finding, class 2003).
 
     The folder is written whole or not at all. Exit 1 when the ledger does not verify (the
     pack is still written, and says so), else 0.
@@ -51,7 +56,9 @@ def report(
     cfg = config.load(config_path)
     now = datetime.now(UTC)
     with paths.open() as ledger:
-        built = reporting.build_report(ledger, cfg, now.date(), now=now)
+        built = reporting.issue(
+            ledger, ledger_signer(ledger), cfg, now.date(), now=now, actor=_actor()
+        )
     files = reporting.write_pack(built, out, pdf=not no_pdf, force=force)
     if as_json:
         emit_json(

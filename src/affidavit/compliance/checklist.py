@@ -10,12 +10,14 @@ Where the ledger can see the control, the ledger decides:
 * **folder_policy**: green when ``[[folders]]`` are declared and no folder-policy finding is
   open; yellow with open findings; red with no folders. Data findings (the scan) count
   against the regimes (PCI-DSS, HIPAA), not here.
-* **connectors**: red when the ledger shows an MCP server the inventory lacks, or a
-  connector lists no OAuth scopes; yellow when one has no owner or was last reviewed more
+* **connectors**: red when no inventory is declared (``connectors = []`` declares that
+  there is none), when the ledger shows an MCP server the inventory lacks, or a connector
+  lists no OAuth scopes; yellow when one has no owner or was last reviewed more
   than 90 days ago (or never); else green.
 * **backup_rollback**: red with no rollback drill or a failed last drill; yellow when the last
-  drill is older than 90 days, the version history falls short (retention under 90 days, or
-  file contents not kept), or there is no archive snapshot within 31 days (a current
+  drill is older than 90 days, the version history falls short (under 90 days captured live,
+  retention under 90 days, or file contents not kept, and no current ``version_history``
+  attestation of the cloud-sync setting), or there is no archive snapshot within 31 days (a current
   ``backup_rollback`` attestation may stand in for the archive, never for the drill); else
   green.
 
@@ -287,6 +289,8 @@ def _connectors(cfg: Config, evidence: Evidence, today: date) -> Item:
     red = unlisted + [
         f"connector {c.name!r} lists no OAuth scopes" for c in cfg.connectors if not c.scopes
     ]
+    if not cfg.connectors and not cfg.connectors_declared:
+        red.insert(0, "no connector inventory declared ([[connectors]], or connectors = [])")
     yellow = [f"connector {c.name!r} has no owner" for c in cfg.connectors if not c.owner]
     for c in cfg.connectors:
         age = None if c.reviewed is None else (today - c.reviewed).days
@@ -312,27 +316,34 @@ def _connectors(cfg: Config, evidence: Evidence, today: date) -> Item:
     return Item("connectors", CHECKLIST["connectors"], status, reason, shown, change)
 
 
-def history_kept(cfg: Config, evidence: Evidence) -> tuple[bool, str]:
+def history_kept(cfg: Config, evidence: Evidence, today: date) -> tuple[bool, str]:
+    """90 days of version history in the ledger's own store, counted from live capture.
+
+    Imported transcripts carry their own (earlier) times, but nothing kept the file versions
+    of those days, so they never lengthen the history (:attr:`Evidence.first_live`).
+    """
     days = cfg.minimum_retention_days
+    first = evidence.first_live
+    covered = 0 if first is None else max((today - first.date()).days, 0)
     since = (
-        "no records yet"
-        if evidence.first_time is None
-        else (f"history since {evidence.first_time.date()}")
+        "no record captured live yet"
+        if first is None
+        else f"captured live since {first.date()} ({covered} days; imports not counted)"
     )
     line = (
         f"{since}; retention.minimum_days = {days}; {evidence.versions_kept} of "
         f"{evidence.file_versions} file versions kept in the snapshot store"
     )
-    # No file change yet means nothing to keep; no record at all means no capture yet.
-    kept = evidence.records > 0 and (evidence.file_versions == 0 or evidence.versions_kept > 0)
-    return days >= HISTORY_DAYS and kept, line
+    kept = evidence.file_versions > 0 and evidence.versions_kept > 0
+    return days >= HISTORY_DAYS and covered >= HISTORY_DAYS and kept, line
 
 
 def _backup(cfg: Config, evidence: Evidence, today: date) -> Item:
-    history_ok, history = history_kept(cfg, evidence)
+    history_ok, history = history_kept(cfg, evidence, today)
     drill, archive = evidence.drill, evidence.archive
     attested = current_attestation(evidence, "backup_rollback", today)
-    shown = [history]
+    cloud = current_attestation(evidence, "version_history", today)
+    shown = [history] + ([f"cloud-sync history: {cloud.describe()}"] if cloud else [])
     if drill is not None:
         outcome = "ok" if drill.ok else "FAILED"
         shown.insert(0, f"drill seq {drill.seq} on {drill.time.date()}: {outcome} {drill.detail}")
@@ -349,7 +360,7 @@ def _backup(cfg: Config, evidence: Evidence, today: date) -> Item:
         issues = []
         if age > DRILL_DAYS:
             issues.append(f"the last drill is {age} days old (over {DRILL_DAYS})")
-        if not history_ok:
+        if not history_ok and cloud is None:
             issues.append("version history falls short: " + history)
         archive_age = None if archive is None else (today - archive.time.date()).days
         if (archive_age is None or archive_age > ARCHIVE_DAYS) and attested is None:

@@ -21,11 +21,19 @@ valid signature is ignored and its seq listed in :attr:`Evidence.unsigned`.
 * **review sign-off** (signed): kind ``review.signoff``, payload ``{"review": {"period":
   "YYYY-MM", "at", "attendees": [...], "decisions": [...], "checklist": {id: status},
   "minimum": {id: status}, "posture": {regime: status}, "verified": str}}`` (:mod:`.review`).
+* **vendor-facts check** (signed): kind ``attestation``, source ``affidavit.facts``, payload
+  ``{"facts": {"by", "at", "sha256", ...}}`` (:mod:`.facts`). Every check is kept.
 * **policy finding**: read through :func:`affidavit.compliance.findings.findings` (its
   docstring is the contract; a finding is open until a resolution record names it). Type
   ``"data"`` is the data scan (:mod:`affidavit.compliance.scan`): its class is
   ``finding.data_class`` and its file ``file.path`` in the same payload. Any other type is
-  a folder-policy finding, its ``rule`` one of the ``[enforce]`` rules.
+  a folder-policy finding, its ``rule`` one of the ``[enforce]`` rules; the hook's
+  ``forbidden_data`` findings carry a ``data_class`` too, and it counts the same.
+
+Coverage. :attr:`Evidence.first_live` is the time of the first record captured live: any
+source but the transcript importer (:data:`IMPORTED_SOURCES`), whose records carry the
+times of the transcripts, often long before Affidavit was installed. Coverage claims and
+review months count from it, never from back-dated history.
 """
 
 from __future__ import annotations
@@ -36,6 +44,9 @@ from datetime import date, datetime
 from typing import Any
 
 from affidavit import query
+from affidavit.capture.events import SOURCE_TRANSCRIPT
+from affidavit.compliance.facts import SOURCE as FACTS_SOURCE
+from affidavit.compliance.facts import FactsCheck
 from affidavit.compliance.findings import findings as read_findings
 from affidavit.compliance.signing import verify_payload
 from affidavit.config import Config
@@ -43,6 +54,8 @@ from affidavit.errors import AffidavitError, VerificationError
 from affidavit.ledger import Ledger
 from affidavit.record import Kind, parse_time
 
+IMPORTED_SOURCES = (SOURCE_TRANSCRIPT,)
+"""Sources whose records are history imported after the fact, with back-dated times."""
 BUILTIN_SERVERS = frozenset({"workspace"})
 """MCP servers that are the agent's own sandbox (Cowork's shell), not connectors."""
 
@@ -121,6 +134,9 @@ class Verified:
 class Evidence:
     records: int = 0
     first_time: datetime | None = None
+    first_live: datetime | None = None
+    """The first record captured live (imports excluded): where coverage starts."""
+    facts_checks: tuple[FactsCheck, ...] = ()
     findings: tuple[Finding, ...] = ()
     attestations: Mapping[str, Attestation] = field(default_factory=dict)
     drill: Drill | None = None
@@ -160,16 +176,22 @@ def gather(ledger: Ledger, cfg: Config, *, verify: bool = False) -> Evidence:
     query.refresh(store, cfg.function_rules)
     conn = store.connection
     count, first = conn.execute("SELECT count(*), min(time) FROM actions").fetchone()
+    marks = ", ".join("?" * len(IMPORTED_SOURCES))
+    (live,) = conn.execute(
+        f"SELECT min(time) FROM actions WHERE source NOT IN ({marks})", IMPORTED_SOURCES
+    ).fetchone()
+    checks: list[FactsCheck] = []
     attestations: dict[str, Attestation] = {}
     drill: Drill | None = None
     archive: Archive | None = None
     reviews: list[Review] = []
     unsigned: list[int] = []
     rows = conn.execute(
-        "SELECT seq, kind, time FROM actions WHERE kind IN (?, ?) AND erased = 0 ORDER BY seq",
+        "SELECT seq, kind, time, source FROM actions WHERE kind IN (?, ?) AND erased = 0 "
+        "ORDER BY seq",
         (Kind.ATTESTATION, Kind.REVIEW_SIGNOFF),
     ).fetchall()
-    for seq, kind, stamp in rows:
+    for seq, kind, stamp, source in rows:
         payload = ledger.record(seq).payload or {}
         moment = parse_time(stamp)
         try:
@@ -179,6 +201,12 @@ def gather(ledger: Ledger, cfg: Config, *, verify: bool = False) -> Evidence:
             continue
         if kind == Kind.REVIEW_SIGNOFF:
             reviews.append(_review(seq, payload, moment))
+        elif isinstance(payload.get("facts"), dict):
+            check = payload["facts"]
+            if source == FACTS_SOURCE:
+                checks.append(
+                    FactsCheck(seq, moment, str(check.get("by") or ""), str(check.get("sha256")))
+                )
         # The latest by record time counts (a tie goes to the later seq).
         elif isinstance(payload.get("attestation"), dict):
             a = _attestation(seq, payload["attestation"], moment)
@@ -207,6 +235,8 @@ def gather(ledger: Ledger, cfg: Config, *, verify: bool = False) -> Evidence:
     return Evidence(
         records=count,
         first_time=parse_time(first) if first else None,
+        first_live=parse_time(live) if live else None,
+        facts_checks=tuple(checks),
         findings=_findings(ledger),
         attestations=attestations,
         drill=drill,
@@ -227,13 +257,14 @@ def _newer(moment: datetime, current: Attestation | Drill | Archive | None) -> b
 def _findings(ledger: Ledger) -> tuple[Finding, ...]:
     out = []
     for f in read_findings(ledger.store):
-        data_class, path = None, f.path
-        if f.type == "data":
-            payload = ledger.record(f.seq).payload or {}
-            body, file = payload.get("finding") or {}, payload.get("file")
-            data_class = body.get("data_class") if isinstance(body.get("data_class"), str) else None
-            if path is None and isinstance(file, dict) and isinstance(file.get("path"), str):
-                path = file["path"]
+        # Every finding's data class counts, whoever raised it: the scan (type "data"), the
+        # hook's forbidden_data rule (type "policy"), or a finding an import carried in.
+        path = f.path
+        payload = ledger.record(f.seq).payload or {}
+        body, file = payload.get("finding") or {}, payload.get("file")
+        data_class = body.get("data_class") if isinstance(body.get("data_class"), str) else None
+        if path is None and isinstance(file, dict) and isinstance(file.get("path"), str):
+            path = file["path"]
         resolved = f.resolution.seq if f.resolution is not None else None
         out.append(
             Finding(f.id, f.seq, f.time, f.type, f.rule, data_class, path, f.folder, resolved)

@@ -5,9 +5,10 @@ Pure, like :mod:`.checklist`, whose rules it reuses:
 * **acceptable_use**: a written acceptable-use policy (``documents.acceptable_use``),
   reviewed within a year or covered by a current attestation;
 * **folder_policy**: met when the checklist's folder-policy item is green;
-* **version_history**: 90 days of file version history: Affidavit's own snapshots kept
-  under ``retention.minimum_days`` >= 90, or a current ``version_history`` attestation of
-  the cloud-sync setting (OneDrive, Google Drive, Dropbox version history);
+* **version_history**: 90 days of file version history: Affidavit's own snapshots, kept
+  since a first live record at least 90 days old under ``retention.minimum_days`` >= 90,
+  or a current ``version_history`` attestation naming the cloud-sync provider and its
+  retention setting (OneDrive, Google Drive, Dropbox version history), with who and when;
 * **governance_review**: a review signed off with attendees (``affidavit review``) within
   ``governance.cadence_days``.
 """
@@ -34,7 +35,7 @@ from affidavit.config import Config
 def score_minimum(cfg: Config, evidence: Evidence, today: date) -> list[Item]:
     aup = document_item("acceptable_use", cfg, evidence, today)
     folders = folder_policy_item(cfg, evidence)
-    history_ok, history = history_kept(cfg, evidence)
+    history_ok, history = history_kept(cfg, evidence, today)
     cloud = current_attestation(evidence, "version_history", today)
     review = next((r for r in reversed(evidence.reviews) if r.attendees), None)
     age = None if review is None else (today - review.time.date()).days
@@ -62,7 +63,8 @@ def score_minimum(cfg: Config, evidence: Evidence, today: date) -> list[Item]:
             history if history_ok or not cloud else f"cloud-sync history attested; {history}",
             (history,) + ((cloud.describe(),) if cloud else ()),
             "keep file contents (the hook's snapshot store) and retention.minimum_days >= 90, "
-            "or attest the cloud-sync version history: affidavit attest version_history",
+            "or attest the cloud-sync provider and its retention setting: affidavit attest "
+            "version_history --by NAME --note TEXT",
         ),
         Item(
             "governance_review",

@@ -1,14 +1,14 @@
 """The regime posture: can the organisation use the AI coworker under each regime, and why.
 
-:data:`VENDOR_FACTS` are what the vendor offers, as the vendor's trust center and commercial
-terms stated them on their ``as_of`` date. They are assertions to re-verify monthly at the
-vendor's trust center, not facts this tool can check; a posture judged more than
-:data:`STALE_DAYS` after them is marked stale ("re-verify monthly"). Edit the table when
-the vendor's offer changes, and move ``as_of``.
+The vendor facts (what the vendor offers) are data, not code: :mod:`.facts` loads them with
+their date, and a posture judged more than :data:`~.facts.STALE_DAYS` after the later of
+that date and the last recorded re-check (``affidavit facts verify``) is stale. A stale
+fact is unknown, and unknown is never workable: every regime then carries an unmet
+condition "vendor facts re-checked within 31 days".
 
 :func:`score_posture` is pure: one :class:`RegimeRow` per regime, from the configuration,
-the :class:`~affidavit.compliance.gather.Evidence` and the checklist. Each row lists its
-conditions, each met or not with the evidence it rests on. The status:
+the :class:`~affidavit.compliance.gather.Evidence`, the checklist and the fact sheet. Each
+row lists its conditions, each met or not with the evidence it rests on. The status:
 
 * **not yet**: a blocking condition fails: the vendor does not offer what the regime needs
   (FedRAMP), or the ledger shows a violation (cardholder data found: PCI-DSS; PHI or a
@@ -22,15 +22,15 @@ The conditions, by regime:
   (``org.dpa_signed``), a DPO sign-off (``org.dpo_signoff``).
 * HIPAA: an Enterprise plan (the vendor offers its BAA there only), a signed BAA
   (``org.baa_signed``), PHI folders declared as ``regulated = ["HIPAA"]`` (used from the
-  separate regulated workspace), and, blocking, no open PHI data finding outside them and
-  no open regulated-workspace finding.
+  separate regulated workspace), and, blocking, no open PHI finding outside them (from the
+  hook, an import or the scan alike) and no open regulated-workspace finding.
 * PCI-DSS: every granted folder forbids card data (so the scan and the hook flag it), and,
-  blocking, no open card finding in a granted folder or a recorded payload.
+  blocking, no open card finding at all, whoever raised it (hook, import, scan).
 * SOC 2 Type II, ISO 27001: the vendor's published report or certificate, and no red item
   among the checklist items that map to their controls (access, connectors, joiner/mover/
   leaver, incident response, backup); yellow items are listed, not blocking.
 * CCPA/CPRA: a commercial plan (the vendor acts as a service provider under its commercial
-  terms) and training on your data off.
+  terms) and the training opt-out item green (off, and verified or attested recently).
 * FedRAMP: the vendor lists no authorization for these products: not yet, whatever else.
 """
 
@@ -40,14 +40,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from affidavit.compliance.checklist import COMMERCIAL_PLANS, RED, YELLOW, Item
+from affidavit.compliance import facts as vendor
+from affidavit.compliance.checklist import COMMERCIAL_PLANS, GREEN, RED, YELLOW, Item
+from affidavit.compliance.facts import STALE_DAYS, FactSheet
 from affidavit.compliance.gather import Evidence, Finding, describe
 from affidavit.config import Config
 from affidavit.query import path_matches
 
 WORKABLE, CONDITIONAL, NOT_YET = "workable", "conditional", "not yet"
-AS_OF = date(2026, 11, 1)
-STALE_DAYS = 31
 REGIMES = (
     "SOC 2 Type II",
     "GDPR",
@@ -58,33 +58,6 @@ REGIMES = (
     "FedRAMP",
     "CCPA/CPRA",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class VendorFact:
-    statement: str
-    holds: bool
-    as_of: date = AS_OF
-
-
-VENDOR_FACTS = {
-    "soc2_type2": VendorFact("the vendor's trust center lists a SOC 2 Type II report", True),
-    "iso27001": VendorFact("the vendor's trust center lists ISO/IEC 27001 certification", True),
-    "baa_enterprise_only": VendorFact("the vendor offers a BAA on the Enterprise plan only", True),
-    "fedramp": VendorFact(
-        "the vendor lists no FedRAMP authorization for Claude Team/Enterprise, Claude Code or "
-        "Cowork",
-        False,
-    ),
-    "dpa_commercial": VendorFact(
-        "the vendor's DPA is part of its commercial terms (Team, Enterprise)", True
-    ),
-    "service_provider": VendorFact(
-        "under its commercial terms the vendor processes customer data as a service provider",
-        True,
-    ),
-}
-"""Assertions as of ``as_of``, sourced from the vendor's trust center; re-verify monthly."""
 
 SOC2_ITEMS = (
     "folder_policy",
@@ -116,6 +89,7 @@ class RegimeRow:
     conditions: tuple[Condition, ...]
     change: str
     as_of: date
+    """The day the vendor facts were last known to hold (their date, or a later re-check)."""
     stale: bool
 
     @property
@@ -129,29 +103,49 @@ class RegimeRow:
 
 
 def score_posture(
-    cfg: Config, evidence: Evidence, checklist: Sequence[Item], today: date
+    cfg: Config,
+    evidence: Evidence,
+    checklist: Sequence[Item],
+    today: date,
+    *,
+    facts: FactSheet | None = None,
 ) -> list[RegimeRow]:
+    """Score every regime; ``facts`` defaults to the sheet ``cfg`` names (else the shipped)."""
+    sheet = facts if facts is not None else vendor.load(cfg.vendor_facts)
+    checked, check = vendor.last_checked(sheet, evidence.facts_checks)
+    age = (today - checked).days
+    fresh = _fresh(sheet, checked, age, check)
     items = {i.id: i for i in checklist}
-    gdpr = [_fact("dpa_commercial"), _enterprise(cfg), _dpa(cfg, today), _dpo(cfg)]
+
+    def fact(key: str) -> Condition:
+        return _fact(sheet, key)
+
+    gdpr = [fact("dpa_commercial"), _enterprise(cfg), _dpa(cfg, today), _dpo(cfg), fresh]
     rows = {
-        "SOC 2 Type II": [_fact("soc2_type2"), _checklist(items, SOC2_ITEMS, "SOC 2")],
+        "SOC 2 Type II": [fact("soc2_type2"), _checklist(items, SOC2_ITEMS, "SOC 2"), fresh],
         "GDPR": gdpr,
         "UK GDPR": gdpr,
         "HIPAA": [
-            _fact("baa_enterprise_only"),
+            fact("baa_enterprise_only"),
             _enterprise(cfg),
             _baa(cfg, today),
             *_phi(cfg, evidence),
+            fresh,
         ],
-        "ISO 27001": [_fact("iso27001"), _checklist(items, ISO_ITEMS, "ISO 27001")],
-        "PCI-DSS": _pci(cfg, evidence),
-        "FedRAMP": [_fact("fedramp")],
-        "CCPA/CPRA": [_fact("service_provider"), _commercial(cfg), _training(cfg)],
+        "ISO 27001": [fact("iso27001"), _checklist(items, ISO_ITEMS, "ISO 27001"), fresh],
+        "PCI-DSS": [*_pci(cfg, evidence), fresh],
+        "FedRAMP": [fact("fedramp"), fresh],
+        "CCPA/CPRA": [
+            fact("service_provider"),
+            _commercial(cfg),
+            _training(cfg, items.get("training_opt_out")),
+            fresh,
+        ],
     }
-    return [_row(name, tuple(rows[name]), today) for name in REGIMES]
+    return [_row(name, tuple(rows[name]), checked, age > STALE_DAYS) for name in REGIMES]
 
 
-def _row(regime: str, conditions: tuple[Condition, ...], today: date) -> RegimeRow:
+def _row(regime: str, conditions: tuple[Condition, ...], checked: date, stale: bool) -> RegimeRow:
     failed = [c for c in conditions if not c.met]
     blockers = [c for c in failed if c.blocking]
     status = NOT_YET if blockers else CONDITIONAL if failed else WORKABLE
@@ -160,27 +154,37 @@ def _row(regime: str, conditions: tuple[Condition, ...], today: date) -> RegimeR
         change = "; ".join(c.fix for c in blockers or failed)
     else:
         reason = "every condition holds"
-        change = "stays workable while every condition holds; re-verify vendor facts monthly"
-    as_of = min(VENDOR_FACTS[k].as_of for k in VENDOR_FACTS)
-    age = (today - as_of).days
-    stale = age > STALE_DAYS
-    if stale:
-        reason += f" (STALE: regime facts as of {as_of}, {age} days old; re-verify monthly)"
-    return RegimeRow(regime, status, reason, conditions, change, as_of, stale)
+        change = "stays workable while every condition holds; re-check the vendor facts monthly"
+    return RegimeRow(regime, status, reason, conditions, change, checked, stale)
+
+
+def _fresh(sheet: FactSheet, checked: date, age: int, check: vendor.FactsCheck | None) -> Condition:
+    how = (
+        f"re-checked by {check.by} on {checked} (record seq {check.seq})"
+        if check is not None
+        else f"as of {sheet.as_of} ({sheet.where}); no later re-check recorded"
+    )
+    return Condition(
+        f"vendor facts re-checked within {STALE_DAYS} days",
+        0 <= age <= STALE_DAYS,
+        f"vendor facts {how}; {age} days ago",
+        "re-check the vendor facts at the vendor's trust center, then: affidavit facts "
+        "verify --by NAME",
+    )
 
 
 # -- conditions -----------------------------------------------------------------------------
 
 
-def _fact(key: str) -> Condition:
-    f = VENDOR_FACTS[key]
+def _fact(sheet: FactSheet, key: str) -> Condition:
+    f = sheet.facts[key]
     return Condition(
         f.statement if f.holds else f"not offered: {f.statement}",
         f.holds,
-        f"vendor fact {key} as of {f.as_of}",
-        "re-verify at the vendor's trust center monthly"
+        f"vendor fact {key} as of {sheet.as_of}",
+        "re-check it at the vendor's trust center monthly"
         if f.holds
-        else "the vendor would have to offer it; re-verify at its trust center monthly",
+        else "the vendor would have to offer it; re-check its trust center monthly",
         blocking=True,
     )
 
@@ -231,13 +235,18 @@ def _dpo(cfg: Config) -> Condition:
     )
 
 
-def _training(cfg: Config) -> Condition:
-    return Condition(
-        "model training on your data is off",
-        cfg.training_opt_out is True,
+def _training(cfg: Config, item: Item | None) -> Condition:
+    # The checklist item holds the rule (off, and verified or attested recently): an opt-out
+    # that nobody has looked at for months is not evidence that it is still off.
+    shown = (
         "org.training_opt_out = "
-        + {True: "true", False: "false", None: "(not set)"}[cfg.training_opt_out],
-        "turn training off in the admin console and set org.training_opt_out = true",
+        + {True: "true", False: "false", None: "(not set)"}[cfg.training_opt_out]
+    )
+    return Condition(
+        "model training on your data is off, verified recently",
+        item is not None and item.status == GREEN,
+        shown + (f"; checklist training_opt_out = {item.status}" if item else ""),
+        item.change if item is not None else "set org.training_opt_out and verify it",
     )
 
 
@@ -266,7 +275,7 @@ def _phi(cfg: Config, evidence: Evidence) -> list[Condition]:
     stray = [
         f
         for f in evidence.open_findings
-        if (f.type == "data" and f.data_class == "phi" and not _in(f, hipaa))
+        if (f.data_class == "phi" and not _in(f, hipaa))
         or (f.type != "data" and f.rule == "regulated_workspace" and _in(f, hipaa))
     ]
     return [
@@ -290,7 +299,7 @@ def _phi(cfg: Config, evidence: Evidence) -> list[Condition]:
 
 
 def _pci(cfg: Config, evidence: Evidence) -> list[Condition]:
-    cards = [f for f in evidence.open_findings if f.type == "data" and f.data_class == "card"]
+    cards = [f for f in evidence.open_findings if f.data_class == "card"]
     lax = [f.path for f in cfg.folders if "card" not in f.forbidden_data]
     return [
         Condition(
@@ -304,7 +313,7 @@ def _pci(cfg: Config, evidence: Evidence) -> list[Condition]:
             'add "card" to forbidden_data of every [[folders]] entry',
         ),
         Condition(
-            "no cardholder data in a granted folder or a recorded payload",
+            "no open card-data finding (hook, import or scan)",
             not cards,
             "; ".join(describe(f) for f in cards[:5]) or "no open card finding",
             "remove the cardholder data, resolve the findings, keep agents out of the CDE",

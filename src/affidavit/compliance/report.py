@@ -1,8 +1,18 @@
 """``affidavit report``: the security review pack, as HTML, PDF and Markdown.
 
-:func:`build_report` reads everything once (the evidence, with the ledger verified, and
-weekly activity from the ``actions`` index) into a :class:`Report`; the renderers are pure
-functions of that value, so every format says the same thing:
+Two documents, for two readers. The **client pack** (``report.*``) is what a client's
+security reviewer reads: summary, posture, checklist, mid-market minimum, findings,
+governance history since the start, capture completeness with its gaps, the ledger's
+verification with the covering checkpoint verbatim, and the appendix "who did what to which
+file, when". It states facts and their evidence; it gives no instructions. The **admin
+worklist** (``worklist.md``, :mod:`.worklist`) is for the admin: what to do to turn each
+red (or yellow) item green.
+
+:func:`issue` is what ``affidavit report`` runs: it records a signed ``report`` sign-off,
+seals, and only then reads, so the checkpoint the pack cites covers every record it
+counts, its own sign-off included. :func:`build_report` reads everything once (the evidence,
+with the ledger verified, activity, completeness and the appendix) into a :class:`Report`;
+the renderers are pure functions of that value, so every format says the same thing:
 
 * :func:`render_html`: one self-contained page: inline CSS, charts as inline SVG drawn here,
   no script, no external URL (document references are printed as text, never linked);
@@ -20,27 +30,37 @@ import base64
 import html
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from string import Template
 
+from affidavit.compliance import facts as vendor
+from affidavit.compliance.appendix import (
+    Completeness,
+    FileGroup,
+    capture_completeness,
+    file_actions,
+)
+from affidavit.compliance.appendix import drilled as drilled_restores
 from affidavit.compliance.checklist import Item, score_checklist
 from affidavit.compliance.drill import SOURCE as DRILL_SOURCE
 from affidavit.compliance.gather import Finding, Verified, gather
 from affidavit.compliance.minimum import score_minimum
-from affidavit.compliance.regimes import AS_OF, RegimeRow, score_posture
+from affidavit.compliance.regimes import RegimeRow, score_posture
 from affidavit.compliance.review import Month, months
+from affidavit.compliance.signing import sign_payload
 from affidavit.config import Config
 from affidavit.errors import AffidavitError, InputError
 from affidavit.ledger import Ledger
-from affidavit.note import open_checkpoint
-from affidavit.record import Kind, format_time
+from affidavit.note import Signer, open_checkpoint
+from affidavit.record import Kind, Record, format_time
 
 WEEKS = 13
 """Weeks of activity charted: a quarter, ending with the week of the report's date."""
@@ -48,10 +68,12 @@ TOP_SERIES = 8
 NO_FUNCTION = "(no function)"
 GOOD = frozenset({"green", "met", "workable", "held", "ok", "satisfied"})
 BAD = frozenset({"red", "not met", "not yet", "missed", "FAILED", "open"})
+SOURCE = "affidavit.report"
 FILES = (
     "report.html",
     "report.pdf",
     "report.md",
+    "worklist.md",
     "oscal-assessment-results.json",
     "ocsf-compliance-findings.jsonl",
 )
@@ -98,6 +120,33 @@ class Report:
     verified: Verified
     checkpoint: LatestCheckpoint | None
     unsigned: tuple[int, ...] = ()
+    completeness: Completeness = field(default_factory=lambda: Completeness((), ()))
+    files: tuple[FileGroup, ...] = ()
+    facts_checked: date | None = None
+    """The day the vendor facts were last known to hold."""
+    review_start: str = "the first record captured live"
+    total: int = 0
+    """Every record in the ledger (``records`` counts the same; kept apart for clarity)."""
+
+
+def issue(
+    ledger: Ledger,
+    signer: Signer,
+    cfg: Config,
+    today: date,
+    *,
+    now: datetime,
+    actor: dict[str, str] | None = None,
+) -> Report:
+    """Sign the report off in the ledger, seal, then build: the checkpoint covers it all."""
+    body = {
+        "report": {"at": format_time(now), "judged_on": today.isoformat()},
+        "actor": dict(actor or {}),
+    }
+    record = Record.create(Kind.ATTESTATION, SOURCE, sign_payload(body, signer), time=now)
+    ledger.append([record])
+    ledger.seal()
+    return build_report(ledger, cfg, today, now=now)
 
 
 def build_report(
@@ -118,6 +167,8 @@ def build_report(
             status.published, shown, status.last_checkpoint, status.last_published_at
         )
     weeks, by_function, by_folder = _activity(ledger, today)
+    sheet = vendor.load(cfg.vendor_facts)
+    checked, _ = vendor.last_checked(sheet, evidence.facts_checks)
     return Report(
         org=cfg.org_name or "(org.name not set)",
         origin=ledger.origin,
@@ -129,14 +180,21 @@ def build_report(
         weeks=weeks,
         by_function=by_function,
         by_folder=by_folder,
-        posture=tuple(score_posture(cfg, evidence, checklist, today)),
+        posture=tuple(score_posture(cfg, evidence, checklist, today, facts=sheet)),
         checklist=tuple(checklist),
         minimum=tuple(score_minimum(cfg, evidence, today)),
         findings=tuple(sorted(evidence.findings, key=lambda f: (not f.open, f.seq))),
-        months=tuple(months(evidence, today)),
+        months=tuple(months(evidence, today, start=cfg.review_start)),
         verified=evidence.verified or Verified(False, "not verified"),
         checkpoint=checkpoint,
         unsigned=evidence.unsigned,
+        completeness=capture_completeness(ledger),
+        files=file_actions(ledger),
+        facts_checked=checked,
+        review_start=f"governance.start = {cfg.review_start}"
+        if cfg.review_start
+        else "the first record captured live",
+        total=evidence.records,
     )
 
 
@@ -158,14 +216,7 @@ def _activity(
     folder of its own.
     """
     conn = ledger.store.connection
-    drilled: list[int] = []
-    for (seq,) in conn.execute(
-        "SELECT seq FROM actions WHERE source = ? AND kind = ? AND erased = 0",
-        (DRILL_SOURCE, Kind.ATTESTATION),
-    ):
-        body = (ledger.record(seq).payload or {}).get("drill")
-        if isinstance(body, dict) and isinstance(body.get("restore_seq"), int):
-            drilled.append(body["restore_seq"])
+    drilled = drilled_restores(ledger)
     rows = conn.execute(
         "SELECT function, folder, substr(time, 1, 10), count(*) FROM actions "
         "WHERE kind LIKE 'file.%' AND path IS NOT NULL AND erased = 0 AND source != ? "
@@ -223,9 +274,21 @@ def finding_what(f: Finding) -> str:
 def checkpoint_line(report: Report) -> str:
     cp = report.checkpoint
     if cp is None:
-        return "no checkpoint published yet (run `affidavit seal`)"
+        return "no checkpoint published yet"
     when = f", published {cp.published_at}" if cp.published_at else ""
-    return f"tree size {cp.size}, root {cp.root}{when}"
+    covers = (
+        f"covers all {report.records} records"
+        if cp.size >= report.records
+        else f"covers records 0 to {cp.size - 1} of {report.records}"
+    )
+    return f"tree size {cp.size} ({covers}), root {cp.root}{when}"
+
+
+KEEP_CHECKPOINT = (
+    "To check later that the ledger only grew, keep this checkpoint: copy it into a file "
+    "(it is also in the evidence pack, and `affidavit checkpoint --out checkpoint.txt` saves "
+    "it), then at the next review run `affidavit verify --from checkpoint.txt`."
+)
 
 
 def verified_line(report: Report) -> str:
@@ -244,9 +307,11 @@ def summary(report: Report) -> list[tuple[str, str]]:
     posture = Counter(r.status for r in report.posture)
     red = [i.id for i in report.checklist if tone(i.status) == "bad"]
     unmet = [i.id for i in report.minimum if tone(i.status) == "bad"]
+    gaps = len(report.completeness.gaps)
     return [
         ("Organisation", report.org),
         ("Ledger", f"{report.origin} ({report.records} records)"),
+        ("Capture gaps", f"{gaps} recorded" if gaps else "none recorded"),
         ("Verification", verified_line(report)),
         ("Latest checkpoint", checkpoint_line(report)),
         ("Posture", ", ".join(f"{n} {s}" for s, n in sorted(posture.items()))),
@@ -273,9 +338,9 @@ def render_markdown(report: Report) -> str:
     lines = [f"# Security review pack: {report.org}", ""]
     lines += [f"Judged on {report.today}; generated {format_time(report.generated)}.", ""]
     lines += _table(["", ""], summary(report))
-    lines += [f"## Regime posture (vendor facts as of {AS_OF})", ""]
+    lines += [f"## Regime posture (vendor facts last checked {report.facts_checked})", ""]
     lines += _table(
-        ["Regime", "Status", "Reason", "Conditions", "What would change it"],
+        ["Regime", "Status", "Reason", "Conditions"],
         [
             (
                 r.regime,
@@ -284,7 +349,6 @@ def render_markdown(report: Report) -> str:
                 "; ".join(
                     f"[{'x' if c.met else ' '}] {c.text} ({c.evidence})" for c in r.conditions
                 ),
-                r.change,
             )
             for r in report.posture
         ],
@@ -292,8 +356,8 @@ def render_markdown(report: Report) -> str:
     for title, items in (("Checklist", report.checklist), ("Mid-market minimum", report.minimum)):
         lines += [f"## {title}", ""]
         lines += _table(
-            ["Item", "Status", "Reason", "Evidence", "What would change it"],
-            [(i.title, i.status, i.reason, "; ".join(i.evidence), i.change) for i in items],
+            ["Item", "Status", "Reason", "Evidence"],
+            [(i.title, i.status, i.reason, "; ".join(i.evidence)) for i in items],
         )
     lines += ["## Activity: file actions per week", ""]
     head = ["Series", "Total", *(w.strftime("%m-%d") for w in report.weeks)]
@@ -309,16 +373,51 @@ def render_markdown(report: Report) -> str:
         ]
         or [("none", "", "", "", "", "")],
     )
-    lines += ["## Governance review history", ""]
+    lines += ["## Governance review history", "", f"Months count from {report.review_start}.", ""]
     lines += _table(
         ["Month", "Status", "Sign-offs", "Attendees", "Decisions"],
         [(m.period, m.status, *review_cells(m)) for m in report.months] or [("-",) * 5],
     )
+    lines += ["## Capture completeness", "", completeness_note(report), ""]
+    lines += _table(["Source", "Records"], report.completeness.by_source or [("-", 0)])
+    lines += _table(
+        ["Gap", "Seq", "Time", "Detail"],
+        [(g.kind, g.seq, g.time, g.detail) for g in report.completeness.gaps]
+        or [("none recorded", "", "", "")],
+    )
     lines += ["## Ledger", "", f"Verification: {verified_line(report)}", ""]
     lines += [f"Verifier key: `{report.vkey}`", "", f"Latest checkpoint: {checkpoint_line(report)}"]
     if report.checkpoint is not None:
-        lines += ["", "```", report.checkpoint.note.rstrip("\n"), "```"]
+        lines += ["", KEEP_CHECKPOINT, "", "```", report.checkpoint.note.rstrip("\n"), "```"]
+    lines += ["", "## Appendix: who did what to which file, when", "", APPENDIX_NOTE, ""]
+    for files in report.files:
+        lines += [f"### {files.by.capitalize()}: {files.name} ({files.total} actions)", ""]
+        lines += _table(
+            ["Time (UTC)", "Actor", "Agent", "Session", "Action", "File", "Seq"],
+            [(a.time, a.actor, a.agent, a.session, a.action, a.path, a.seq) for a in files.rows],
+        )
+        if files.total > len(files.rows):
+            lines += [f"{files.total - len(files.rows)} older: `{files.command}`", ""]
+    if not report.files:
+        lines += ["No file action recorded.", ""]
     return "\n".join(lines) + "\n"
+
+
+APPENDIX_NOTE = (
+    "Every file action in the ledger, newest first, per business function and then per folder; "
+    "each row names the record (seq) that proves it."
+)
+
+
+def completeness_note(report: Report) -> str:
+    gaps = len(report.completeness.gaps)
+    return (
+        f"Records per capture source, and the {gaps} capture gap(s) the ledger holds: moments "
+        "when a capture point failed or saw a hole. Nothing outside a capture point is seen."
+        if gaps
+        else "Records per capture source. No capture gap is recorded; nothing outside a "
+        "capture point is seen."
+    )
 
 
 # -- HTML -------------------------------------------------------------------------------------
@@ -345,13 +444,12 @@ def _list(lines: Sequence[str]) -> str:
 
 def _items(items: Sequence[Item]) -> str:
     return _rows(
-        ["Item", "Status", "Reason and evidence", "What would change it"],
+        ["Item", "Status", "Reason and evidence"],
         [
             (
                 f"<b>{_e(i.title)}</b><br><code>{_e(i.id)}</code>",
                 _badge(i.status),
                 _e(i.reason) + _list(i.evidence),
-                _e(i.change),
             )
             for i in items
         ],
@@ -378,7 +476,7 @@ def _posture(rows: Sequence[RegimeRow]) -> str:
                 f"<b>{_e(r.regime)}</b>",
                 _badge(r.status),
                 conditions(r),
-                f"{_e(r.reason)}<br><small>To change: {_e(r.change)}</small>",
+                _e(r.reason),
             )
             for r in rows
         ],
@@ -412,7 +510,27 @@ def render_html(report: Report) -> str:
         today=_e(report.today),
         generated=_e(format_time(report.generated)),
         summary=_rows(["", ""], [(f"<b>{_e(k)}</b>", _e(v)) for k, v in summary(report)], "kv"),
-        as_of=_e(AS_OF),
+        as_of=_e(report.facts_checked),
+        review_start=_e(report.review_start),
+        completeness_note=_e(completeness_note(report)),
+        sources=_rows(
+            ["Source", "Records"],
+            [(_e(src), str(n)) for src, n in report.completeness.by_source] or [("-", "0")],
+            "kv",
+        ),
+        gaps=_rows(
+            ["Gap", "Seq", "Time", "Detail"],
+            [
+                (_badge("gap"), str(g.seq), _e(g.time), _e(g.detail))
+                for g in report.completeness.gaps
+            ],
+            "gaps",
+        )
+        if report.completeness.gaps
+        else "<p>No capture gap recorded.</p>",
+        keep_checkpoint=re.sub(r"`([^`]+)`", r"<code>\1</code>", _e(KEEP_CHECKPOINT)),
+        appendix_note=_e(APPENDIX_NOTE),
+        appendix=_appendix(report.files),
         posture=_posture(report.posture),
         checklist=_items(report.checklist),
         minimum=_items(report.minimum),
@@ -429,8 +547,39 @@ def render_html(report: Report) -> str:
         + _e(report.verified.detail),
         vkey=_e(report.vkey),
         checkpoint=_e(checkpoint_line(report)),
-        note=f"<pre>{_e(cp.note)}</pre>" if cp else "",
+        note=f'<pre class="checkpoint">{_e(cp.note)}</pre>' if cp else "",
     )
+
+
+def _appendix(groups: Sequence[FileGroup]) -> str:
+    if not groups:
+        return "<p>No file action recorded.</p>"
+    parts = []
+    for g in groups:
+        rows = [
+            (
+                _e(a.time),
+                _e(a.actor),
+                _e(a.agent),
+                f"<code>{_e(a.session)}</code>",
+                _e(a.action),
+                f"<code>{_e(a.path)}</code>",
+                str(a.seq),
+            )
+            for a in g.rows
+        ]
+        head = ["Time (UTC)", "Actor", "Agent", "Session", "Action", "File", "Seq"]
+        more = (
+            f"<p class='note'>{g.total - len(g.rows)} older: <code>{_e(g.command)}</code></p>"
+            if g.total > len(g.rows)
+            else ""
+        )
+        parts.append(
+            f"<h3>{_e(g.by.capitalize())}: {_e(g.name)} ({g.total} actions)</h3>"
+            + _rows(head, rows, "files")
+            + more
+        )
+    return "".join(parts)
 
 
 # -- charts: inline SVG -----------------------------------------------------------------------
@@ -540,6 +689,7 @@ def write_pack(report: Report, out: Path, *, pdf: bool = True, force: bool = Fal
     written into a temporary folder beside ``out`` and renamed into place.
     """
     from affidavit.compliance.oscal import ocsf_compliance_findings, oscal_assessment_results
+    from affidavit.compliance.worklist import render_worklist
 
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not force)):
         raise InputError(f"{out} exists and is not an empty folder (--force replaces it)")
@@ -554,6 +704,7 @@ def write_pack(report: Report, out: Path, *, pdf: bool = True, force: bool = Fal
         if pdf:
             render_pdf(page, tmp / "report.pdf")
         (tmp / "report.md").write_text(render_markdown(report), "utf-8")
+        (tmp / "worklist.md").write_text(render_worklist(report), "utf-8")
         oscal = json.dumps(oscal_assessment_results(report), indent=2, ensure_ascii=False)
         (tmp / "oscal-assessment-results.json").write_text(oscal + "\n", "utf-8")
         with (tmp / "ocsf-compliance-findings.jsonl").open("w", encoding="utf-8") as f:

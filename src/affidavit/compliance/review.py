@@ -15,8 +15,10 @@ reads)::
                         "findings_open": int, "gaps": int, "verified": str},
              "actor": {...}, "signature": {...}}
 
-:func:`months` lists every month from the ledger's first record to today: ``held`` when a
-sign-off names it, ``missed`` when a past month has none, ``due`` for the current month.
+:func:`months` lists every month from the start to today: ``held`` when a sign-off names
+it, ``missed`` when a past month has none, ``due`` for the current month. The start is
+``governance.start`` when set, else the first record captured live: imported transcripts
+are back-dated history from before Affidavit ran, and no review was due then.
 """
 
 from __future__ import annotations
@@ -197,10 +199,14 @@ def sign_off(
     return ledger.append([record])[0]
 
 
-def months(evidence: Evidence, today: date) -> list[Month]:
-    """Every month from the first record (or review) to ``today``'s, with its reviews."""
+def months(evidence: Evidence, today: date, *, start: date | None = None) -> list[Month]:
+    """Every month from ``start`` (else the first live record) to ``today``'s, with reviews.
+
+    A month before the start shows only when a review names it.
+    """
     current = Period.of(today)
-    starts = [evidence.first_time.date()] if evidence.first_time else []
+    first = start or (evidence.first_live.date() if evidence.first_live else None)
+    starts = [first] if first else []
     for r in evidence.reviews:
         try:
             starts.append(Period.parse(r.period, today).start)
