@@ -37,7 +37,7 @@ from typing import Any
 from affidavit.compliance.signing import sign_payload
 from affidavit.errors import InputError
 from affidavit.ledger import Ledger
-from affidavit.note import Signer
+from affidavit.note import NoteSigner
 from affidavit.record import Kind, Record, format_time
 
 SOURCE = "affidavit.facts"
@@ -140,7 +140,7 @@ def last_checked(sheet: FactSheet, checks: Sequence[FactsCheck]) -> tuple[date, 
 
 def verify(
     ledger: Ledger,
-    signer: Signer,
+    signer: NoteSigner,
     sheet: FactSheet,
     *,
     by: str,

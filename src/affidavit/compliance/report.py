@@ -59,7 +59,7 @@ from affidavit.compliance.signing import sign_payload
 from affidavit.config import Config
 from affidavit.errors import AffidavitError, InputError
 from affidavit.ledger import Ledger
-from affidavit.note import Signer, open_checkpoint
+from affidavit.note import NoteSigner, open_checkpoint
 from affidavit.record import Kind, Record, format_time
 
 WEEKS = 13
@@ -131,7 +131,7 @@ class Report:
 
 def issue(
     ledger: Ledger,
-    signer: Signer,
+    signer: NoteSigner,
     cfg: Config,
     today: date,
     *,
