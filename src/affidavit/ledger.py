@@ -19,6 +19,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Generic, Self
+
+from typing_extensions import TypeVar
 
 from affidavit import merkle
 from affidavit.errors import (
@@ -30,9 +33,10 @@ from affidavit.errors import (
 from affidavit.keys import FileSigner, write_key_file
 from affidavit.note import Checkpoint, NoteSigner, Signer, Verifier, sign_checkpoint
 from affidavit.record import Envelope, Kind, Record, format_time
-from affidavit.store.sqlite import Row, SqliteStore
+from affidavit.store.log import LogStore, Row
+from affidavit.store.sqlite import SqliteStore
 from affidavit.verify.erasure import refuse_erasure
-from affidavit.verify.log import VerifyReport, ViewCheck, proof_hashes, verify_log
+from affidavit.verify.log import VerifyReport, proof_hashes, verify_log
 
 Clock = Callable[[], datetime]
 Progress = Callable[[int], None]
@@ -79,12 +83,16 @@ class Status:
 # -- the ledger -----------------------------------------------------------------------------
 
 
-class Ledger:
-    """One log. Open with :meth:`create` or :meth:`open`; close with :meth:`close`."""
+StoreT = TypeVar("StoreT", bound=LogStore, default=SqliteStore)
+
+
+class Ledger(Generic[StoreT]):
+    """One log over a :class:`~affidavit.store.log.LogStore` (by default an endpoint's
+    SQLite file: :meth:`create`, :meth:`open`); close with :meth:`close`."""
 
     def __init__(
         self,
-        store: SqliteStore,
+        store: StoreT,
         *,
         signer: NoteSigner | None = None,
         clock: Clock = _now,
@@ -128,7 +136,7 @@ class Ledger:
                 path.unlink(missing_ok=True)
                 raise
             signer = FileSigner(key_path)
-        return cls(store, signer=signer, clock=clock)
+        return Ledger(store, signer=signer, clock=clock)
 
     @classmethod
     def open(
@@ -149,12 +157,12 @@ class Ledger:
         store = SqliteStore.open(path, readonly=readonly, check_pages=check_pages)
         if signer is None and key_path is not None:
             signer = FileSigner(key_path)
-        return cls(store, signer=signer, clock=clock)
+        return Ledger(store, signer=signer, clock=clock)
 
     def close(self) -> None:
         self.store.close()
 
-    def __enter__(self) -> Ledger:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -362,7 +370,7 @@ class Ledger:
         except BaseException:
             store.rollback()
             raise
-        store.purge_wal()
+        store.purge_erased()
         return seq
 
     # -- verification -----------------------------------------------------------------------
@@ -373,7 +381,7 @@ class Ledger:
         from_checkpoint: str | None = None,
         key: Verifier | None = None,
         progress: Progress | None = None,
-        views: Sequence[tuple[str, ViewCheck]] = (),
+        views: Sequence[tuple[str, Callable[[StoreT], int]]] = (),
     ) -> VerifyReport:
         """Recheck the whole ledger from its stored bytes; raise on the first failure.
 
@@ -408,7 +416,7 @@ class Ledger:
             )
 
 
-def _integrated(store: SqliteStore) -> int:
+def _integrated(store: LogStore) -> int:
     """The integrated size the store notes; a value that is not one is damage, not a crash."""
     value = store.meta("integrated") or "0"
     if not _DECIMAL.fullmatch(value):

@@ -112,7 +112,7 @@ def build(folder: Path, *, wal_tail: bool) -> Base:
     ledger = Ledger.create(path, origin=ORIGIN, key_path=key_of(path), clock=Clock())
     for start in range(0, RECORDS, EVERY):
         if wal_tail and start == RECORDS - 2 * EVERY:
-            ledger.store.purge_wal()  # everything so far into the main file
+            ledger.store.purge_erased()  # everything so far into the main file
         ledger.append(records(EVERY, start))
         ledger.seal()
     ledger.append(records(UNPUBLISHED, RECORDS))

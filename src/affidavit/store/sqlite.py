@@ -113,7 +113,11 @@ _TAIL = 16  # records an append rereads before the end
 
 
 class SqliteStore:
-    """A ledger's tables in one SQLite file. Not thread-safe: one store per thread/process."""
+    """A ledger's tables in one SQLite file. Not thread-safe: one store per thread/process.
+
+    Implements :class:`~affidavit.store.log.LogStore`; :attr:`connection` is for the modules
+    that own the other tables of the file (capture state, content, the query index).
+    """
 
     def __init__(self, conn: sqlite3.Connection, path: StrPath) -> None:
         self._conn = conn
@@ -390,7 +394,7 @@ class SqliteStore:
             self._conn.execute("SELECT count(*) FROM records WHERE payload IS NULL").fetchone()[0]
         )
 
-    def purge_wal(self) -> None:
+    def purge_erased(self) -> None:
         """Move the WAL into the main file and truncate it, so erased bytes leave the disk."""
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from affidavit import merkle
 from affidavit.errors import ConsistencyError, InputError, VerificationError
 from affidavit.note import Checkpoint, Verifier, open_checkpoint
-from affidavit.store.sqlite import SqliteStore
+from affidavit.store.log import LogStore
 from affidavit.verify.rows import RowCheck
 from affidavit.verify.tree import TreeCheck
 
 Progress = Callable[[int], None]
-ViewCheck = Callable[[SqliteStore], int]
+S = TypeVar("S", bound=LogStore)
 
 _PROGRESS_EVERY = 4_096
 
@@ -38,24 +39,24 @@ class VerifyReport:
     views: tuple[tuple[str, int], ...] = ()
 
 
-def range_hash(store: SqliteStore, start: int, end: int) -> bytes:
+def range_hash(store: LogStore, start: int, end: int) -> bytes:
     """Root of leaves ``start..end`` from the stored subtrees (O(log n) reads)."""
     return merkle.fold(store.node_hashes(merkle.subtrees(start, end)))
 
 
-def proof_hashes(store: SqliteStore, ranges: Sequence[tuple[int, int]]) -> tuple[bytes, ...]:
+def proof_hashes(store: LogStore, ranges: Sequence[tuple[int, int]]) -> tuple[bytes, ...]:
     return tuple(range_hash(store, a, b) for a, b in ranges)
 
 
 def verify_log(
-    store: SqliteStore,
+    store: S,
     *,
     origin: str,
     verifier: Verifier,
     integrated: int,
     from_checkpoint: str | None = None,
     progress: Progress | None = None,
-    views: Sequence[tuple[str, ViewCheck]] = (),
+    views: Sequence[tuple[str, Callable[[S], int]]] = (),
 ) -> VerifyReport:
     """Recheck a ledger's store from its bytes; raise on the first failure.
 
@@ -128,9 +129,7 @@ def _open_stored(note: str, verifier: Verifier, where: str) -> Checkpoint:
         raise VerificationError(f"{where}: {e}", where=where) from e
 
 
-def _verify_from(
-    store: SqliteStore, note: str, verifier: Verifier, latest: Checkpoint | None
-) -> int:
+def _verify_from(store: LogStore, note: str, verifier: Verifier, latest: Checkpoint | None) -> int:
     where = "kept checkpoint"
     try:
         kept = open_checkpoint(note, verifier)
