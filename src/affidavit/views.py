@@ -175,7 +175,13 @@ def check_actions(store: SqliteStore) -> int:
         want = expected_actions_row(store, seq, leaf, leaf_hash, payload)
         for column, value in want.items():
             if stored[column] != value or type(stored[column]) is not type(value):
-                source = "envelope" if column in derived.ENVELOPE_COLUMNS else "committed payload"
+                source = (
+                    "envelope"
+                    if column in derived.ENVELOPE_COLUMNS
+                    else "record"
+                    if column in ("leaf_hash", "erased", "seq")
+                    else "committed payload"
+                )
                 raise VerificationError(f"{where}: {column} differs from the {source}", where=where)
     extra = conn.execute(
         "SELECT a.seq FROM actions a WHERE NOT EXISTS "
@@ -202,7 +208,14 @@ def _check_corroborated(store: SqliteStore) -> None:
             continue
         if isinstance(seqs, list):
             named.update(s for s in seqs if type(s) is int and s < seq)
-    marked = {int(s) for (s,) in conn.execute("SELECT seq FROM actions WHERE corroborated = 1")}
+    marked: set[int] = set()
+    for seq, value in conn.execute(
+        "SELECT seq, corroborated FROM actions WHERE corroborated IS NOT 0"
+    ):
+        if value != 1 or type(value) is not int:
+            where = f"actions row for seq {seq}"
+            raise VerificationError(f"{where}: corroborated is not 0 or 1", where=where)
+        marked.add(int(seq))
     wrong = sorted(marked ^ (named & _existing(store, named)))
     if wrong:
         where = f"actions row for seq {wrong[0]}"
@@ -256,21 +269,30 @@ def check_blobs(store: SqliteStore) -> int:
         + ") LIMIT 1"
     ).fetchone()
     if orphan is not None:
-        where = f"blob {orphan[0]}"
+        where = f"blob {_shown(orphan[0])}"
         raise VerificationError(
             f"{where}: no live record refers to it (left behind by an erasure?)", where=where
         )
     count = 0
-    for sha, codec, data in conn.execute("SELECT sha256, codec, data FROM blobs"):
-        where = f"blob {sha}"
+    for sha, size, codec, data in conn.execute("SELECT sha256, size, codec, data FROM blobs"):
+        where = f"blob {_shown(sha)}"
+        if codec not in ("zlib", "raw") or type(data) is not bytes:
+            raise VerificationError(f"{where}: its codec {codec!r} is not zlib or raw", where=where)
         try:
-            content = zlib.decompress(data) if codec == "zlib" else bytes(data)
+            content = zlib.decompress(data) if codec == "zlib" else data
         except (zlib.error, TypeError) as e:
             raise VerificationError(f"{where}: its content does not decompress", where=where) from e
         if hashlib.sha256(content).hexdigest() != sha:
             raise VerificationError(f"{where}: its content does not hash to its name", where=where)
+        if size != len(content):
+            raise VerificationError(f"{where}: its size is not its content's", where=where)
         count += 1
     return count
+
+
+def _shown(name: object) -> str:
+    """A blob's name as it reads in a one-line message (an odd one quoted)."""
+    return name if isinstance(name, str) and name.isalnum() and name.isascii() else repr(name)
 
 
 VIEWS: Sequence[tuple[str, ViewCheck]] = (
