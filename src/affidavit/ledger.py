@@ -15,9 +15,7 @@ A record moves through three states:
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from binascii import b2a_base64 as b2a
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ from affidavit.errors import (
     LedgerError,
     VerificationError,
 )
+from affidavit.files import write_atomically
 from affidavit.note import Checkpoint, Signer, Verifier, open_checkpoint, sign_checkpoint
 from affidavit.query import forget
 from affidavit.record import Envelope, Kind, Record, format_time
@@ -53,19 +52,12 @@ def _now() -> datetime:
 
 
 def write_key_file(path: Path, signer: Signer) -> None:
-    """Write the signing key with mode 0600: temp file in the same folder, fsync, rename."""
+    """Write the signing key with mode 0600, durably; never over an existing key."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if path.exists():
-        raise LedgerError(f"a signing key already exists at {path}; not overwriting it")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key-")
     try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, (signer.private_key_string() + "\n").encode("ascii"))
-        os.fsync(fd)
-        os.close(fd)
-        os.link(tmp, path)  # fails instead of replacing a key that appeared meanwhile
-    finally:
-        os.unlink(tmp)
+        write_atomically(path, signer.private_key_string() + "\n", mode=0o600, exclusive=True)
+    except FileExistsError:
+        raise LedgerError(f"a signing key already exists at {path}; not overwriting it") from None
 
 
 def read_key_file(path: Path) -> Signer:
