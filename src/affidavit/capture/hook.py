@@ -32,7 +32,7 @@ import time
 import zlib
 from datetime import UTC, datetime
 
-from affidavit.capture import conventions, events, inflight, snapshots, spool, writer
+from affidavit.capture import conventions, events, inflight, reads, snapshots, spool, writer
 from affidavit.capture.redact import redact_text
 from affidavit.compliance import policy
 from affidavit.errors import InputError
@@ -245,6 +245,7 @@ class Capture:
         self.done_pending: str | None = None
         self.claimed: list[str] = []
         self.orphans: list[str] = []  # in-flight markers of killed runs, recorded here
+        self.reads: list[tuple[str, str | None, snapshots.Snapshot]] = []  # files only read
         self.marker: inflight.Marker | None = None
         self.verdict: policy.Verdict | None = None  # policy: findings, masks, block
 
@@ -303,6 +304,10 @@ class Capture:
         if event is not None:
             observed, extra = self.observe(conn, event)
         store.begin()
+        if self.reads:
+            rule = reads.load(store, self.opts.config)
+            unkept = {id(s) for path, cwd, s in self.reads if not rule.keeps(path, cwd, s.size)}
+            self.blobs = [b for b in self.blobs if id(b) not in unkept]
         actor = actor_of(store)
         drafts, self.claimed = replay_spool(self.opts.ledger, actor, store)
         drafts += self.lost_events(store, actor)
@@ -364,11 +369,14 @@ class Capture:
                 observed["size"] = snap.size
             return {k: v for k, v in observed.items() if v is not None}, []
         if tool == "Read" and name == "PostToolUse":
-            # Keep what the agent read: a later shell `rm` of it can then be rolled back.
+            # Keep what the agent read, where the config allows (capture/reads.py): a later
+            # shell `rm` of it can then be rolled back.
             path = events.file_path_of(tool_input)
             if path is not None:
                 snap = snapshots.snapshot(path, self.opts.max_file_bytes)
                 self.track(path, snap)
+                cwd = event.get("cwd")
+                self.reads.append((path, cwd if isinstance(cwd, str) else None, snap))
                 if snap.sha256 is not None:
                     return {"before_sha256": snap.sha256, "size": snap.size}, []
             return {}, []
