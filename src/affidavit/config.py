@@ -21,6 +21,8 @@ PLANS = ("pro", "max", "team", "enterprise")
 REGIMES = ("HIPAA", "PCI", "GDPR", "SOX", "FERPA", "GLBA")
 DATA_CLASSES = ("card", "ssn", "iban", "nhs", "phi", "email", "phone", "secret")
 MIN_RETENTION_DAYS = 90
+WORKSPACE = "workspace"  # in capture.keep_read_contents: the session's own folder (its cwd)
+KEEP_READ_MAX_BYTES = 2**20
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,9 @@ class Config:
     enforce: dict[str, bool] = field(default_factory=dict)
     attestation_days: int = 90
     scan_hmac_key: str | None = None
+    # Contents of files the agent only read are kept (for rollback and diffs) only here.
+    keep_read_contents: tuple[str, ...] = (WORKSPACE,)
+    keep_read_max_bytes: int = KEEP_READ_MAX_BYTES
 
     @property
     def function_rules(self) -> list[tuple[str, str]]:
@@ -203,6 +208,7 @@ def parse(text: str, path: Path | None = None) -> Config:
         "attestations",
         "scan",
         "vendor",
+        "capture",
     }
     for key in data:
         if key not in known:
@@ -283,6 +289,15 @@ def parse(text: str, path: Path | None = None) -> Config:
                 f"enforce.{name}", f"enforce takes true/false for {', '.join(ENFORCEABLE)}"
             )
         enforce[name] = value
+    capture = r.table(data, "capture", "capture")
+    keep_reads = r.strings(capture, "keep_read_contents", "capture.keep_read_contents")
+    if "keep_read_contents" not in capture:
+        keep_reads = (WORKSPACE,)
+    keep_max = r.get(
+        capture, "keep_read_max_bytes", "capture.keep_read_max_bytes", int, KEEP_READ_MAX_BYTES
+    )
+    if keep_max < 0:
+        raise r.fail("capture.keep_read_max_bytes", "must be a number of bytes, 0 or more")
     cadence = r.get(governance, "cadence_days", "governance.cadence_days", int, 31)
     if cadence < 1:
         raise r.fail("governance.cadence_days", "must be a positive number of days")
@@ -335,6 +350,8 @@ def parse(text: str, path: Path | None = None) -> Config:
             90,
         ),
         scan_hmac_key=r.get(r.table(data, "scan", "scan"), "hmac_key", "scan.hmac_key", str),
+        keep_read_contents=keep_reads,
+        keep_read_max_bytes=keep_max,
     )
 
 
@@ -414,4 +431,11 @@ expiry_days = 90                     # an `affidavit attest` counts this long
 # copy to replace them, and record each monthly re-check with `affidavit facts verify --by NAME`.
 # [vendor]
 # facts_file = "vendor-facts.toml"   # relative to this file
+
+[capture]
+# Contents of files the agent only READS are kept in the ledger (for rollback and diffs)
+# only under these folders; elsewhere the ledger keeps their hash. "workspace" is the
+# session's own folder. [] keeps no read contents at all.
+keep_read_contents = ["workspace"]
+keep_read_max_bytes = 1048576        # larger files read are hashed, not kept
 """

@@ -10,27 +10,20 @@ passes its own signer instead.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from affidavit.errors import LedgerError
+from affidavit.files import write_atomically
 from affidavit.note import Signer, Verifier
 
 
 def write_key_file(path: Path, signer: Signer) -> None:
-    """Write the signing key with mode 0600 (folder 0700); never replaces an existing key."""
+    """Write the signing key with mode 0600 (folder 0700), durably; never over an existing key."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if path.exists():
-        raise LedgerError(f"a signing key already exists at {path}; not overwriting it")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".key-")
     try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, (signer.private_key_string() + "\n").encode("ascii"))
-        os.fsync(fd)
-        os.close(fd)
-        os.link(tmp, path)  # fails instead of replacing a key that appeared meanwhile
-    finally:
-        os.unlink(tmp)
+        write_atomically(path, signer.private_key_string() + "\n", mode=0o600, exclusive=True)
+    except FileExistsError:
+        raise LedgerError(f"a signing key already exists at {path}; not overwriting it") from None
 
 
 def read_key_file(path: Path) -> Signer:

@@ -23,7 +23,6 @@ and byte flips at random places of every table (seeded, the seed in the failure 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -348,7 +347,9 @@ def hook_refuses(path: Path, before: dict[str, str]) -> None:
     assert line.startswith("affidavit hook: ") and f"ledger {path} is damaged" in line, line
     spooled = list(Path(f"{path}.spool").glob("*.json"))
     assert len(spooled) == 1
-    assert json.loads(base64.b64decode(json.loads(spooled[0].read_text())["stdin"])) == EVENT
+    entry = json.loads(spooled[0].read_text())  # the event's records, redacted; not its raw bytes
+    assert entry["input"]["sha256"] == hashlib.sha256(json.dumps(EVENT).encode()).hexdigest()
+    assert [p["agent"]["tool_use_id"] for _, p in entry["records"]] == [EVENT["tool_use_id"]]
     assert fingerprint(path) == before, "the hook changed the damaged file"
 
 

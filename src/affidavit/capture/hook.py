@@ -7,10 +7,12 @@ Runs inside the agent on every tool call, so:
   held for one short SQLite transaction;
 * it exits 0, or 2 when an enforced policy rule blocks the tool call
   (:mod:`affidavit.compliance.policy`). Whatever goes wrong is one line on stderr and a line
-  in ``<ledger>.errors.log``; the raw event is spooled beside the ledger when the ledger
-  cannot take it (on a disk without a free byte, into the space ``<ledger>.reserve`` kept
-  for that), and the next run replays the spool and records the failure as a
-  ``capture.error`` record, so a gap is never silent;
+  in ``<ledger>.errors.log``; the event, redacted, is spooled beside the ledger when the
+  ledger cannot take it (:mod:`affidavit.capture.spool`; on a disk without a free byte,
+  into the space ``<ledger>.reserve`` kept for that), and the next run replays the spool
+  and records the failure as a ``capture.error`` record, so a gap is never silent;
+* a run killed while it holds an event leaves an in-flight marker, and the next run records
+  the lost event as a ``capture.gap`` (:mod:`affidavit.capture.inflight`);
 * integration and publishing never run here: when the oldest unpublished record is older
   than the seal interval (default 60 s), or at Stop/SessionEnd, it starts a detached
   ``affidavit seal``.
@@ -28,10 +30,10 @@ import sqlite3
 import sys
 import time
 import zlib
-from contextlib import suppress
 from datetime import UTC, datetime
 
-from affidavit.capture import conventions, events, snapshots, writer
+from affidavit.capture import conventions, events, inflight, reads, snapshots, spool, writer
+from affidavit.capture.redact import redact_text
 from affidavit.compliance import policy
 from affidavit.errors import InputError
 from affidavit.store.damage import explain
@@ -147,82 +149,53 @@ def now_text() -> str:
 
 
 def report_failure(opts: Options, raw: bytes, reason: str) -> None:
-    """One stderr line; the raw event spooled for the next run; the error log.
+    """One stderr line; the event, redacted, spooled for the next run; the error log.
 
-    On a full disk the spool gives up the reserve (:func:`keep_reserve`) and tries again, so
-    the event is kept even when the disk has not one byte left.
+    On a full disk the spool gives up the reserve (:func:`spool.release_reserve`) and tries
+    again, so the event is kept even when the disk has not one byte left.
     """
-    line = reason.splitlines()[0] if reason else "unknown error"
+    line = redact_text(reason.splitlines()[0] if reason else "unknown error")[0]
     print(f"affidavit hook: {line[:300]}", file=sys.stderr)
     if not opts.ledger:
         return
     stamp = now_text()
-    entry = {"time": stamp, "error": line, "stdin": base64.b64encode(raw).decode("ascii")}
+    entry = spool_entry(raw, line, stamp)
     try:
         try:
-            spool_event(opts.ledger, entry)
+            spool.write(opts.ledger, entry)
         except OSError as e:
-            if e.errno not in (errno.ENOSPC, errno.EDQUOT) or not release_reserve(opts.ledger):
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT) or not spool.release_reserve(
+                opts.ledger
+            ):
                 raise
-            spool_event(opts.ledger, entry)
+            spool.write(opts.ledger, entry)
     except OSError as e:
         print(f"affidavit hook: could not spool the event either: {e}", file=sys.stderr)
+    spool.append_error_log(opts.ledger, {"time": stamp, "error": line})
+
+
+def spool_entry(raw: bytes, line: str, stamp: str) -> dict[str, Any]:
+    """What the spool keeps of an event: its drafts as the ledger would hold them (redacted),
+    and the input's size and hash; never the raw input (see :mod:`affidavit.capture.spool`)."""
+    head = {"bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+    entry: dict[str, Any] = {"format": spool.FORMAT, "time": stamp, "error": line, "input": head}
     try:
-        with open(opts.ledger + ".errors.log", "a", encoding="utf-8") as log:
-            log.write(json.dumps({"time": stamp, "error": line}) + "\n")
-    except OSError:
-        pass
+        event, problem = decode(raw)
+        if event is not None:
+            drafts = events.map_event(event, actor=actor_of(None))
+            entry["records"] = [[kind, writer.redacted(payload)] for kind, payload in drafts]
+            return entry
+    except Exception as e:  # the same bug would fail the replay: keep what names the input
+        problem = f"{type(e).__name__}: {e}"
+    _, error = error_draft({}, problem or "unreadable event", raw)
+    entry["input"] = writer.redacted(error["input"])
+    entry["problem"] = redact_text(problem or "")[0]
+    return entry
 
 
-def spool_event(ledger: str, entry: dict[str, Any]) -> None:
-    """Write one spool file: a temp file, fsync, rename; no temp file left on failure."""
-    spool = ledger + ".spool"
-    os.makedirs(spool, exist_ok=True)
-    name = os.path.join(spool, f"{time.time_ns()}-{os.getpid()}.json")
-    tmp = name + ".tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(entry, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, name)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-RESERVE_BYTES = 256 * 1024
-"""Disk space kept in ``<ledger>.reserve`` for spooling events when the disk is full."""
-
-
-def keep_reserve(ledger: str) -> None:
-    """Make the reserve if it is missing (after a run that could write): a file of
-    :data:`RESERVE_BYTES` that :func:`report_failure` deletes to make room for the spool."""
-    path = ledger + ".reserve"
-    if os.path.exists(path):
-        return
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(os.urandom(RESERVE_BYTES))  # random: a compressing file system keeps it all
-        os.replace(tmp, path)
-    except OSError:  # no room yet: the next run tries again
-        with suppress(OSError):
-            os.unlink(tmp)
-
-
-def release_reserve(ledger: str) -> bool:
-    """Delete the reserve; whether there was one to free."""
-    try:
-        os.unlink(ledger + ".reserve")
-    except OSError:
-        return False
-    return True
-
-
-def actor_of(store: SqliteStore) -> dict[str, Any]:
-    """OS user and host, plus the Claude account in ~/.claude.json (cached by its stat)."""
+def actor_of(store: SqliteStore | None) -> dict[str, Any]:
+    """OS user and host, plus the Claude account in ~/.claude.json (cached by its stat in
+    the store's meta table; read afresh without a store)."""
     user = os.environ.get("USER") or os.environ.get("USERNAME")
     if not user:
         try:
@@ -239,7 +212,7 @@ def actor_of(store: SqliteStore) -> dict[str, Any]:
     st = snapshots.stat_of(path)
     if st is not None:
         key = f"actor:{path}:{st[0]}:{st[1]}"
-        cached = store.meta("actor_cache")
+        cached = store.meta("actor_cache") if store is not None else None
         if cached is not None and cached.startswith(key + "\n"):
             actor.update(json.loads(cached[len(key) + 1 :]))
         else:
@@ -255,7 +228,8 @@ def actor_of(store: SqliteStore) -> dict[str, Any]:
             except (OSError, ValueError, AttributeError):
                 account = {}
             account = {k: v for k, v in account.items() if isinstance(v, str)}
-            store.set_meta("actor_cache", key + "\n" + json.dumps(account))
+            if store is not None:
+                store.set_meta("actor_cache", key + "\n" + json.dumps(account))
             actor.update(account)
     return {k: v for k, v in actor.items() if v}
 
@@ -270,10 +244,33 @@ class Capture:
         self.pending: tuple[str, bytes] | None = None
         self.done_pending: str | None = None
         self.claimed: list[str] = []
+        self.orphans: list[str] = []  # in-flight markers of killed runs, recorded here
+        self.reads: list[tuple[str, str | None, snapshots.Snapshot]] = []  # files only read
+        self.marker: inflight.Marker | None = None
         self.verdict: policy.Verdict | None = None  # policy: findings, masks, block
 
     def run(self, raw: bytes, *, close: bool = True) -> None:
+        """Record the event, or spool it; the in-flight marker spans exactly that."""
         event, problem = decode(raw)
+        sha = hashlib.sha256(raw).hexdigest()
+        self.marker = inflight.Marker.create(
+            self.opts.ledger, inflight.facts_of(event, len(raw), sha)
+        )
+        try:
+            self.record(raw, event, problem, close=close)
+        except Exception as e:
+            report_failure(self.opts, raw, f"{type(e).__name__}: {e}")
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        if self.marker is not None:
+            self.marker.remove()
+            self.marker = None
+
+    def record(
+        self, raw: bytes, event: dict[str, Any] | None, problem: str | None, *, close: bool
+    ) -> None:
         try:
             # A full page check reads the whole file, too slow for every tool call: the hook
             # relies on SQLite's checks of the pages it touches, the WAL header check, and the
@@ -290,7 +287,7 @@ class Capture:
             self.write(store, raw, event, problem)
         except Exception as e:
             store.rollback()
-            settle_spool(self.claimed, committed=False)
+            spool.settle(self.claimed, committed=False)
             if isinstance(e, sqlite3.DatabaseError):  # name the ledger, note any damage
                 e = explain(self.opts.ledger, e)
             report_failure(self.opts, raw, f"{type(e).__name__}: {e}")
@@ -307,8 +304,13 @@ class Capture:
         if event is not None:
             observed, extra = self.observe(conn, event)
         store.begin()
+        if self.reads:
+            rule = reads.load(store, self.opts.config)
+            unkept = {id(s) for path, cwd, s in self.reads if not rule.keeps(path, cwd, s.size)}
+            self.blobs = [b for b in self.blobs if id(b) not in unkept]
         actor = actor_of(store)
         drafts, self.claimed = replay_spool(self.opts.ledger, actor, store)
+        drafts += self.lost_events(store, actor)
         drafts += [error_draft(actor, f"hook options: {p}", b"") for p in self.opts.problems]
         if event is None:
             drafts.append(error_draft(actor, problem or "unreadable event", raw))
@@ -325,6 +327,15 @@ class Capture:
             # -- end policy --
             drafts += conventions.check(conn, store, event, actor, self.opts.max_file_bytes)
         self.commit(store, drafts, event)
+
+    def lost_events(self, store: SqliteStore, actor: dict[str, Any]) -> list[Draft]:
+        """A ``capture.gap`` for each killed run's marker (call under the write lock)."""
+        out: list[Draft] = []
+        for name, facts in inflight.orphans(self.opts.ledger, own=self.marker):
+            self.orphans.append(name)
+            if not writer.seen(store, f"inflight:{name}"):  # else recorded, not yet deleted
+                out.append(inflight.gap_draft(name, facts, actor))
+        return out
 
     def observe(
         self, conn: sqlite3.Connection, event: dict[str, Any]
@@ -358,11 +369,14 @@ class Capture:
                 observed["size"] = snap.size
             return {k: v for k, v in observed.items() if v is not None}, []
         if tool == "Read" and name == "PostToolUse":
-            # Keep what the agent read: a later shell `rm` of it can then be rolled back.
+            # Keep what the agent read, where the config allows (capture/reads.py): a later
+            # shell `rm` of it can then be rolled back.
             path = events.file_path_of(tool_input)
             if path is not None:
                 snap = snapshots.snapshot(path, self.opts.max_file_bytes)
                 self.track(path, snap)
+                cwd = event.get("cwd")
+                self.reads.append((path, cwd if isinstance(cwd, str) else None, snap))
                 if snap.sha256 is not None:
                     return {"before_sha256": snap.sha256, "size": snap.size}, []
             return {}, []
@@ -499,8 +513,10 @@ class Capture:
             conn.execute("DELETE FROM pending WHERE tool_use_id = ?", (self.done_pending,))
         spawn = self.seal_due(store, event)
         store.commit()
-        settle_spool(self.claimed, committed=True)
-        keep_reserve(self.opts.ledger)
+        spool.settle(self.claimed, committed=True)
+        inflight.discard(self.opts.ledger, self.orphans)
+        self.release()  # first: a kill from here on loses nothing
+        spool.keep_reserve(self.opts.ledger)
         if spawn:
             start_seal(self.opts.ledger)
 
@@ -599,67 +615,52 @@ def replay_spool(
 ) -> tuple[list[Draft], list[str]]:
     """Records for events that earlier runs could not write, and the spool files claimed.
 
-    Call inside the write transaction. A file is claimed by renaming it, so two hooks never
-    replay the same event; the caller deletes the claimed files after its commit, or puts
-    them back with :func:`settle_spool`. Claims are only made under the write lock, so a
-    claimed file seen here belongs to a run that is over: one killed before its commit (the
-    event was never recorded) or between its commit and the deletion. Each replay is indexed
-    as ``spool:<name>`` in the same transaction as its records, which tells the two apart:
-    an event is replayed exactly once, and a crash never strands it in the spool.
+    Call inside the write transaction; the caller settles the claims after it
+    (:func:`spool.settle`). Each replay is indexed as ``spool:<name>`` in the same
+    transaction as its records, so an event is replayed exactly once, and a claimed file a
+    killed run left behind is deleted without being recorded twice.
     """
-    spool = ledger + ".spool"
-    try:
-        names = sorted(os.listdir(spool))
-    except OSError:
-        return [], []
     drafts: list[Draft] = []
     claimed: list[str] = []
-    for name in names:
-        if name.endswith(".json"):
-            base = name
-        elif name.endswith(".claimed"):
-            base = name.rsplit(".", 2)[0]
-        else:
-            continue  # a .tmp that report_failure is still writing
-        path = os.path.join(spool, name)
-        mine = os.path.join(spool, f"{base}.{os.getpid()}.claimed")
-        try:
-            if path != mine:
-                os.rename(path, mine)
-        except OSError:
-            continue  # another hook took it
-        claimed.append(mine)
-        key = f"spool:{base}"
+    for key, path in spool.claim(ledger):
+        claimed.append(path)
         if writer.seen(store, key):
             continue  # recorded by a run that ended before deleting the file
         try:
-            with open(mine, encoding="utf-8") as f:
-                entry = json.load(f)
-            raw = base64.b64decode(entry["stdin"])
+            entry = spool.read(path)
+            records, head = _spooled(entry, actor)
         except (OSError, ValueError, KeyError, TypeError) as e:
-            error = error_draft(actor, f"unreadable spool file {base}: {e}", b"")
+            error = error_draft(actor, f"unreadable spool file {key[6:]}: {e}", b"")
             error[1]["dedup_key"] = key
             drafts.append(error)
             continue
-        when, why = entry.get("time"), entry.get("error")
-        error = error_draft(actor, f"delayed capture from {when}: {why}", raw)
-        error[1]["dedup_key"] = key
-        drafts.append(error)
-        event, _ = decode(raw)
-        if event is not None:
-            drafts += events.map_event(event, actor=actor)
+        message = f"delayed capture from {entry.get('time')}: {entry.get('error')}"
+        drafts.append(
+            (
+                "capture.error",
+                {
+                    "actor": actor,
+                    "error": {"message": message, "stage": "hook"},
+                    "input": head,
+                    "dedup_key": key,
+                },
+            )
+        )
+        drafts += records
     return drafts, claimed
 
 
-def settle_spool(claimed: list[str], *, committed: bool) -> None:
-    for mine in claimed:
-        try:
-            if committed:
-                os.unlink(mine)
-            else:
-                os.rename(mine, mine.rsplit(".", 2)[0])
-        except OSError:
-            pass
+def _spooled(entry: dict[str, Any], actor: dict[str, Any]) -> tuple[list[Draft], dict[str, Any]]:
+    """(records, input facts) of a spool entry; the raw form older versions wrote too."""
+    if "stdin" in entry:  # written before the spool was redacted: map it now
+        raw = base64.b64decode(entry["stdin"])
+        _, error = error_draft({}, "", raw)
+        event, _ = decode(raw)
+        return ([] if event is None else events.map_event(event, actor=actor)), error["input"]
+    records = [(str(kind), dict(payload)) for kind, payload in entry.get("records", [])]
+    if not all(isinstance(p.get("actor", {}), dict) for _, p in records):
+        raise ValueError("a spooled record's actor is not an object")
+    return records, dict(entry["input"])
 
 
 def start_seal(ledger: str) -> None:
@@ -667,7 +668,7 @@ def start_seal(ledger: str) -> None:
     import subprocess
 
     try:
-        with open(ledger + ".errors.log", "a", encoding="utf-8") as log:
+        with spool.open_error_log(ledger) as log:
             subprocess.Popen(
                 [sys.executable, "-m", "affidavit", "--ledger", ledger, "seal", "--json"],
                 stdin=subprocess.DEVNULL,

@@ -61,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from affidavit.errors import InputError
+from affidavit.files import fsync_folder, write_atomically
 
 MARKER = "-m affidavit hook"
 TIMEOUT = 30  # seconds; capture is one short SQLite transaction, this only bounds a hang
@@ -435,22 +436,10 @@ def _write(path: Path, text: str, *, like: Path | None = None) -> None:
             st: os.stat_result | None = os.stat(target if target.exists() else (like or target))
         except FileNotFoundError:
             st = None
-        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(text.encode("utf-8"))
-                f.flush()
-                if st is not None:
-                    os.chmod(tmp, stat.S_IMODE(st.st_mode))
-                    if hasattr(os, "chown") and os.geteuid() == 0:
-                        os.chown(tmp, st.st_uid, st.st_gid)
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(target.parent)
+        mode = stat.S_IMODE(st.st_mode) if st is not None else None
+        root = st is not None and hasattr(os, "geteuid") and os.geteuid() == 0
+        owner = (st.st_uid, st.st_gid) if st is not None and root else None
+        write_atomically(target, text, mode=mode, owner=owner)
     except PermissionError as e:
         raise _denied(path, e) from e
 
@@ -460,17 +449,7 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
     except PermissionError as e:
         raise _denied(path, e) from e
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix" or not folder.is_dir():
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_folder(path.parent)
 
 
 def _denied(path: Path, e: OSError) -> InputError:

@@ -16,13 +16,13 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from affidavit.capture import snapshots
 from affidavit.errors import InputError, LedgerError
+from affidavit.files import write_atomically
 from affidavit.ledger import Ledger
 from affidavit.record import Record
 
@@ -110,28 +110,6 @@ def diff(ledger: Ledger, seq: int) -> str:
     return "".join(line if line.endswith("\n") else line + marker for line in lines)
 
 
-def _write_atomically(path: str, data: bytes, mode: int | None) -> None:
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".affidavit-restore-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def rollback(
     ledger: Ledger, seq: int, *, force: bool = False, actor: dict[str, Any] | None = None
 ) -> int:
@@ -197,7 +175,7 @@ def rollback(
     else:
         data = _content(ledger, action.before, "before")
         assert data is not None
-        _write_atomically(target, data, mode)
+        write_atomically(target, data, mode=mode)
         restored_path, restored = target, action.before
     forced = force and current.sha256 != action.after
     return _record(

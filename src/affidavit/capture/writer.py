@@ -36,9 +36,7 @@ def append_drafts(
     keys: list[tuple[str, str]] = []
     for kind, payload in drafts:
         refuse_erasure(kind)
-        clean, count = redact(payload)
-        if count:
-            clean["redactions"] = count
+        clean = redacted(payload)
         key = clean.pop("dedup_key", None) or (clean.get("agent") or {}).get("tool_use_id")
         if not key and kind == "prompt.submit":
             text = (clean.get("prompt") or {}).get("text")
@@ -52,6 +50,18 @@ def append_drafts(
         [(key, first + i, source, kind) for i, (key, kind) in enumerate(keys) if key],
     )
     return range(first, first + len(rows))
+
+
+def redacted(payload: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``payload`` with secrets masked and their number in ``redactions``.
+
+    Redacting again finds nothing new and keeps the count, so a payload redacted before it
+    was spooled is stored as if it had been redacted here.
+    """
+    clean, count = redact(payload)
+    if count:
+        clean["redactions"] = count
+    return dict(clean)
 
 
 def prompt_key(session_id: str | None, text: str) -> str:

@@ -21,6 +21,7 @@ import click
 
 from affidavit import locations
 from affidavit.errors import InputError, VerificationError
+from affidavit.files import write_atomically
 from affidavit.ledger import Ledger, Progress
 from affidavit.record import Record, parse_time
 from affidavit.store.damage import explain
@@ -262,15 +263,10 @@ def checkpoint(paths: Paths, out: Path | None, force: bool) -> None:
         return
     if out.exists() and not force:
         raise InputError(f"{out} exists; use --force to overwrite it")
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(latest[1])
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)  # a full disk must not leave the temp file behind
+        write_atomically(out, latest[1], exclusive=not force)
+    except FileExistsError:
+        raise InputError(f"{out} exists; use --force to overwrite it") from None
     say(f"saved checkpoint of size {latest[0]} to {out}")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import click
@@ -11,6 +10,7 @@ import click
 from affidavit import config as cfg
 from affidavit.cli.commands import cli, emit_json, say
 from affidavit.errors import InputError
+from affidavit.files import write_atomically
 
 
 @cli.group("config")
@@ -39,12 +39,10 @@ def init(out: Path | None) -> None:
     if target.exists():
         raise InputError(f"{target} exists; edit it, or remove it first")
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".affidavit-toml-")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(cfg.STARTER)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, target)
+    try:  # 0600: the file may come to hold scan.hmac_key
+        write_atomically(target, cfg.STARTER, mode=0o600, exclusive=True)
+    except FileExistsError:
+        raise InputError(f"{target} exists; edit it, or remove it first") from None
     say(f"wrote {target}; edit it, then run `affidavit config check`")
 
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from affidavit.capture import snapshots
 from affidavit.errors import InputError, LedgerCorruptError, LedgerError, VerificationError
 from affidavit.evidence import layout
 from affidavit.evidence.readme import render_readme
+from affidavit.files import atomic_writer
 from affidavit.ledger import Ledger, Progress
 from affidavit.note import Checkpoint, open_checkpoint
 from affidavit.record import Kind, format_time
@@ -172,10 +171,9 @@ def _build(
     selected = [_seq(row) for row in rows]
     seqs = [s for s in selected if s < checkpoint.size]
 
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
+    # 0600 until handed over: a pack built --with-content holds file contents.
     try:
-        with os.fdopen(fd, "w+b") as handle:
+        with atomic_writer(out, mode=0o600, exclusive=not force) as handle:
             with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
                 writer = _Writer(ledger, archive, checkpoint, now)
                 writer.records(seqs, with_content=with_content, progress=progress)
@@ -200,12 +198,9 @@ def _build(
                     "consistency_from": [size for size, _ in consistency],
                 }
                 writer.finish(selection, note)
-            handle.flush()
-            os.fsync(handle.fileno())
             length = handle.tell()
-        _place(tmp, out, force=force)
-    finally:
-        tmp.unlink(missing_ok=True)
+    except FileExistsError:
+        raise InputError(f"{out} exists; use --force to overwrite it") from None
     return BuildResult(
         path=out,
         bytes=length,
@@ -363,22 +358,6 @@ def _content_refs(body: bytes) -> list[str]:
     if not isinstance(file, dict):
         return []
     return [h for k in ("before_sha256", "after_sha256") if layout.is_sha256_hex(h := file.get(k))]
-
-
-def _place(tmp: Path, out: Path, *, force: bool) -> None:
-    if force:
-        os.replace(tmp, out)
-    else:
-        try:
-            os.link(tmp, out)  # fails, instead of replacing, if out appeared meanwhile
-        except FileExistsError:
-            raise InputError(f"{out} exists; use --force to overwrite it") from None
-    with contextlib.suppress(OSError):  # not every platform can fsync a folder
-        folder = os.open(out.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
 
 
 def _consistency(ledger: Ledger, kept: str, checkpoint: Checkpoint) -> tuple[int, bytes]:

@@ -17,7 +17,6 @@ folder, fsync, rename) and never replaces an existing file unless told to.
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from typing import IO, NamedTuple, Protocol
 
 from affidavit import query
 from affidavit.errors import InputError
+from affidavit.files import atomic_writer
 from affidavit.store.damage import damaged
 from affidavit.store.sqlite import SqliteStore
 
@@ -198,34 +198,12 @@ def write_file(
     rows = read_rows(store, filters, rules)
     if progress is not None:
         rows = _reporting(rows, progress)
-    tmp = folder / f".{out.name}.tmp-{os.getpid()}"
     try:
-        with open(tmp, "xb") as f:
+        with atomic_writer(out, exclusive=not force) as f:
             report = fmt.write(rows, f)
-            f.flush()
-            os.fsync(f.fileno())
-        if force:
-            os.replace(tmp, out)
-        else:
-            os.link(tmp, out)  # fails rather than replace a file that appeared meanwhile
-            os.unlink(tmp)
     except FileExistsError:
         raise InputError(f"{out} appeared during the export; use --force to overwrite it") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_folder(folder)
     return report
-
-
-def _fsync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # some platforms cannot open a folder; the rename is still atomic
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # -- helpers the formats share --------------------------------------------------------------

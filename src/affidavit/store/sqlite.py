@@ -140,7 +140,9 @@ class SqliteStore:
         """Create a new ledger file; refuses to touch an existing one."""
         if os.path.lexists(path):
             raise LedgerExistsError(f"a ledger already exists at {path}; not overwriting it")
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+        # 0600 before SQLite opens it: SQLite gives the -wal and -shm files the same mode.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         conn = cls._connect(path)
         try:
             conn.execute("BEGIN IMMEDIATE")
