@@ -32,7 +32,7 @@ import time
 import zlib
 from datetime import UTC, datetime
 
-from affidavit.capture import conventions, events, inflight, reads, snapshots, spool, writer
+from affidavit.capture import conventions, events, inflight, reads, snapshots, spool, state, writer
 from affidavit.capture.redact import redact_text
 from affidavit.compliance import policy
 from affidavit.errors import InputError
@@ -355,10 +355,10 @@ class Capture:
             snap = snapshots.snapshot(path, self.opts.max_file_bytes)
             self.track(path, snap)
             if name == "PreToolUse":
-                state = {"before": snap.sha256, "known": snap.exists}
-                self.pending = (use_id, json.dumps(state).encode())
+                seen = {"before": snap.sha256, "known": snap.exists}
+                self.pending = (use_id, json.dumps(seen).encode())
                 return {"before_sha256": snap.sha256, "before_known": snap.exists}, []
-            before = load_pending(conn, use_id)
+            before = state.load_pending(conn, use_id)
             self.done_pending = use_id
             observed: dict[str, Any] = {}
             if before is not None:
@@ -389,11 +389,11 @@ class Capture:
                 packed = zlib.compress(json.dumps([manifest, capped]).encode(), 1)
                 self.pending = (use_id, packed)
                 return {}, []
-            state = load_pending(conn, use_id, packed=True)
+            kept = state.load_pending(conn, use_id, packed=True)
             self.done_pending = use_id
-            if state is None:
+            if kept is None:
                 return {}, []
-            return {}, self.side_effects(conn, event, state, manifest, capped)
+            return {}, self.side_effects(conn, event, kept, manifest, capped)
         return {}, []
 
     def track(self, path: str, snap: snapshots.Snapshot) -> None:
@@ -505,12 +505,9 @@ class Capture:
         for path, st, sha in self.remembered:
             snapshots.remember(conn, path, st, sha)
         if self.pending is not None:
-            conn.execute(
-                "INSERT OR REPLACE INTO pending (tool_use_id, created, state) VALUES (?, ?, ?)",
-                (self.pending[0], now_text(), self.pending[1]),
-            )
+            state.keep_pending(conn, self.pending[0], now_text(), self.pending[1])
         if self.done_pending is not None:
-            conn.execute("DELETE FROM pending WHERE tool_use_id = ?", (self.done_pending,))
+            state.drop_pending(conn, self.done_pending)
         spawn = self.seal_due(store, event)
         store.commit()
         spool.settle(self.claimed, committed=True)
@@ -530,13 +527,11 @@ class Capture:
         else:
             if now - last < min(10.0, self.opts.seal_interval / 2):
                 return False
-            row = store.connection.execute(
-                "SELECT leaf FROM records WHERE seq = "
-                "(SELECT coalesce(max(size), 0) FROM checkpoints)"
-            ).fetchone()
+            latest = store.latest_checkpoint()
+            row = store.record(latest[0] if latest else 0)
             if row is None:
                 return False
-            stamp = json.loads(row[0]).get("time", "")
+            stamp = json.loads(row[1]).get("time", "")
             try:
                 age = now - datetime.fromisoformat(stamp).timestamp()
             except ValueError:
@@ -600,14 +595,6 @@ def error_draft(actor: dict[str, Any], message: str, raw: bytes) -> Draft:
             },
         },
     )
-
-
-def load_pending(conn: sqlite3.Connection, use_id: str, packed: bool = False) -> Any:
-    row = conn.execute("SELECT state FROM pending WHERE tool_use_id = ?", (use_id,)).fetchone()
-    if row is None:
-        return None
-    data = zlib.decompress(row[0]) if packed else row[0]
-    return json.loads(data)
 
 
 def replay_spool(

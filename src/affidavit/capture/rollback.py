@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from affidavit.capture import snapshots
+from affidavit import query
+from affidavit.capture import content, snapshots
 from affidavit.errors import InputError, LedgerError
 from affidavit.files import write_atomically
 from affidavit.ledger import Ledger
@@ -85,7 +86,7 @@ def _leaves_workspace(path: str, cwd: str | None) -> bool:
 def _content(ledger: Ledger, sha256: str | None, what: str) -> bytes | None:
     if sha256 is None:
         return None
-    data = snapshots.get_blob(ledger.store.connection, sha256)
+    data = content.get_blob(ledger.store.connection, sha256)
     if data is None:
         raise LedgerError(f"the {what} content ({sha256[:12]}…) was not kept (over the size cap?)")
     return data
@@ -242,11 +243,13 @@ def _undone(action: FileAction, current: snapshots.Snapshot) -> bool:
 
 def _restore_of(ledger: Ledger, seq: int) -> int | None:
     """The seq of a file.restore record that undid record ``seq``, if there is one."""
-    rows = ledger.store.connection.execute(
-        "SELECT seq, payload FROM records WHERE seq > ? AND instr(leaf, ?) ORDER BY seq",
-        (seq, b'"kind":"file.restore"'),
-    )
-    for restore_seq, body in rows:
+    _, rows = query.actions(ledger.store, query.Filters(kinds=("file.restore",)))
+    for row in rows:
+        restore_seq = int(row[0])  # type: ignore[call-overload]
+        if restore_seq <= seq:
+            continue
+        record = ledger.store.record(restore_seq)
+        body = None if record is None else record[4]
         restore = json.loads(body).get("restore") if body is not None else None
         if isinstance(restore, dict) and restore.get("of_seq") == seq:
             return int(restore_seq)

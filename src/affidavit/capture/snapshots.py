@@ -13,7 +13,11 @@ import hashlib
 import os
 import sqlite3
 import stat
-import zlib
+
+from affidavit.capture.content import get_blob as get_blob  # the content store
+from affidavit.capture.content import put_blob
+from affidavit.capture.state import recall as recall  # the capture state
+from affidavit.capture.state import remember as remember
 
 DEFAULT_MAX_FILE_BYTES = 20 * 2**20
 DEFAULT_MANIFEST_CAP = 50_000
@@ -60,27 +64,6 @@ def snapshot(path: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Snapshot:
     except OSError:
         return MISSING
     return Snapshot(True, digest.hexdigest(), size, None if kept is None else b"".join(kept))
-
-
-def put_blob(conn: sqlite3.Connection, sha256: str, data: bytes) -> None:
-    """Store content once by hash; zlib only when it saves space."""
-    packed = zlib.compress(data, 6)
-    codec, body = ("zlib", packed) if len(packed) < len(data) else ("raw", data)
-    conn.execute(
-        "INSERT OR IGNORE INTO blobs (sha256, size, codec, data) VALUES (?, ?, ?, ?)",
-        (sha256, len(data), codec, body),
-    )
-
-
-def get_blob(conn: sqlite3.Connection, sha256: str) -> bytes | None:
-    row = conn.execute("SELECT codec, data FROM blobs WHERE sha256 = ?", (sha256,)).fetchone()
-    if row is None:
-        return None
-    codec, body = row
-    data = zlib.decompress(body) if codec == "zlib" else bytes(body)
-    if hashlib.sha256(data).hexdigest() != sha256:
-        raise ValueError(f"stored content {sha256} does not hash to its name")
-    return data
 
 
 def keep(conn: sqlite3.Connection, snap: Snapshot) -> None:
@@ -138,34 +121,6 @@ def diff(
             created.remove(p)
             deleted.remove(old)
     return sorted(created), sorted(updated), sorted(deleted), sorted(renamed)
-
-
-def remember(conn: sqlite3.Connection, path: str, st: Stat, sha256: str) -> None:
-    """Cache a file's hash under its stat, so a later Bash diff knows its before-hash.
-
-    A name that is not UTF-8 (``os.fsdecode`` leaves lone surrogates in it) is not SQLite
-    text, so it is not cached: its later diff has no before-hash, as for a file never seen.
-    """
-    try:
-        conn.execute(
-            "INSERT OR REPLACE INTO file_state (path, size, mtime_ns, inode, sha256) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (path, *st, sha256),
-        )
-    except UnicodeEncodeError:
-        return
-
-
-def recall(conn: sqlite3.Connection, path: str, st: Stat) -> str | None:
-    try:
-        row = conn.execute(
-            "SELECT sha256 FROM file_state "
-            "WHERE path = ? AND size = ? AND mtime_ns = ? AND inode = ?",
-            (path, *st),
-        ).fetchone()
-    except UnicodeEncodeError:
-        return None  # never cached (see remember)
-    return None if row is None else str(row[0])
 
 
 def stat_of(path: str) -> Stat | None:

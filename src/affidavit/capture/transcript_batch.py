@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from affidavit.capture import events, writer
+from affidavit.capture import events, state, writer
 from affidavit.errors import InputError
 from affidavit.store.sqlite import SqliteStore
 
@@ -171,13 +171,7 @@ class Batch:
     def hooked(self) -> set[str]:
         """Sessions in which a hook recorded any tool call: read once per import."""
         if self._covered is None:
-            rows = self.store.connection.execute(
-                "SELECT DISTINCT json_extract(CAST(r.payload AS TEXT), '$.agent.session_id') "
-                "FROM tool_uses t JOIN records r ON r.seq = t.seq "
-                "WHERE t.source = ? AND r.payload IS NOT NULL",
-                (events.SOURCE_HOOK,),
-            )
-            self._covered = {s for (s,) in rows if isinstance(s, str)}
+            self._covered = state.sessions_seen_by(self.store.connection, events.SOURCE_HOOK)
         return self._covered
 
     def cover(self, session: str | None) -> None:
@@ -221,8 +215,8 @@ class Batch:
                 continue
             # Index every corroborated key to this record, so a re-import finds them; an
             # intent-only corroboration is indexed as an intent, so a later result still counts.
-            self.store.connection.executemany(
-                "INSERT INTO tool_uses (tool_use_id, seq, source, kind) VALUES (?, ?, ?, ?)",
+            state.index_keys(
+                self.store.connection,
                 [
                     (key, seq, SOURCE, CORROBORATION if kind == "prompt" else kind)
                     for _, key, kind in items

@@ -11,6 +11,7 @@ import hashlib
 from datetime import datetime
 
 from affidavit import merkle
+from affidavit.capture import state
 from affidavit.capture.redact import redact
 from affidavit.record import Record
 from affidavit.store.sqlite import SqliteStore
@@ -45,8 +46,8 @@ def append_drafts(
         rows.append((rec.leaf, merkle.leaf_hash(rec.leaf), rec.salt, rec.payload_json))
         keys.append((key if isinstance(key, str) else "", kind))
     first = store.add_records(rows)
-    store.connection.executemany(
-        "INSERT INTO tool_uses (tool_use_id, seq, source, kind) VALUES (?, ?, ?, ?)",
+    state.index_keys(
+        store.connection,
         [(key, first + i, source, kind) for i, (key, kind) in enumerate(keys) if key],
     )
     return range(first, first + len(rows))
@@ -72,7 +73,4 @@ def prompt_key(session_id: str | None, text: str) -> str:
 
 def seen(store: SqliteStore, key: str) -> list[tuple[int, str, str]]:
     """(seq, source, kind) of every record already indexed under a tool_use_id or key."""
-    rows = store.connection.execute(
-        "SELECT seq, source, kind FROM tool_uses WHERE tool_use_id = ? ORDER BY seq", (key,)
-    )
-    return [(int(s), str(src), str(k)) for s, src, k in rows]
+    return state.seen(store.connection, key)
