@@ -273,14 +273,17 @@ def _findings(ledger: Ledger) -> tuple[Finding, ...]:
 
 
 def _verify(ledger: Ledger) -> Verified:
+    """Verify the ledger and every derived table the report reads (the actions index)."""
+    from affidavit.views import VIEWS
+
     try:
-        report = ledger.verify()
+        report = ledger.verify(views=VIEWS)
     except AffidavitError as e:
         return Verified(False, str(e))
     return Verified(
         True,
         f"{report.records} records ({report.erased} erased), {report.checkpoints} checkpoints,"
-        f" tree size {report.tree_size}",
+        f" tree size {report.tree_size}; the index and capture tables agree with the records",
     )
 
 
