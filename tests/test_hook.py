@@ -861,3 +861,35 @@ def test_demo_session(ledger: Path, tmp_path: Path) -> None:
     }
     assert wait_for_checkpoint(ledger, len(records)) == len(records)  # sealed at the end
     seal_and_verify(ledger)
+
+
+def test_hook_help_explains_and_records_nothing(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.sqlite"
+    new_ledger(tmp_path).close()
+    before = ledger.read_bytes()
+    runs = [
+        subprocess.run([sys.executable, "-m", "affidavit", "hook", flag], capture_output=True)
+        for flag in ("--help", "-h")
+    ]
+    runs.append(
+        subprocess.run(
+            [sys.executable, "-m", "affidavit", "--ledger", str(ledger), "hook", "--help"],
+            capture_output=True,
+        )
+    )
+    for done in runs:
+        out = done.stdout.decode()
+        assert done.returncode == 0, done.stderr
+        assert out.startswith("Usage: affidavit hook")
+        assert "--seal-interval" in out and "exits 2" in out
+    assert ledger.read_bytes() == before
+    assert not Path(f"{ledger}.spool").exists()
+
+
+def test_hook_after_the_ledger_option_records_into_that_ledger(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.sqlite"
+    new_ledger(tmp_path).close()
+    event = tool_event("PreToolUse", "Read", {"file_path": str(tmp_path / "a.txt")}, "t1", tmp_path)
+    done = affidavit(ledger, "hook", *QUIET, stdin=json.dumps(event).encode())
+    assert done.returncode == 0, done.stderr
+    assert [r.kind for r in read_records(ledger)].count("tool.intent") == 1

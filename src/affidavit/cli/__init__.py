@@ -24,6 +24,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def main(argv: list[str] | None = None) -> None:
     """Entry point; maps errors to the documented exit codes."""
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["hook"] and args[1:2] in (["--help"], ["-h"]):
+        print(HOOK_HELP, end="")
+        sys.exit(EXIT_OK)
     if args[:1] == ["hook"]:
         try:
             from affidavit.capture.hook import run_hook
@@ -40,6 +43,30 @@ def main(argv: list[str] | None = None) -> None:
         os._exit(code)
     sys.exit(run(args))
 
+
+HOOK_HELP = """\
+Usage: affidavit hook [--ledger PATH] [--config PATH] [--seal-interval SECONDS]
+                      [--busy-timeout SECONDS] [--max-file-bytes N] [--manifest-cap N]
+
+  Record one Claude Code / Cowork hook event, read as JSON from stdin. Claude Code calls
+  this once per event (`affidavit install` registers it); you do not run it by hand.
+
+  Exits 0 whatever happens to it: a problem becomes a capture.error record (or the event
+  is spooled beside the ledger and recorded by the next run), except when a rule in
+  [enforce] of affidavit.toml blocks a tool call: then a PreToolUse exits 2 with a
+  one-line reason, which Claude Code shows the agent. An unknown option is recorded as a
+  capture.error, never refused: the command line is fixed in the agent's settings.
+
+Options:
+  --ledger PATH             the ledger (default: $AFFIDAVIT_LEDGER, else the user's)
+  --config PATH             the affidavit.toml with folder policy (default: $AFFIDAVIT_CONFIG)
+  --seal-interval SECONDS   start a detached `affidavit seal` when the oldest unpublished
+                            record is this old (default 60)
+  --busy-timeout SECONDS    give up on a locked ledger after this long and spool (default 5)
+  --max-file-bytes N        largest file whose content is kept for rollback
+  --manifest-cap N          most files listed in a folder scan around a shell command
+  -h, --help                show this message and exit
+"""
 
 # Modules whose commands join the group when imported (each uses ``@cli.command()``).
 COMMAND_MODULES = (

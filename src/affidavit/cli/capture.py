@@ -1,4 +1,4 @@
-"""Commands over captured file actions: ``diff`` and ``rollback``."""
+"""Commands over captured file actions: ``diff``, ``rollback``, and ``hook`` after options."""
 
 from __future__ import annotations
 
@@ -42,3 +42,25 @@ def rollback(paths: Paths, seq: int, force: bool, as_json: bool) -> None:
     else:
         say(f"restored {action.old_path or action.path} to its state before record {seq}")
         say(f"recorded as record {restored}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("options", nargs=-1, type=click.UNPROCESSED)
+@pass_paths
+def hook(paths: Paths, options: tuple[str, ...]) -> None:
+    """Record one hook event read as JSON from stdin; Claude Code calls it once per event.
+
+    OPTIONS are the hook's own: --ledger PATH, --config PATH, --seal-interval SECONDS,
+    --busy-timeout SECONDS, --max-file-bytes N, --manifest-cap N. It exits 0 whatever
+    happens to it (problems become capture.error records), except when an [enforce] rule
+    blocks a tool call (a PreToolUse then exits 2 with a one-line reason).
+
+    Claude Code runs `affidavit hook ...` with `hook` as the first word, which starts
+    without loading the rest of the command line; `affidavit --ledger PATH hook` works too.
+    """
+    from affidavit.capture.hook import run_hook
+
+    argv = list(options) if "--ledger" in options else ["--ledger", str(paths.ledger), *options]
+    code = run_hook(argv)
+    sys.stdout.flush()
+    raise click.exceptions.Exit(code)
