@@ -2,8 +2,8 @@
 
 The shared fixtures are imported in place and checked against ``expected.json`` (counted
 independently of this code); the RonKat2008 hook payloads go through the real ``affidavit
-hook`` before a transcript of the same tool calls (``assets/transcripts/hooked/``) is
-imported; malformed and odd input comes from ``assets/transcripts/`` or is made in tmp_path.
+hook`` before a transcript of the same tool calls (written at test time by
+``tests/hooked_transcripts.py``) is imported; malformed and odd input comes from ``assets/transcripts/`` or is made in tmp_path.
 """
 
 from __future__ import annotations
@@ -55,6 +55,14 @@ def new_ledger(tmp_path: Path, name: str = "ledger") -> Ledger:
     return Ledger.create(
         tmp_path / f"{name}.sqlite", origin="test.example/import", key_path=tmp_path / f"{name}.k"
     )
+
+
+@pytest.fixture(scope="module")
+def hooked_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Transcripts of the shared hook payloads' tool calls, written for this run."""
+    from hooked_transcripts import write_hooked
+
+    return write_hooked(tmp_path_factory.mktemp("hooked"))
 
 
 @pytest.fixture
@@ -228,7 +236,7 @@ def test_fixture_folder_at_once_then_again(ledger: Ledger) -> None:
 
 
 def test_import_after_hooks_corroborates_instead_of_duplicating(
-    tmp_path: Path, ledger: Ledger
+    tmp_path: Path, ledger: Ledger, hooked_dir: Path
 ) -> None:
     hook_files = sorted(shared_path(*HOOKS).glob("*.json"))
     payloads = [json.loads(f.read_text("utf-8")) for f in hook_files]
@@ -253,8 +261,8 @@ def test_import_after_hooks_corroborates_instead_of_duplicating(
     # its prompt and tool uses are duplicates, corroborated or written only once.
     copy = tmp_path / "copy" / "resumed.jsonl"
     copy.parent.mkdir()
-    shutil.copyfile(TRANSCRIPTS / "hooked" / "56422690-bc20-4983-b21e-8514b3d56b4b.jsonl", copy)
-    result = do_import(ledger, TRANSCRIPTS / "hooked", copy)
+    shutil.copyfile(hooked_dir / "56422690-bc20-4983-b21e-8514b3d56b4b.jsonl", copy)
+    result = do_import(ledger, hooked_dir, copy)
     assert result.error_count == 0
     assert result.duplicates == 3
     assert result.corroborated == len(posts) + len(prompts)
@@ -300,7 +308,7 @@ def test_import_after_hooks_corroborates_instead_of_duplicating(
         or gaps[u]["reason"] != "a hook saw the request (PreToolUse) but not its result"
     )
 
-    again = do_import(ledger, TRANSCRIPTS / "hooked")
+    again = do_import(ledger, hooked_dir)
     assert (again.records, again.corroborated, again.gaps) == (0, 0, 0)
     written = result.records - result.gaps - len(corroborations)
     assert again.duplicates == written + result.corroborated
@@ -365,13 +373,13 @@ def test_malformed_lines_are_reported_and_the_rest_imported(ledger: Ledger) -> N
 
 
 def test_binary_empty_and_missing_files_do_not_stop_the_import(
-    tmp_path: Path, ledger: Ledger
+    tmp_path: Path, ledger: Ledger, hooked_dir: Path
 ) -> None:
     garbage = tmp_path / "garbage.jsonl"
     garbage.write_bytes(random.Random(7).randbytes(300_000))
     empty = tmp_path / "empty.jsonl"
     empty.write_bytes(b"")
-    good = TRANSCRIPTS / "hooked" / "0e72a50a-26a8-435d-8708-523dd0eecddd.jsonl"
+    good = hooked_dir / "0e72a50a-26a8-435d-8708-523dd0eecddd.jsonl"
     missing = tmp_path / "gone.jsonl"
     result = do_import(ledger, garbage, empty, missing, good)
     assert result.files_read == 3
@@ -422,8 +430,10 @@ def test_huge_lines(tmp_path: Path, ledger: Ledger) -> None:
         assert error["input"]["excerpt"].startswith('{"type": "assistant"')
 
 
-def test_paths_with_spaces_unicode_and_crlf(tmp_path: Path, ledger: Ledger) -> None:
-    source = TRANSCRIPTS / "hooked" / "5668ec28-8187-4443-bfc9-b89bf23120bc.jsonl"
+def test_paths_with_spaces_unicode_and_crlf(
+    tmp_path: Path, ledger: Ledger, hooked_dir: Path
+) -> None:
+    source = hooked_dir / "5668ec28-8187-4443-bfc9-b89bf23120bc.jsonl"
     folder = tmp_path / "Application Support" / "séances 日本"
     folder.mkdir(parents=True)
     target = folder / "my session ✓.jsonl"
@@ -590,9 +600,9 @@ def test_unanswered_tool_use_gets_its_outcome_on_a_later_import(
 
 
 def test_interrupted_import_keeps_what_it_committed(
-    tmp_path: Path, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, ledger: Ledger, monkeypatch: pytest.MonkeyPatch, hooked_dir: Path
 ) -> None:
-    folder = TRANSCRIPTS / "hooked"
+    folder = hooked_dir
     monkeypatch.setattr(transcript_batch, "BATCH_RECORDS", 3)
     calls = 0
 

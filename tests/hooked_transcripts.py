@@ -1,4 +1,7 @@
-"""Rebuild ``hooked/<session>.jsonl``: transcripts of the RonKat2008 hook payloads' tool calls.
+"""Write ``<session>.jsonl``: transcripts of the RonKat2008 hook payloads' tool calls.
+
+Made at test time into a temporary folder, from the payloads read in place in
+``../shared/`` (third-party data is never committed to the project, not even derived).
 
 Each of the four sessions in ``../shared/fixtures/RonKat2008__agent-verdict/.../hooks/``
 gets the transcript Claude Code 2.1 would have written for it: a prompt, then per tool call
@@ -6,8 +9,6 @@ an ``assistant`` line with the ``tool_use`` block and a ``user`` line with its
 ``tool_result`` and ``toolUseResult`` (the hook's ``tool_response``). The two tool calls the
 hooks saw only at PreToolUse get results here, and session ``5668ec28…`` has one tool call
 no hook saw (``toolu_01TranscriptOnlyLs0000``), so the import test sees every case.
-
-    .venv/bin/python tests/assets/transcripts/make_hooked.py
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-HOOKS = HERE.parents[3] / "shared/fixtures/RonKat2008__agent-verdict/tests/fixtures/hooks"
+HOOKS = ("fixtures", "RonKat2008__agent-verdict", "tests", "fixtures", "hooks")
 CWD = "/private/var/folders/p2/xpfv5y4n1q9gmxzf52f5q3l40000gn/T/tmp.gOyhlOEkeJ"
 NAMESPACE = uuid.UUID("6f1c2a8e-0000-4000-8000-000000000000")
 BASH_OK = {"stderr": "", "interrupted": False, "isImage": False}
@@ -110,16 +110,17 @@ def transcript(session: str, payloads: list[dict[str, Any]]) -> str:
     return "".join(json.dumps(x, separators=(",", ":")) + "\n" for x in lines)
 
 
-def main() -> None:
-    payloads = [json.loads(p.read_text("utf-8")) for p in sorted(HOOKS.glob("*.json"))]
+def write_hooked(out: Path) -> Path:
+    """Write one transcript per session into ``out``; returns ``out``. Skips the calling
+    test (with the path named) where ``../shared/`` is absent, never under ``CI=true``."""
+    from conftest import shared_path
+
+    hooks = shared_path(*HOOKS)
+    payloads = [json.loads(p.read_text("utf-8")) for p in sorted(hooks.glob("*.json"))]
     sessions: dict[str, list[dict[str, Any]]] = {}
     for p in payloads:
         sessions.setdefault(p["session_id"], []).append(p)
-    out = HERE / "hooked"
-    out.mkdir(exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     for session, items in sorted(sessions.items()):
         (out / f"{session}.jsonl").write_text(transcript(session, items), encoding="utf-8")
-
-
-if __name__ == "__main__":
-    main()
+    return out
