@@ -3,7 +3,8 @@
 The shared fixtures are imported in place and checked against ``expected.json`` (counted
 independently of this code); the RonKat2008 hook payloads go through the real ``affidavit
 hook`` before a transcript of the same tool calls (written at test time by
-``tests/hooked_transcripts.py``) is imported; malformed and odd input comes from ``assets/transcripts/`` or is made in tmp_path.
+``tests/hooked_transcripts.py``) is imported; malformed and odd input comes from
+``assets/transcripts/`` or is made in tmp_path.
 """
 
 from __future__ import annotations
