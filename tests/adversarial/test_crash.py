@@ -76,6 +76,10 @@ class Operation:
         as lost, not held, even though nothing is broken)."""
         return False
 
+    def after_recovery(self, state: str) -> str:
+        """The state once the next run has had its chance to report the kill."""
+        return state
+
     def recover(self, r: int) -> Run:
         """The next operation, not killed; asserts it succeeded. Its run times the kills."""
         raise NotImplementedError
@@ -120,6 +124,8 @@ def _crash_test(
             state = op.check(rounds, run)
             op.scene.verify()
             timer.note(op.recover(rounds))  # the next round's verify covers what it wrote
+            if run.killed:
+                state = op.after_recovery(state)
         except Exception as e:
             problem = f"round {rounds}, kill after {delay:.4f}s: {type(e).__name__}: {e}"
             count.fail(problem[:200])  # killed or not, this run broke a promise
@@ -353,9 +359,23 @@ class Hook(Operation):
         return f"{event}, spool {'replayed' if self.last_spool in replayed else 'kept'}"
 
     def lost(self, state: str) -> bool:
-        # The event dies with a hook killed before its commit. Until the hook leaves a
-        # capture.gap for it, nothing in the ledger says so: that is a loss, not a hold.
+        # The event dies with a hook killed before its commit: a loss, not a hold, even
+        # when the next run records a capture.gap saying so.
         return state.startswith("event lost")
+
+    def after_recovery(self, state: str) -> str:
+        """A lost event leaves a capture.gap (the next run finds the killed run's marker)
+        unless the kill came before the hook had read its event at all."""
+        if not state.startswith("event lost"):
+            return state
+        sha = hashlib.sha256(json.dumps(self.payload).encode("utf-8")).hexdigest()
+        gaps = self.scene.sql(
+            "SELECT count(*) FROM records WHERE instr(payload, ?) AND instr(payload, ?)",
+            ["a hook run was killed", sha],
+        )[0][0]
+        assert gaps <= 1, f"the lost event {sha[:12]} has {gaps} capture.gap records"
+        trace = "capture.gap recorded" if gaps else "killed before it read its event"
+        return state.replace("event lost with the process", f"event lost ({trace})")
 
     def recover(self, r: int) -> Run:
         prompt = self.event("UserPromptSubmit", None, "", prompt=f"after round {r}")
