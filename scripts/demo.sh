@@ -2,7 +2,7 @@
 # The main job, end to end, on a fresh machine with Python 3.11+:
 # make .venv, install, then capture a sample agent session through the real hook, seal it,
 # show who did what, prove and verify it, roll one action back, and show that a tampered
-# copy of the ledger fails verification.
+# copy of the ledger, and a forged index row, each fail verification.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -66,4 +66,21 @@ if $A --ledger "$work/tampered.sqlite" verify; then
   exit 1
 else
   echo "(exit $?: tampering detected, as it must be)"
+fi
+
+step "tamper with the index an auditor's log and exports read: move the edit out of finance/"
+cp "$AFFIDAVIT_LEDGER" "$work/forged-index.sqlite"
+cp "$AFFIDAVIT_LEDGER.key" "$work/forged-index.sqlite.key"
+.venv/bin/python - "$work/forged-index.sqlite" "$edit" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("UPDATE actions SET path = '/tmp/elsewhere/notes.md', folder = '/tmp/elsewhere' "
+           "WHERE seq = ?", (int(sys.argv[2]),))
+db.commit()
+PY
+if $A --ledger "$work/forged-index.sqlite" verify; then
+  echo "the forged index was NOT detected" >&2
+  exit 1
+else
+  echo "(exit $?: the forged index row is named, as it must be)"
 fi
