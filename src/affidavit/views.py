@@ -230,34 +230,41 @@ def _existing(store: SqliteStore, seqs: set[int]) -> set[int]:
     return {s for s in seqs if 0 <= s < size}
 
 
+def _table_check(store: SqliteStore, table: str, first_bad: str, where: str, why: str) -> int:
+    """Raise naming the first row ``first_bad`` selects (its columns fill ``where`` and
+    ``why``); else return how many rows ``table`` holds."""
+    conn = store.connection
+    bad = conn.execute(first_bad + " LIMIT 1").fetchone()
+    if bad is not None:
+        place = where.format(*bad)
+        raise VerificationError(f"{place}: {why.format(*bad)}", where=place)
+    return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
 def check_tool_uses(store: SqliteStore) -> int:
     """Each ``tool_uses`` row points at a live record of the same source and kind."""
-    bad = store.connection.execute(
-        "SELECT t.tool_use_id, t.seq FROM tool_uses t LEFT JOIN actions a ON a.seq = t.seq "
-        "WHERE a.seq IS NULL OR a.erased OR a.source IS NOT t.source OR a.kind IS NOT t.kind "
-        "LIMIT 1"
-    ).fetchone()
-    if bad is not None:
-        where = f"tool_uses row {bad[0]!r}"
-        raise VerificationError(
-            f"{where}: no live record {bad[1]} of that source and kind", where=where
-        )
-    return int(store.connection.execute("SELECT count(*) FROM tool_uses").fetchone()[0])
+    return _table_check(
+        store,
+        "tool_uses",
+        "SELECT t.tool_use_id, t.seq FROM tool_uses t LEFT JOIN actions a "
+        "ON a.seq = t.seq WHERE a.seq IS NULL OR a.erased OR a.source IS NOT t.source "
+        "OR a.kind IS NOT t.kind",
+        "tool_uses row {0!r}",
+        "no live record {1} of that source and kind",
+    )
 
 
 def check_file_state(store: SqliteStore) -> int:
     """Each cached (path, hash) is one a live record committed to for that path."""
-    bad = store.connection.execute(
+    return _table_check(
+        store,
+        "file_state",
         "SELECT f.path FROM file_state f WHERE NOT EXISTS (SELECT 1 FROM actions a "
         "WHERE a.path = f.path AND a.erased = 0 "
-        "AND (a.after_sha256 = f.sha256 OR a.before_sha256 = f.sha256)) LIMIT 1"
-    ).fetchone()
-    if bad is not None:
-        where = f"file_state row for {bad[0]!r}"
-        raise VerificationError(
-            f"{where}: no live record commits to its hash for that path", where=where
-        )
-    return int(store.connection.execute("SELECT count(*) FROM file_state").fetchone()[0])
+        "AND (a.after_sha256 = f.sha256 OR a.before_sha256 = f.sha256))",
+        "file_state row for {0!r}",
+        "no live record commits to its hash for that path",
+    )
 
 
 def check_blobs(store: SqliteStore) -> int:

@@ -46,7 +46,7 @@ from affidavit.compliance import archive as archiving
 from affidavit.evidence import build_pack
 from affidavit.ledger import Ledger
 from affidavit.note import Signer
-from affidavit.query import Filters, refresh
+from affidavit.query import COLUMNS, Filters, refresh
 from affidavit.record import Record
 from ledger_helpers import cli_env, key_of, new_ledger
 
@@ -254,28 +254,7 @@ COVERED_TABLES = {
     "checkpoints": ("size", "note"),
     "meta": (),  # by key, below
     # The derived tables, checked against the verified records (affidavit.views):
-    "actions": (
-        "seq",
-        "time",
-        "kind",
-        "source",
-        "actor_user",
-        "actor_email",
-        "agent",
-        "session_id",
-        "tool_use_id",
-        "tool",
-        "path",
-        "folder",
-        "function",
-        "before_sha256",
-        "after_sha256",
-        "size",
-        "command",
-        "corroborated",
-        "erased",
-        "leaf_hash",
-    ),
+    "actions": COLUMNS,
     "tool_uses": ("seq", "source", "kind"),
     "file_state": ("path", "sha256"),
     "blobs": ("sha256", "size", "codec", "data"),
