@@ -112,7 +112,7 @@ def plan_install(
     plan = Plan(layout, account, clients)
     add = plan.steps.append
     linux = layout.platform == "linux"
-    for group, label in ((account, "the service's own group"), (clients, "users it serves")):
+    for group, label in ((account, "the service account"), (clients, "its clients")):
         if db.gid(group) is None and group not in made["groups"]:
             argv = ["groupadd", "--system", group] if linux else _dseditgroup(group, label)
             add(Step("group", group, argv=tuple(argv), note=label))
@@ -125,8 +125,9 @@ def plan_install(
         (layout.state, 0o700, own),
         (layout.socket_dir, 0o770, (account, clients)),
         (layout.config, 0o755, ("root", layout.root_group)),
-        (layout.unit.parent, 0o755, ("root", layout.root_group)),
     ]
+    if native:  # a system folder on the real platform, not made unless missing (a --root)
+        folders.append((layout.unit.parent, 0o755, ("root", layout.root_group)))
     shared: list[str] = []  # the config folder: the manifest's own, shared with managed
     for folder, mode, owner in folders:
         into = shared if folder == layout.config else made["folders"]

@@ -114,13 +114,14 @@ def _kept(plan: Plan, part: dict[str, Any], layout: Layout) -> dict[str, Any]:
         if part.get(name) in kept or (name == "key" and part.get("ledger") in kept):
             out[name] = part[name]
     if str(layout.state) in kept:
-        out["folders"] = [f for f in part.get("folders", []) if f == str(layout.state)]
+        top = str(layout.state)
+        out["folders"] = [f for f in part.get("folders", []) if (top + "/").startswith(f + "/")]
     if "account" in out:
         out["groups"] = [g for g in part.get("groups", []) if g == out["account"]]
     files = {p: h for p, h in part.get("files", {}).items() if p in kept}
     if files:
         out["files"] = files
-    return out
+    return {k: v for k, v in out.items() if v}
 
 
 def _userdel(layout: Layout, manifest: dict[str, Any]) -> list[str]:

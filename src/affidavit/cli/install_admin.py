@@ -43,6 +43,8 @@ def _setting(admin: Admin) -> tuple[system.Layout, Path, bool]:
     here = system.this_platform()
     target = system.this_platform(admin.platform) if admin.platform else here
     root = (admin.root or Path("/")).absolute()
+    if not root.is_dir():
+        raise InputError(f"--root {root}: no such folder")
     return system.LAYOUTS[target], root, target == here
 
 
