@@ -269,6 +269,7 @@ def test_parser_names_what_commands_change(command: str, expected: list[str], wo
         ("git checkout main", "git checkout of a branch or commit"),
         ("find . -mtime +1 -delete", "find expression '-mtime' is not evaluated"),
         ("cd - && rm a", "relative to a folder the command changed to"),
+        ("rm " + "*/" * 9 + "x", "has 9 wildcard levels; not expanded"),
         ("rm " + "x" * shell_targets.MAX_COMMAND, "characters, more than the"),
     ],
 )

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 MAX_COMMAND = 256 * 1024  # characters parsed; a longer command is named, not parsed
 MAX_MISSES = 50
+MAX_GLOB_DEPTH = 8  # wildcard path levels expanded; more could walk a whole disk
 MAX_WALK = 10_000  # folder entries visited for one command (rm -r, find, git checkout .)
 _PUNCT = "();<>|&\n"
 _WRITE_REDIRECTS = frozenset({">", ">>", ">|", "&>", "&>>", "<>", ">&"})
@@ -198,7 +199,10 @@ def expand(out: Targets, here: str | None, word: str) -> list[str] | None:
     found: list[str] = []
     for part in _braces(word):
         path = os.path.normpath(part)
-        if any(c in path for c in "*?["):
+        wild = sum(any(c in part for c in "*?[") for part in path.split(os.sep))
+        if wild > MAX_GLOB_DEPTH:
+            out.miss(None, f"{short(word)} has {wild} wildcard levels; not expanded")
+        elif wild:
             with contextlib.suppress(OSError, ValueError, re.error):
                 found += sorted(itertools.islice(glob.iglob(path), MAX_WALK))
         found.append(path)  # the literal name too: a quoted glob character is literal

@@ -4,7 +4,8 @@ What an administrator rolls out so that the agent's own account cannot hold the 
 11): a system account (default ``_affidavit``) owns the ledger and its signing key (0600,
 in a 0700 folder); a group (default ``affidavit``) holds the users whose hooks may reach the
 service's socket folder (0770); a systemd unit (Linux) or a launchd daemon (macOS) runs
-``affidavit service --ledger PATH --key PATH --socket PATH`` as that account.
+the ``service`` command (``--ledger PATH --key PATH --socket PATH``) as that
+account.
 
 Everything is first a :class:`Plan`, a list of :class:`Step` values in the order they run,
 printed as is by ``--dry-run``. Applying it records what it really created in a manifest
