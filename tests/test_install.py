@@ -439,34 +439,31 @@ def test_scope_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_managed_without_permission_says_sudo_or_settings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    managed = tmp_path / "etc-claude-code"
-    monkeypatch.setitem(core.MANAGED_DIRS, "linux", managed)
-    monkeypatch.setattr(sys, "platform", "linux")
+    root = tmp_path / "root"
+    root.mkdir()
 
     def denied(src: object, dst: object) -> None:
         raise PermissionError(13, "Permission denied")
 
     # Tests may run as root, where chmod does not stop a write; fail the rename instead.
     monkeypatch.setattr(os, "replace", denied)
-    assert cli("install", "--scope", "managed") == 2
+    assert cli("install", "--scope", "managed", "--root", str(root)) == 2
     err = capsys.readouterr().err
-    assert "managed-settings.d" in err and "sudo" in err and "--settings" in err
-    assert not list(managed.rglob("*.json"))
+    assert "cannot write /etc/" in err and "sudo" in err and "--settings" in err
+    assert not list(root.rglob("*.json"))
 
 
-def test_managed_scope_writes_and_removes_a_drop_in(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    managed = tmp_path / "etc-claude-code"
-    managed.mkdir()
+def test_managed_scope_writes_and_removes_a_drop_in(tmp_path: Path) -> None:
+    # More in tests/test_install_system.py: the drop-in is the managed install's own file.
+    root = tmp_path / "root"
+    managed = root / "etc" / "claude-code"
+    managed.mkdir(parents=True)
     base = managed / "managed-settings.json"
     base.write_text('{"permissions": {"deny": ["Read(./.env)"]}}\n', encoding="utf-8")
-    monkeypatch.setitem(core.MANAGED_DIRS, "linux", managed)
-    monkeypatch.setattr(sys, "platform", "linux")
-    assert cli("install", "--scope", "managed") == 0
+    assert cli("install", "--scope", "managed", "--root", str(root)) == 0
     drop_in = managed / "managed-settings.d" / "affidavit.json"
     assert set(ours(load(drop_in))) == set(core.EVENTS)
-    assert cli("uninstall", "--scope", "managed") == 0
+    assert cli("uninstall", "--scope", "managed", "--root", str(root)) == 0
     assert not drop_in.exists()
     assert base.read_text(encoding="utf-8") == '{"permissions": {"deny": ["Read(./.env)"]}}\n'
 

@@ -11,6 +11,8 @@ same records. The payload shape (documented in the README) is::
     command {text, description, exit, interrupted, git}
     tool    {server, name, input}
     prompt  {text}
+    preimages {taken, bytes, missed: [{path, reason}], missed_more}  (Bash PreToolUse: shell
+             pre-images, :mod:`affidavit.capture.preimages`)
     outcome "ok" | "failed";  error  text
     raw     the source event, redacted and size-capped
     corroborated_by  other sources that saw the same tool_use_id
@@ -293,6 +295,8 @@ def map_event(
                     payload["file"].pop(key, None)
         if tool in SHELLS:
             payload["command"] = _command(tool_input, None if failed else response, error)
+            if observed.get("preimages"):  # what the hook kept of files the command may destroy
+                payload["preimages"] = dict(observed["preimages"])
         payload["tool"] = _tool(tool, tool_input)
     else:
         kind = _EVENT_KINDS.get(name, "agent.event")

@@ -386,9 +386,12 @@ class Capture:
                 return {}, []
             manifest, capped = snapshots.scan([cwd], self.opts.manifest_cap)
             if name == "PreToolUse":
-                packed = zlib.compress(json.dumps([manifest, capped]).encode(), 1)
+                from affidavit.capture import preimages  # shell pre-images, for rollback
+
+                pre = preimages.take(tool, tool_input, cwd, self.opts.max_file_bytes)
+                packed = zlib.compress(json.dumps([manifest, capped, pre.state()]).encode(), 1)
                 self.pending = (use_id, packed)
-                return {}, []
+                return {"preimages": pre.summary()}, []
             kept = state.load_pending(conn, use_id, packed=True)
             self.done_pending = use_id
             if kept is None:
@@ -414,6 +417,9 @@ class Capture:
     ) -> list[Draft]:
         """File records for what a shell command changed, attributed to its tool_use_id."""
         before = {p: tuple(v) for p, v in state[0].items()}
+        from affidavit.capture.preimages import Before
+
+        recall = Before(conn, state, self.blobs).recall  # shell pre-images first
         created, updated, deleted, renamed = snapshots.diff(before, after)
         product, surface = events.product_and_surface(event)
         agent = {
@@ -452,7 +458,7 @@ class Capture:
         for path in created + updated:
             snap = snapshots.snapshot(path, self.opts.max_file_bytes)
             self.track(path, snap)
-            prior = snapshots.recall(conn, path, before[path]) if path in before else None
+            prior = recall(path, before[path]) if path in before else None
             kind = "file.create" if path in created else "file.update"
             add(
                 kind,
@@ -464,10 +470,10 @@ class Capture:
                 },
             )
         for path in deleted:
-            prior = snapshots.recall(conn, path, before[path])
+            prior = recall(path, before[path])
             add("file.delete", {"path": path, "before_sha256": prior})
         for old, new in renamed:
-            prior = snapshots.recall(conn, old, before[old])
+            prior = recall(old, before[old])
             if prior is None:  # never hashed: a rename keeps the content, so hash it where it is
                 snap = snapshots.snapshot(new, self.opts.max_file_bytes)
                 self.track(new, snap)

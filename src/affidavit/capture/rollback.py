@@ -167,6 +167,7 @@ def rollback(
             raise InputError(f"{action.old_path} exists again; use --force to replace it")
         if not os.path.lexists(target):
             raise InputError(f"{target} is gone; there is nothing to move back")
+        _make_folder(action.old_path)
         os.replace(target, action.old_path)
         restored_path, restored = action.old_path, action.before
     elif action.kind == "file.create":
@@ -176,6 +177,7 @@ def rollback(
     else:
         data = _content(ledger, action.before, "before")
         assert data is not None
+        _make_folder(target)
         write_atomically(target, data, mode=mode)
         restored_path, restored = target, action.before
     forced = force and current.sha256 != action.after
@@ -189,6 +191,12 @@ def rollback(
         actor=actor,
         forced=forced,
     )
+
+
+def _make_folder(path: str) -> None:
+    """Recreate the folders a shell ``rm -r`` took with the file (checked to stay inside the
+    workspace above, before anything is written)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
 
 
 def _record(

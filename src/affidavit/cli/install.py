@@ -15,6 +15,8 @@ from typing import Any
 import click
 
 from affidavit.capture import install as core
+from affidavit.capture import system as system_module
+from affidavit.cli import install_admin
 from affidavit.cli.commands import Paths, cli, emit_json, json_option, say
 
 
@@ -69,6 +71,40 @@ def _settings_target(
     if settings_file is not None:
         return settings_file.expanduser().absolute()
     return core.settings_path(scope or ("project" if project else "user"), project=project)
+
+
+def _admin(
+    scope: str | None,
+    system: bool,
+    root: Path | None,
+    platform_name: str | None,
+    account: str,
+    clients: str,
+    python: str | None,
+    origin: str | None,
+) -> install_admin.Admin | None:
+    """The administrator's request (--system and/or --scope managed), else None."""
+    if not system and scope != "managed":
+        if root is not None or platform_name is not None:
+            raise click.UsageError("--root and --platform go with --system or --scope managed")
+        return None
+    return install_admin.Admin(
+        system=system,
+        managed=scope == "managed",
+        root=root,
+        platform=platform_name,
+        account=account,
+        clients=clients,
+        python=python,
+        origin=origin,
+    )
+
+
+def _no_mix(project: Path | None, settings_file: Path | None, plugin_dir: Path | None) -> None:
+    if project or settings_file or plugin_dir:
+        raise click.UsageError(
+            "--system and --scope managed do not go with --project, --settings or --plugin"
+        )
 
 
 def _explicit_ledger(ctx: click.Context, paths: Paths) -> Path | None:
@@ -134,8 +170,57 @@ def _report(
         say(f"{would}removed {removed} affidavit hooks from {shown}{tail}")
 
 
+def _admin_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--system",
+            is_flag=True,
+            help="The recorder service: its account, folders, ledger and key (0600, the "
+            "account's), socket folder (0770, the --group's) and a systemd unit (Linux) or "
+            "launchd daemon (macOS). Needs an administrator. Combine with --scope managed.",
+        ),
+        click.option(
+            "--root",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Install into this folder as the root of the target system, account "
+            "database included (for packaging and images). Default: /.",
+        ),
+        click.option(
+            "--platform",
+            "platform_name",
+            type=click.Choice(system_module.PLATFORMS),
+            help="Plan for another system (with --dry-run). Default: this one.",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 @cli.command()
 @_target_options
+@_admin_options
+@click.option(
+    "--user",
+    "account",
+    default=system_module.ACCOUNT,
+    show_default=True,
+    help="The service account (--system).",
+)
+@click.option(
+    "--group",
+    "clients",
+    default=system_module.CLIENTS,
+    show_default=True,
+    help="The group whose members' hooks may reach the service's socket (--system).",
+)
+@click.option(
+    "--python",
+    type=click.Path(dir_okay=False),
+    help="The interpreter the service and managed hooks run (--system, --scope managed). "
+    "Default: this one.",
+)
+@click.option("--origin", help="The new ledger's origin line (--system). Default: host name.")
 @click.option(
     "--all-events",
     is_flag=True,
@@ -151,6 +236,13 @@ def install(
     plugin_dir: Path | None,
     dry_run: bool,
     as_json: bool,
+    system: bool,
+    root: Path | None,
+    platform_name: str | None,
+    account: str,
+    clients: str,
+    python: str | None,
+    origin: str | None,
     all_events: bool,
 ) -> None:
     """Register the capture hook with Claude Code (or write a Cowork / Claude Code plugin).
@@ -159,11 +251,23 @@ def install(
     calling this Python by its absolute path. Running it again changes nothing; after an
     upgrade into another environment it replaces the old entries. A --ledger given to
     affidavit (or $AFFIDAVIT_LEDGER) is written into the hook command.
+
+    For an administrator: --system installs the recorder service; --scope managed writes
+    Claude Code's managed settings (a managed-settings.d drop-in) with the hooks,
+    allowManagedHooksOnly and permissions.deny rules that keep the agent's Read, Edit,
+    Write and Bash tools off the ledger, key, spool and configuration folders. --dry-run
+    then prints every step: paths, modes, owners, file contents, commands. Not on Windows
+    yet.
     """
+    events = core.EVENTS + core.NEWER_EVENTS if all_events else core.EVENTS
+    admin = _admin(scope, system, root, platform_name, account, clients, python, origin)
+    if admin is not None:
+        _no_mix(project, settings_file, plugin_dir)
+        install_admin.install(admin, events=events, dry_run=dry_run, as_json=as_json)
+        return
     paths: Paths = ctx.obj
     target = _settings_target(scope, project, settings_file, plugin_dir)
     command = core.hook_command(core.interpreter(), _explicit_ledger(ctx, paths))
-    events = core.EVENTS + core.NEWER_EVENTS if all_events else core.EVENTS
     if target is None:
         assert plugin_dir is not None
         target = plugin_dir.absolute()
@@ -175,6 +279,7 @@ def install(
 
 @cli.command()
 @_target_options
+@_admin_options
 def uninstall(
     scope: str | None,
     project: Path | None,
@@ -182,13 +287,25 @@ def uninstall(
     plugin_dir: Path | None,
     dry_run: bool,
     as_json: bool,
+    system: bool,
+    root: Path | None,
+    platform_name: str | None,
 ) -> None:
     """Remove the hooks install added, and nothing else.
 
     If the settings file was not edited in between, it comes back byte for byte as it was
     before install (from the <file>.affidavit-backup install kept); otherwise only the
     affidavit entries are taken out.
+
+    --system and --scope managed remove what install wrote there, as its manifest lists
+    it, and nothing else. A ledger that holds records is kept, with its key and the
+    account that owns them: those records are the evidence.
     """
+    admin = _admin(scope, system, root, platform_name, system_module.ACCOUNT, "", None, None)
+    if admin is not None:
+        _no_mix(project, settings_file, plugin_dir)
+        install_admin.uninstall(admin, dry_run=dry_run, as_json=as_json)
+        return
     target = _settings_target(scope, project, settings_file, plugin_dir)
     if target is None:
         assert plugin_dir is not None
