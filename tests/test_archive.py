@@ -26,11 +26,11 @@ import pytest
 
 from affidavit.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, run
 from affidavit.compliance import archive as archiving
-from affidavit.compliance.signing import verify_payload
 from affidavit.keys import read_key_file
 from affidavit.ledger import Ledger
 from affidavit.note import sign_note
 from affidavit.record import Kind, Record
+from affidavit.signing import verify_payload
 from conftest import shared_path
 
 ORIGIN = "test.example/archive"

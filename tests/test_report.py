@@ -51,11 +51,11 @@ from affidavit.compliance.report import (
     weekly_chart,
     write_pack,
 )
-from affidavit.compliance.signing import ledger_signer, sign_payload
 from affidavit.config import Config
 from affidavit.errors import InputError
 from affidavit.ledger import Ledger
 from affidavit.record import Kind, Record, format_time
+from affidavit.signing import ledger_signer, sign_payload
 from conftest import ASSETS, shared_path
 from ledger_helpers import ORIGIN, cli_env, key_of
 

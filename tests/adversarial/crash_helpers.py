@@ -52,7 +52,7 @@ PRELOAD = (
     "affidavit.capture.transcripts",
     "affidavit.compliance.archive",
     "affidavit.compliance.retention",
-    "affidavit.compliance.signing",
+    "affidavit.signing",
     "affidavit.evidence",
     "affidavit.export.cef",
     "affidavit.export.ecs",

@@ -62,7 +62,7 @@ def archive(ctx: click.Context, paths: Paths, out: Path | None, as_json: bool) -
     """
     if ctx.invoked_subcommand is not None:
         return
-    from affidavit.compliance.signing import ledger_signer
+    from affidavit.signing import ledger_signer
 
     now = datetime.now(UTC)
     if out is None:

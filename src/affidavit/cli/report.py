@@ -11,8 +11,8 @@ from affidavit import config
 from affidavit.cli.commands import Paths, cli, emit_json, json_option, pass_paths, say
 from affidavit.cli.compliance import _actor, config_option
 from affidavit.compliance import report as reporting
-from affidavit.compliance.signing import ledger_signer
 from affidavit.errors import VerificationError
+from affidavit.signing import ledger_signer
 
 
 @cli.command()

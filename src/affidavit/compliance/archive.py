@@ -58,7 +58,6 @@ from typing import Any
 
 from affidavit import merkle
 from affidavit.capture import snapshots
-from affidavit.compliance.signing import sign_payload
 from affidavit.errors import (
     AffidavitError,
     ConsistencyError,
@@ -69,6 +68,7 @@ from affidavit.errors import (
 from affidavit.ledger import Ledger
 from affidavit.note import NoteSigner, Verifier, open_checkpoint, open_note, sign_note
 from affidavit.record import Envelope, Kind, Record, commitment, format_time, read_leaf
+from affidavit.signing import sign_payload
 from affidavit.verify.erasure import erased_by
 from affidavit.verify.tree import TreeCheck
 

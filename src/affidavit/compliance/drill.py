@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from affidavit.capture import rollback, snapshots
-from affidavit.compliance.signing import sign_payload
 from affidavit.errors import AffidavitError
 from affidavit.ledger import Ledger
 from affidavit.note import NoteSigner
 from affidavit.record import Kind, Record, format_time
+from affidavit.signing import sign_payload
 
 SOURCE = "affidavit.drill"
 

@@ -48,11 +48,11 @@ from affidavit.capture.events import SOURCE_TRANSCRIPT
 from affidavit.compliance.facts import SOURCE as FACTS_SOURCE
 from affidavit.compliance.facts import FactsCheck
 from affidavit.compliance.findings import findings as read_findings
-from affidavit.compliance.signing import verify_payload
 from affidavit.config import Config
 from affidavit.errors import AffidavitError, VerificationError
 from affidavit.ledger import Ledger
 from affidavit.record import Kind, parse_time
+from affidavit.signing import verify_payload
 
 IMPORTED_SOURCES = (SOURCE_TRANSCRIPT,)
 """Sources whose records are history imported after the fact, with back-dated times."""

@@ -55,12 +55,12 @@ from affidavit.compliance.gather import Finding, Verified, gather
 from affidavit.compliance.minimum import score_minimum
 from affidavit.compliance.regimes import RegimeRow, score_posture
 from affidavit.compliance.review import Month, months
-from affidavit.compliance.signing import sign_payload
 from affidavit.config import Config
 from affidavit.errors import AffidavitError, InputError
 from affidavit.ledger import Ledger
 from affidavit.note import NoteSigner, open_checkpoint
 from affidavit.record import Kind, Record, format_time
+from affidavit.signing import sign_payload
 
 WEEKS = 13
 """Weeks of activity charted: a quarter, ending with the week of the report's date."""

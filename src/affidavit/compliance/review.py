@@ -33,12 +33,12 @@ from affidavit.compliance.checklist import Item, score_checklist
 from affidavit.compliance.gather import Evidence, Finding, Review, Verified, gather
 from affidavit.compliance.minimum import score_minimum
 from affidavit.compliance.regimes import RegimeRow, score_posture
-from affidavit.compliance.signing import sign_payload
 from affidavit.config import Config
 from affidavit.errors import InputError
 from affidavit.ledger import Ledger
 from affidavit.note import NoteSigner
 from affidavit.record import Kind, Record, format_time
+from affidavit.signing import sign_payload
 
 SOURCE = "affidavit.review"
 TOP = 10
