@@ -23,8 +23,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from affidavit.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, run
-from affidavit.compliance import detectors
-from affidavit.compliance.scan import (
+from affidavit.detect import detectors
+from affidavit.detect.scan import (
     KEY_META,
     Finding,
     ScanReport,
@@ -699,7 +699,7 @@ def test_command_without_a_ledger(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def test_importing_scan_stays_light() -> None:
     code = (
-        "import sys, affidavit.compliance.scan; "
+        "import sys, affidavit.detect.scan; "
         "print(sorted(m for m in ('openpyxl', 'docx', 'pypdf', 'sqlite3', 'click', 'hmac',"
         " 'dataclasses', 'csv') if m in sys.modules))"
     )

@@ -11,7 +11,7 @@ import click
 
 from affidavit.cli.commands import Paths, cli, pass_paths, progress_bar, say
 from affidavit.cli.query import output_options, write_rows
-from affidavit.compliance.scan import Finding, ScanReport
+from affidavit.detect.scan import Finding, ScanReport
 from affidavit.errors import VerificationError
 
 COLUMNS = ["where", "data_class", "rule", "masked", "confidence", "folder", "source", "seq",
@@ -94,7 +94,7 @@ def scan(
     are findings, 0 when clean, 2 for usage errors.
     """
     from affidavit import config
-    from affidavit.compliance import scan as scanning
+    from affidavit.detect import scan as scanning
 
     cfg = config.load(config_path)
     roots = list(targets)

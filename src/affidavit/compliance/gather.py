@@ -25,7 +25,7 @@ valid signature is ignored and its seq listed in :attr:`Evidence.unsigned`.
   ``{"facts": {"by", "at", "sha256", ...}}`` (:mod:`.facts`). Every check is kept.
 * **policy finding**: read through :func:`affidavit.compliance.findings.findings` (its
   docstring is the contract; a finding is open until a resolution record names it). Type
-  ``"data"`` is the data scan (:mod:`affidavit.compliance.scan`): its class is
+  ``"data"`` is the data scan (:mod:`affidavit.detect.scan`): its class is
   ``finding.data_class`` and its file ``file.path`` in the same payload. Any other type is
   a folder-policy finding, its ``rule`` one of the ``[enforce]`` rules; the hook's
   ``forbidden_data`` findings carry a ``data_class`` too, and it counts the same.

@@ -1,6 +1,6 @@
 """The data scan: regulated data in granted folders and in recorded payloads.
 
-* :func:`detect` (from :mod:`affidavit.compliance.detectors`) finds values in one text; the
+* :func:`detect` (from :mod:`affidavit.detect.detectors`) finds values in one text; the
   capture hook imports it from here, so this module's own imports stay light (the document
   libraries, ``hmac`` and the ledger load only when used).
 * :func:`extract_text` turns a file into ``(location, text)`` pieces: ``line 12`` for text
@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from affidavit.compliance.detectors import Match, canonical, detect, mask
+from affidavit.detect.detectors import Match, canonical, detect, mask
 from affidavit.errors import AffidavitError, InputError, LedgerError
 
 if TYPE_CHECKING:

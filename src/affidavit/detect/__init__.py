@@ -1,0 +1,1 @@
+"""Regulated-data detection: detectors (pure functions over text) and the scan."""
