@@ -10,7 +10,7 @@ Three rules, named as in the ``[enforce]`` table of ``affidavit.toml``:
 * ``forbidden_data``: text the agent writes into a folder (Write ``content``, Edit and
   MultiEdit ``new_string``, NotebookEdit ``new_source``, the content of files a shell
   command created or changed), or a prompt or command given from inside it, holds a data
-  class that the folder's ``forbidden_data`` names (:func:`affidavit.detect.scan.detect`).
+  class that the folder's ``forbidden_data`` names (:func:`affidavit.detect.detectors.detect`).
 
 A shell command's working folder is not a touched path for ``outside_granted``: Cowork runs
 every command from its own session folder, and what a command changes is checked file by
@@ -445,7 +445,7 @@ class Verdict:
         forbidden = {c: f for f in where for c in f.forbidden}
         if not forbidden or not text:
             return False
-        from affidavit.detect.scan import detect  # only where something is forbidden
+        from affidavit.detect.detectors import detect  # only where something is forbidden
 
         unchecked = len(text) > MAX_SCAN_CHARS
         text = text[:MAX_SCAN_CHARS]
