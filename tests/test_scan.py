@@ -23,7 +23,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from affidavit.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, run
+from affidavit.config import parse
 from affidavit.detect import detectors
+from affidavit.detect.records import record_findings, scan_ledger
 from affidavit.detect.scan import (
     KEY_META,
     Finding,
@@ -34,11 +36,8 @@ from affidavit.detect.scan import (
     hmac_key,
     hmac_of,
     mask,
-    record_findings,
-    scan_ledger,
     scan_paths,
 )
-from affidavit.config import parse
 from affidavit.errors import InputError, LedgerError
 from affidavit.ledger import Ledger
 from affidavit.record import Record

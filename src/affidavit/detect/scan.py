@@ -1,16 +1,13 @@
-"""The data scan: regulated data in granted folders and in recorded payloads.
+"""The data scan: regulated data in granted folders (and, through :mod:`.records`, in
+recorded payloads).
 
 * :func:`detect` (from :mod:`affidavit.detect.detectors`) finds values in one text; the
-  capture hook imports it from here, so this module's own imports stay light (the document
-  libraries, ``hmac`` and the ledger load only when used).
-* :func:`extract_text` turns a file into ``(location, text)`` pieces: ``line 12`` for text
-  (the line a piece starts at; findings carry the line of each match), ``B4`` for CSV
-  cells, ``Sheet1!B4`` for XLSX, ``paragraph 3`` / ``table 1 B2`` for DOCX, ``page 3`` for
-  PDF. XLSX, DOCX and PDF need the ``affidavit[scan]`` extra (openpyxl, python-docx, pypdf);
-  without it those files are reported as unreadable, naming the extra, and the scan goes on.
-* :func:`scan_paths` / :func:`scan_files` and :func:`scan_ledger` turn matches into
-  :class:`Finding` values: the masked value and an HMAC, never the raw value.
-* :func:`record_findings` appends one ``policy.finding`` record per new finding.
+  capture-time policy imports the detectors directly, never this module.
+* :func:`extract_text` (:mod:`.extract`) turns a file into ``(location, text)`` pieces;
+  files it cannot read are reported as unreadable, naming the extra, and the scan goes on.
+* :func:`scan_paths` / :func:`scan_files` (and :func:`.records.scan_ledger`) turn matches
+  into :class:`Finding` values: the masked value and an HMAC, never the raw value;
+  :func:`.records.record_findings` appends one ``policy.finding`` record per new finding.
 
 The HMAC (SHA-256) lets two findings of the same card, IBAN or person be matched without
 storing the value. Its key is ``[scan] hmac_key`` from ``affidavit.toml`` (the UTF-8 bytes
@@ -30,17 +27,17 @@ binary formats and files with NUL bytes; each is counted in :class:`ScanReport`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from affidavit.detect.detectors import Match, canonical, detect, mask
+from affidavit.detect.extract import MAX_BYTES, Piece, SkippedFile, extract_text, pieces, size_text
 from affidavit.errors import AffidavitError, InputError, LedgerError
 
 if TYPE_CHECKING:
     from affidavit.config import Config
     from affidavit.ledger import Ledger
-    from affidavit.store.sqlite import SqliteStore
 
 __all__ = [
     "MAX_BYTES",
@@ -54,30 +51,14 @@ __all__ = [
     "hmac_key",
     "hmac_of",
     "mask",
-    "record_findings",
     "scan_files",
-    "scan_ledger",
     "scan_paths",
     "walk",
 ]
 
-MAX_BYTES = 50 * 1024 * 1024
 KEY_META = "scan_hmac_key"
 SOURCE = "affidavit.scan"
-CHUNK_CHARS = 1 << 20
 _SKIP_DIRS = frozenset((".git", ".hg", ".svn"))
-_BINARY = frozenset((
-    ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".ico", ".webp", ".heic", ".mp3",
-    ".mp4", ".mov", ".avi", ".mkv", ".wav", ".flac", ".zip", ".gz", ".tgz", ".bz2", ".xz",
-    ".7z", ".rar", ".zst", ".tar", ".jar", ".whl", ".exe", ".dll", ".so", ".dylib", ".o",
-    ".a", ".class", ".pyc", ".bin", ".dat", ".iso", ".dmg", ".sqlite", ".db", ".woff",
-    ".woff2", ".ttf", ".otf", ".psd",
-))  # fmt: skip
-_UNSUPPORTED = frozenset((
-    ".xls", ".doc", ".ppt", ".pptx", ".odt", ".ods", ".odp", ".pages", ".numbers", ".key",
-))  # fmt: skip
-_OWN_KINDS = frozenset(("policy.finding", "erasure"))
-_HASH_KEYS = ("sha256", "hash", "digest", "_id", "uuid", "salt")
 ProgressFn = Callable[[int], None]
 
 
@@ -121,19 +102,6 @@ class ScanReport:
         self.records = 0
         self.skipped: list[tuple[str, str]] = []  # (path, why): binary, too large, link...
         self.errors: list[tuple[str, str]] = []  # (path, why): unreadable, corrupt, no extra
-
-
-class SkippedFile(InputError):
-    """The file is not text we can read (binary, unsupported, too large); counted, not an
-    error."""
-
-
-class _Piece(NamedTuple):
-    location: str
-    text: str
-    context: str = ""  # a column header: keyword rules may read it
-    line: int | None = None  # a text piece: the line it starts at
-    warning: str | None = None  # a problem worth reporting; the piece carries no text
 
 
 # -- keys -----------------------------------------------------------------------------------
@@ -187,183 +155,6 @@ def hmac_key(ledger: Ledger, cfg: Config | None = None) -> bytes:
             store.rollback()
             raise
     return base64.b64decode(stored)
-
-
-# -- text out of files ----------------------------------------------------------------------
-
-
-def _needs(suffix: str, library: str) -> InputError:
-    return InputError(f"reading {suffix} files needs {library}: pip install 'affidavit[scan]'")
-
-
-def _column(index: int) -> str:
-    name = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        name = chr(65 + rest) + name
-    return name
-
-
-def _encoding(head: bytes) -> str | None:
-    """The encoding to read a file with, or None when it looks binary (NUL bytes)."""
-    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
-        return "utf-32"
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"
-    return None if b"\x00" in head else "utf-8-sig"
-
-
-def _text(path: Path, encoding: str, skip: int = 0) -> Iterator[_Piece]:
-    # errors="replace": a stray byte in a log must not hide the rest of the file.
-    with open(path, encoding=encoding, errors="replace") as f:
-        buf: list[str] = []
-        size, first = 0, skip + 1
-        for number, line in enumerate(f, start=1):
-            if number <= skip:
-                continue
-            buf.append(line)
-            size += len(line)
-            if size >= CHUNK_CHARS:
-                yield _Piece(f"line {first}", "".join(buf), line=first)
-                buf, size, first = [], 0, number + 1
-        if buf:
-            yield _Piece(f"line {first}", "".join(buf), line=first)
-
-
-def _csv(path: Path, encoding: str) -> Iterator[_Piece]:
-    import contextlib
-    import csv
-
-    with open(path, encoding=encoding, errors="replace", newline="") as f:
-        sample = f.read(8192)
-        f.seek(0)
-        dialect: type[csv.Dialect] | csv.Dialect = (
-            csv.excel_tab if path.suffix.lower() == ".tsv" else csv.excel
-        )
-        with contextlib.suppress(csv.Error):  # one column, or too irregular: the default
-            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-        reader = csv.reader(f, dialect)
-        header: list[str] = []
-        try:
-            for r, row in enumerate(reader, start=1):
-                if r == 1:
-                    header = row
-                for c, cell in enumerate(row):
-                    if cell.strip():
-                        context = header[c] if r > 1 and c < len(header) else ""
-                        yield _Piece(f"{_column(c)}{r}", cell, context)
-        except csv.Error as e:
-            line = reader.line_num
-            yield _Piece("", "", warning=f"line {line}: not CSV ({e}); read on as text")
-            yield from _text(path, encoding, skip=max(0, line - 1))
-
-
-def _xlsx(path: Path) -> Iterator[_Piece]:
-    try:
-        import openpyxl
-    except ImportError as e:
-        raise _needs(path.suffix, "openpyxl") from e
-    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    try:
-        for sheet in book.worksheets:
-            header: Sequence[Any] = ()
-            for r, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-                if r == 1:
-                    header = row
-                for c, value in enumerate(row):
-                    if value is None or value == "":
-                        continue
-                    label = header[c] if r > 1 and c < len(header) else None
-                    context = label if isinstance(label, str) else ""
-                    yield _Piece(f"{sheet.title}!{_column(c)}{r}", str(value), context)
-    finally:
-        book.close()
-
-
-def _docx(path: Path) -> Iterator[_Piece]:
-    try:
-        import docx
-    except ImportError as e:
-        raise _needs(path.suffix, "python-docx") from e
-    document = docx.Document(str(path))
-    for i, paragraph in enumerate(document.paragraphs, start=1):
-        if paragraph.text.strip():
-            yield _Piece(f"paragraph {i}", paragraph.text)
-    for t, table in enumerate(document.tables, start=1):
-        header: list[str] = []
-        for r, row in enumerate(table.rows, start=1):
-            cells = [cell.text for cell in row.cells]
-            if r == 1:
-                header = cells
-            for c, text in enumerate(cells):
-                if text.strip():
-                    context = header[c] if r > 1 and c < len(header) else ""
-                    yield _Piece(f"table {t} {_column(c)}{r}", text, context)
-    for s, section in enumerate(document.sections, start=1):
-        for part, name in ((section.header, "header"), (section.footer, "footer")):
-            text = "\n".join(p.text for p in part.paragraphs)
-            if text.strip():
-                yield _Piece(f"section {s} {name}", text)
-
-
-def _pdf(path: Path) -> Iterator[_Piece]:
-    try:
-        import pypdf
-    except ImportError as e:
-        raise _needs(path.suffix, "pypdf") from e
-    reader = pypdf.PdfReader(path)
-    if reader.is_encrypted and not reader.decrypt(""):
-        raise InputError("the PDF is encrypted with a password; its text cannot be read")
-    for i, page in enumerate(reader.pages, start=1):
-        text = page.extract_text() or ""
-        if text.strip():
-            yield _Piece(f"page {i}", text)
-
-
-_READERS: dict[str, Callable[[Path], Iterator[_Piece]]] = {
-    ".xlsx": _xlsx,
-    ".xlsm": _xlsx,
-    ".docx": _docx,
-    ".pdf": _pdf,
-}
-
-
-def _pieces(path: Path, max_bytes: int) -> Iterator[_Piece]:
-    suffix = path.suffix.lower()
-    size = os.stat(path).st_size
-    if size > max_bytes:
-        raise SkippedFile(f"larger than the {_size(max_bytes)} limit ({_size(size)})")
-    if suffix in _READERS:
-        yield from _READERS[suffix](path)
-        return
-    if suffix in _BINARY:
-        raise SkippedFile(f"binary format ({suffix})")
-    if suffix in _UNSUPPORTED:
-        raise SkippedFile(f"{suffix} is not read; save it as .xlsx, .docx, .pdf or text")
-    with open(path, "rb") as f:
-        encoding = _encoding(f.read(8192))
-    if encoding is None:
-        raise SkippedFile("binary (NUL bytes)")
-    yield from (_csv if suffix in (".csv", ".tsv") else _text)(path, encoding)
-
-
-def extract_text(
-    path: str | os.PathLike[str], *, max_bytes: int = MAX_BYTES
-) -> Iterator[tuple[str, str]]:
-    """``(location, text)`` pieces of a file; see the module docstring for locations.
-
-    Raises :class:`SkippedFile` for binary, unsupported or oversized files and
-    :class:`~affidavit.errors.InputError` when a reader library is missing; the document
-    libraries raise their own errors for corrupt files.
-    """
-    for piece in _pieces(Path(path), max_bytes):
-        if piece.warning is None:
-            yield piece.location, piece.text
-
-
-def _size(n: int) -> str:
-    return f"{n / 1024 / 1024:.1f} MiB" if n >= 1024 * 1024 else f"{n} bytes"
 
 
 # -- walking and scanning files -------------------------------------------------------------
@@ -431,7 +222,7 @@ def walk(
         if not stat.S_ISREG(st.st_mode):
             report.skipped.append((str(path), "not a regular file"))
         elif st.st_size > max_bytes:
-            report.skipped.append((str(path), f"larger than the {_size(max_bytes)} limit"))
+            report.skipped.append((str(path), f"larger than the {size_text(max_bytes)} limit"))
         else:
             return path, st.st_size
         return None
@@ -461,7 +252,7 @@ def walk(
                     yield found
 
 
-def _line_locations(piece: _Piece, matches: list[Match]) -> list[str]:
+def _line_locations(piece: Piece, matches: list[Match]) -> list[str]:
     if piece.line is None:
         return [piece.location] * len(matches)
     out, line, pos = [], piece.line, 0
@@ -480,7 +271,7 @@ def _scan_file(
     seen: set[tuple[str, str]] = set()
     chars = 0
     try:
-        for piece in _pieces(path, max_bytes):
+        for piece in pieces(path, max_bytes):
             if piece.warning is not None:
                 report.errors.append((where, piece.warning))
                 continue
@@ -546,150 +337,3 @@ def scan_paths(
     files = walk(paths, report=report, max_bytes=max_bytes)
     yield from scan_files(files, cfg=cfg, key=key, report=report, include_low=include_low,
                           max_bytes=max_bytes)  # fmt: skip
-
-
-# -- scanning recorded payloads -------------------------------------------------------------
-
-
-def _strings(value: Any, where: str, depth: int = 0) -> Iterator[tuple[str, str]]:
-    if isinstance(value, str):
-        yield where, value
-    elif isinstance(value, list) and depth < 64:
-        for i, item in enumerate(value):
-            yield from _strings(item, f"{where}[{i}]", depth + 1)
-    elif isinstance(value, dict) and depth < 64:
-        for name, item in value.items():
-            if not str(name).lower().endswith(_HASH_KEYS):  # our own hashes and ids
-                yield from _strings(item, f"{where}.{name}", depth + 1)
-
-
-def payload_texts(payload: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """``(field, text)`` for the free text a payload holds: prompt.text, command.text, every
-    string in tool.input and raw (except hashes and ids)."""
-    for section in ("prompt", "command"):
-        part = payload.get(section)
-        if isinstance(part, dict) and isinstance(part.get("text"), str):
-            yield f"{section}.text", part["text"]
-    tool = payload.get("tool")
-    if isinstance(tool, dict) and "input" in tool:
-        yield from _strings(tool["input"], "tool.input")
-    if "raw" in payload:
-        yield from _strings(payload["raw"], "raw")
-
-
-def scan_ledger(
-    ledger: Ledger,
-    *,
-    since_seq: int = 0,
-    cfg: Config | None = None,
-    key: bytes | None = None,
-    report: ScanReport | None = None,
-    include_low: bool = False,
-    progress: ProgressFn | None = None,
-) -> Iterator[Finding]:
-    """Findings in the payloads of records ``since_seq`` onwards (erased ones have none).
-
-    One finding per value per record: the same value in ``tool.input`` and ``raw`` is
-    reported once, at the first field.
-    """
-    import json
-
-    key = key if key is not None else hmac_key(ledger, cfg)
-    report = ScanReport() if report is None else report
-    for seq, leaf, _, _, body in ledger.rows(since_seq):
-        if progress is not None and seq % 4096 == 0:
-            progress(seq - since_seq)
-        if body is None or json.loads(leaf).get("kind") in _OWN_KINDS:
-            continue
-        report.records += 1
-        payload = json.loads(body)
-        file = payload.get("file")
-        path = file.get("path") if isinstance(file, dict) else None
-        path = path if isinstance(path, str) else None
-        seen: set[tuple[str, str]] = set()
-        for field, text in payload_texts(payload):
-            for m in detect(text):
-                if m.confidence == "low" and not include_low:
-                    continue
-                digest = hmac_of(canonical(m, text), key)
-                if (m.rule, digest) not in seen:
-                    seen.add((m.rule, digest))
-                    yield Finding("record", f"record {seq} {field}", m.data_class, m.rule,
-                                  m.masked, digest, folder_of(path, cfg), m.confidence, seq,
-                                  path)  # fmt: skip
-
-
-# -- recording ------------------------------------------------------------------------------
-
-
-def _recorded(store: SqliteStore) -> set[tuple[str, str]]:
-    """(where, hmac) of every data finding in the ledger: the ``actions`` index says which
-    records are policy findings, and records it has not indexed yet are read directly."""
-    import json
-
-    conn = store.connection
-    (last,) = conn.execute("SELECT coalesce(max(seq), -1) FROM actions").fetchone()
-    bodies = [b for (b,) in conn.execute(
-        "SELECT payload FROM records WHERE payload IS NOT NULL AND seq IN "
-        "(SELECT seq FROM actions WHERE kind = 'policy.finding')"
-    )]  # fmt: skip
-    for leaf, body in conn.execute(
-        "SELECT leaf, payload FROM records WHERE seq > ? AND payload IS NOT NULL", (last,)
-    ):
-        if b'"kind":"policy.finding"' in leaf:
-            bodies.append(body)
-    keys: set[tuple[str, str]] = set()
-    for body in bodies:
-        finding = json.loads(body).get("finding")
-        if isinstance(finding, dict) and finding.get("type") == "data":
-            keys.add((str(finding.get("where")), str(finding.get("hmac"))))
-    return keys
-
-
-def record_findings(
-    ledger: Ledger,
-    findings: Iterable[Finding],
-    *,
-    actor: dict[str, Any] | None = None,
-    now: Any = None,
-) -> range:
-    """Append one ``policy.finding`` per finding not already recorded; returns their seqs.
-
-    A finding with the same ``where`` and ``hmac`` as one in the ledger is not recorded
-    again (checked inside the write transaction, so two scans at once cannot both add it).
-    The payload is ``{"finding": Finding.payload(), "actor": ..., "file": {"path"}}``: the
-    masked value and the HMAC, never the raw value. ``findings`` is read in full before the
-    write lock is taken, so a slow scan never holds up the capture hook.
-    """
-    import getpass
-    import socket
-    from datetime import UTC, datetime
-
-    from affidavit import merkle
-    from affidavit.record import Kind, Record
-
-    items = list(findings)
-    if actor is None:
-        actor = {"user": getpass.getuser(), "host": socket.gethostname()}
-    time = now if now is not None else datetime.now(UTC)
-    store = ledger.store
-    store.begin()
-    try:
-        done = _recorded(store)
-        rows = []
-        for f in items:
-            if (f.where, f.hmac) in done:
-                continue
-            done.add((f.where, f.hmac))
-            payload: dict[str, Any] = {"finding": f.payload(), "actor": actor}
-            if f.path is not None:
-                payload["file"] = {"path": f.path}
-            record = Record.create(Kind.POLICY_FINDING, SOURCE, payload, time=time)
-            rows.append((record.leaf, merkle.leaf_hash(record.leaf), record.salt,
-                         record.payload_json))  # fmt: skip
-        first = store.add_records(rows) if rows else store.size()
-        store.commit()
-    except BaseException:
-        store.rollback()
-        raise
-    return range(first, first + len(rows))
