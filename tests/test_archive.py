@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from affidavit.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, run
-from affidavit.compliance import archive as archiving
+from affidavit.evidence import archive as archiving
 from affidavit.keys import read_key_file
 from affidavit.ledger import Ledger
 from affidavit.note import sign_note
