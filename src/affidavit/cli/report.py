@@ -10,8 +10,8 @@ import click
 from affidavit import config
 from affidavit.cli.commands import Paths, cli, emit_json, json_option, pass_paths, say
 from affidavit.cli.compliance import _actor, config_option
-from affidavit.compliance import report as reporting
 from affidavit.errors import VerificationError
+from affidavit.report import model as reporting
 from affidavit.signing import ledger_signer
 
 

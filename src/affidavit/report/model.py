@@ -42,13 +42,6 @@ from pathlib import Path
 from string import Template
 
 from affidavit.compliance import facts as vendor
-from affidavit.compliance.appendix import (
-    Completeness,
-    FileGroup,
-    capture_completeness,
-    file_actions,
-)
-from affidavit.compliance.appendix import drilled as drilled_restores
 from affidavit.compliance.checklist import Item, score_checklist
 from affidavit.compliance.drill import SOURCE as DRILL_SOURCE
 from affidavit.compliance.gather import Finding, Verified, gather
@@ -60,6 +53,13 @@ from affidavit.errors import AffidavitError, InputError
 from affidavit.ledger import Ledger
 from affidavit.note import NoteSigner, open_checkpoint
 from affidavit.record import Kind, Record, format_time
+from affidavit.report.appendix import (
+    Completeness,
+    FileGroup,
+    capture_completeness,
+    file_actions,
+)
+from affidavit.report.appendix import drilled as drilled_restores
 from affidavit.signing import sign_payload
 
 WEEKS = 13
@@ -485,7 +485,7 @@ def _posture(rows: Sequence[RegimeRow]) -> str:
 
 
 def render_html(report: Report) -> str:
-    template = resources.files("affidavit.compliance").joinpath("report_templates/report.html")
+    template = resources.files("affidavit.report").joinpath("templates/report.html")
     findings = [
         (
             f"<code>{_e(f.id)}</code>",
@@ -688,8 +688,8 @@ def write_pack(report: Report, out: Path, *, pdf: bool = True, force: bool = Fal
     ``out`` must not exist or be empty (``force`` replaces a non-empty one). The files are
     written into a temporary folder beside ``out`` and renamed into place.
     """
-    from affidavit.compliance.oscal import ocsf_compliance_findings, oscal_assessment_results
-    from affidavit.compliance.worklist import render_worklist
+    from affidavit.report.oscal import ocsf_compliance_findings, oscal_assessment_results
+    from affidavit.report.worklist import render_worklist
 
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not force)):
         raise InputError(f"{out} exists and is not an empty folder (--force replaces it)")

@@ -1,0 +1,2 @@
+"""The security review pack: the client report (HTML, PDF, Markdown, OSCAL) and the
+admin worklist."""
