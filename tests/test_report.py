@@ -38,23 +38,19 @@ from affidavit.config import Config
 from affidavit.errors import InputError
 from affidavit.ledger import Ledger
 from affidavit.record import Kind, Record, format_time
-from affidavit.report.model import (
-    Report,
-    build_report,
-    monday,
-    render_html,
-    render_markdown,
-    render_pdf,
-    summary,
-    weekly_chart,
-    write_pack,
-)
+from affidavit.report.charts import weekly_chart
+from affidavit.report.html import render_html
+from affidavit.report.markdown import render_markdown
+from affidavit.report.model import Report, build_report, monday
 from affidavit.report.oscal import (
     OCSF_VERSION,
     OSCAL_VERSION,
     ocsf_compliance_findings,
     oscal_assessment_results,
 )
+from affidavit.report.pack import write_pack
+from affidavit.report.pdf import render_pdf
+from affidavit.report.wording import summary
 from affidavit.signing import ledger_signer, sign_payload
 from conftest import ASSETS, shared_path
 from ledger_helpers import ORIGIN, cli_env, key_of

@@ -12,6 +12,7 @@ from affidavit.cli.commands import Paths, cli, emit_json, json_option, pass_path
 from affidavit.cli.compliance import _actor, config_option
 from affidavit.errors import VerificationError
 from affidavit.report import model as reporting
+from affidavit.report.pack import write_pack
 from affidavit.signing import ledger_signer
 
 
@@ -59,7 +60,7 @@ def report(
         built = reporting.issue(
             ledger, ledger_signer(ledger), cfg, now.date(), now=now, actor=_actor()
         )
-    files = reporting.write_pack(built, out, pdf=not no_pdf, force=force)
+    files = write_pack(built, out, pdf=not no_pdf, force=force)
     if as_json:
         emit_json(
             {

@@ -43,8 +43,8 @@ from typing import Any
 
 from affidavit.compliance.checklist import Item
 from affidavit.record import format_time
-from affidavit.report.model import (
-    Report,
+from affidavit.report.model import Report
+from affidavit.report.wording import (
     checkpoint_line,
     finding_status,
     finding_what,
