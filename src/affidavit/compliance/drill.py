@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from affidavit.capture import rollback, snapshots
+from affidavit.capture import blobs, rollback, snapshots
 from affidavit.errors import AffidavitError
 from affidavit.ledger import Ledger
 from affidavit.note import NoteSigner
@@ -84,8 +84,8 @@ def _exercise(
     store = ledger.store
     store.begin()
     try:
-        snapshots.keep(store.connection, before)
-        snapshots.keep(store.connection, after)
+        blobs.keep(store, before)
+        blobs.keep(store, after)
         store.commit()
     except BaseException:
         store.rollback()

@@ -102,16 +102,14 @@ def _recorded(store: SqliteStore) -> set[tuple[str, str]]:
     records are policy findings, and records it has not indexed yet are read directly."""
     import json
 
-    conn = store.connection
-    (last,) = conn.execute("SELECT coalesce(max(seq), -1) FROM actions").fetchone()
-    bodies = [b for (b,) in conn.execute(
-        "SELECT payload FROM records WHERE payload IS NOT NULL AND seq IN "
-        "(SELECT seq FROM actions WHERE kind = 'policy.finding')"
-    )]  # fmt: skip
-    for leaf, body in conn.execute(
-        "SELECT leaf, payload FROM records WHERE seq > ? AND payload IS NOT NULL", (last,)
-    ):
-        if b'"kind":"policy.finding"' in leaf:
+    from affidavit import query
+
+    last = query.last_indexed(store)
+    kinds = query.Filters(kinds=("policy.finding",))
+    seqs = [seq for (seq,) in query.select(store, ("seq",), kinds)]
+    bodies = [row[4] for row in map(store.record, seqs) if row is not None and row[4] is not None]
+    for _, leaf, _, _, body in store.records(last + 1):
+        if body is not None and b'"kind":"policy.finding"' in leaf:
             bodies.append(body)
     keys: set[tuple[str, str]] = set()
     for body in bodies:

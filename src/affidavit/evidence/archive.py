@@ -52,7 +52,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from affidavit.capture import snapshots
+from affidavit.capture import blobs
 from affidavit.errors import (
     AffidavitError,
     InputError,
@@ -165,22 +165,16 @@ def _snapshot(ledger: Ledger) -> Iterator[tuple[int, str]]:
     An erasure sequenced after the checkpoint would leave payloads missing with no erasure
     record inside ``[0, N)`` to account for them; then seal again and retry.
     """
-    conn = ledger.store.connection
+    store = ledger.store
     for _ in range(_RETRIES):
         ledger.seal()
-        conn.execute("BEGIN")
-        try:
+        with store.snapshot():
             latest = ledger.latest_checkpoint()
             assert latest is not None  # seal always leaves one
-            late = conn.execute(
-                "SELECT 1 FROM records WHERE seq >= ? AND instr(leaf, ?) LIMIT 1",
-                (latest[0], b'"kind":"erasure"'),
-            ).fetchone()
-            if late is None:
+            late = any(b'"kind":"erasure"' in row[1] for row in store.records(latest[0]))
+            if not late:
                 yield latest
                 return
-        finally:
-            conn.execute("COMMIT")
     raise LedgerError("the ledger kept erasing records while archiving; run it again")
 
 
@@ -264,11 +258,11 @@ def _write_objects(ledger: Ledger, writer: _Writer, size: int) -> int:
         name = segment_name(first, last)
         records.finish(f"{name}.jsonl")
         payloads.finish(f"{name}.{payloads.sha.hexdigest()}.jsonl")
-    for (sha,) in store.connection.execute("SELECT sha256 FROM blobs ORDER BY sha256"):
-        if not HEX64.fullmatch(str(sha)):
+    for sha in blobs.names(store):
+        if not HEX64.fullmatch(sha):
             continue  # not a content hash this store wrote; nothing to name it by
         try:
-            data = snapshots.get_blob(store.connection, sha)
+            data = blobs.get(store, sha)
         except ValueError as e:
             raise VerificationError(f"blob {sha}: {e}", where=f"blob {sha}") from e
         if data is not None:

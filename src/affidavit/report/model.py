@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from affidavit import query
 from affidavit.compliance import facts as vendor
 from affidavit.compliance.checklist import Item, score_checklist
 from affidavit.compliance.drill import SOURCE as DRILL_SOURCE
@@ -175,14 +176,8 @@ def _activity(
     rollback drill's (its change and the restore that undid it), which work in a scratch
     folder of its own.
     """
-    conn = ledger.store.connection
     drilled = drilled_restores(ledger)
-    rows = conn.execute(
-        "SELECT function, folder, substr(time, 1, 10), count(*) FROM actions "
-        "WHERE kind LIKE 'file.%' AND path IS NOT NULL AND erased = 0 AND source != ? "
-        f"AND seq NOT IN ({','.join('?' * len(drilled))}) GROUP BY 1, 2, 3",
-        (DRILL_SOURCE, *drilled),
-    ).fetchall()
+    rows = query.file_activity(ledger.store, not_source=DRILL_SOURCE, skip=drilled)
     last = monday(today)
     days = [date.fromisoformat(d) for _, _, d, _ in rows]
     first = max(last - timedelta(weeks=WEEKS - 1), monday(min(days, default=today)))
