@@ -1,4 +1,4 @@
-"""Benchmark :func:`affidavit.compliance.scan.detect` on ~50 MB of mixed synthetic text.
+"""Benchmark :func:`affidavit.detect.scan.detect` on ~50 MB of mixed synthetic text.
 
 The text is generated here: prose, CSV rows, source code, log lines and JSON, with digits,
 UUIDs, order ids, timestamps and dates everywhere, and a regulated value (card, SSN, IBAN,
@@ -19,7 +19,7 @@ import re
 import time
 import uuid
 
-from affidavit.compliance.scan import detect
+from affidavit.detect.scan import detect
 
 _VOCABULARY = (
     "the of and to in is for that with on as this be are from by at or an it not we can "

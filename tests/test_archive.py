@@ -25,12 +25,14 @@ from typing import Any
 import pytest
 
 from affidavit.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, run
-from affidavit.compliance import archive as archiving
-from affidavit.compliance.signing import verify_payload
+from affidavit.evidence import archive as archiving
+from affidavit.evidence import archive_verify
+from affidavit.evidence.archive_format import json_line
 from affidavit.keys import read_key_file
 from affidavit.ledger import Ledger
 from affidavit.note import sign_note
 from affidavit.record import Kind, Record
+from affidavit.signing import verify_payload
 from conftest import shared_path
 
 ORIGIN = "test.example/archive"
@@ -109,7 +111,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def ledger(built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private copy of the built ledger and its key; small segments."""
-    monkeypatch.setattr(archiving, "SEGMENT", SEGMENT)
+    # The writer and the verifier each read the segment size.
+    for module in (archiving, archive_verify):
+        monkeypatch.setattr(module, "SEGMENT", SEGMENT)
     for name in ("HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
         monkeypatch.setenv(name, str(tmp_path / "home"))
     copy = tmp_path / "ledger.sqlite"
@@ -410,7 +414,7 @@ def test_forgeries_signed_with_the_key_are_caught(
 def forge_payload(lines: list[str]) -> list[str]:
     item = json.loads(lines[0])
     item["payload_json"] = '{"forged":true}'
-    return [archiving._line(item).decode("utf-8"), *lines[1:]]
+    return [json_line(item).decode("utf-8"), *lines[1:]]
 
 
 def test_a_rewritten_ledger_is_inconsistent_with_the_archive(

@@ -38,12 +38,12 @@ from affidavit.compliance.regimes import (
     WORKABLE,
     score_posture,
 )
-from affidavit.compliance.signing import ledger_signer, sign_payload, verify_payload
 from affidavit.config import Config
 from affidavit.errors import InputError, VerificationError
 from affidavit.ledger import Ledger
 from affidavit.note import Signer
 from affidavit.record import Kind, Record, format_time
+from affidavit.signing import ledger_signer, sign_payload, verify_payload
 from conftest import ASSETS, shared_path
 from ledger_helpers import ORIGIN, cli_env, key_of
 

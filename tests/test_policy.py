@@ -24,8 +24,7 @@ from typing import Any
 import pytest
 
 from affidavit import config, query
-from affidavit.capture import events
-from affidavit.compliance import policy
+from affidavit.capture import events, policy
 from affidavit.compliance.findings import ROW_FIELDS
 from affidavit.ledger import Ledger
 from conftest import shared_path
@@ -636,4 +635,4 @@ def test_hook_stays_fast_to_import() -> None:
     loaded = done.stdout
     for heavy in ("tomllib", "platformdirs", "dataclasses", "click", "affidavit.config"):
         assert f"'{heavy}'" not in loaded
-    assert "'affidavit.compliance.policy'" in loaded
+    assert "'affidavit.capture.policy'" in loaded

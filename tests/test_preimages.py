@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from affidavit.capture import preimages, shell_targets
+from affidavit.capture import preimages, shell_commands, shell_targets
 from ledger_helpers import affidavit, new_ledger
 from test_hook import (
     QUIET,
@@ -211,7 +211,7 @@ def test_an_ordinary_command_gets_no_preimages_field(ledger: Path, work: Path) -
 
 
 def names(command: str, cwd: Path) -> list[str]:
-    return [os.path.relpath(p, cwd) for p in shell_targets.targets(command, str(cwd)).paths]
+    return [os.path.relpath(p, cwd) for p in shell_commands.targets(command, str(cwd)).paths]
 
 
 @pytest.mark.parametrize(
@@ -274,7 +274,7 @@ def test_parser_names_what_commands_change(command: str, expected: list[str], wo
     ],
 )
 def test_parser_says_what_it_cannot_compute(command: str, reason: str, work: Path) -> None:
-    found = shell_targets.targets(command, str(work))
+    found = shell_commands.targets(command, str(work))
     assert any(reason in why for _, why in found.misses), found.misses
 
 
@@ -298,7 +298,7 @@ HOSTILE = [
 
 @pytest.mark.parametrize("command", HOSTILE)
 def test_hostile_commands_never_raise(command: str, work: Path) -> None:
-    found = shell_targets.targets(command, str(work))
+    found = shell_commands.targets(command, str(work))
     assert len(found.misses) <= shell_targets.MAX_MISSES
     taken = preimages.take("Bash", {"command": command}, str(work), 1000)
     assert taken.total == 0
@@ -306,7 +306,7 @@ def test_hostile_commands_never_raise(command: str, work: Path) -> None:
 
 @given(st.text(max_size=400))
 def test_any_text_is_read_without_raising(command: str) -> None:
-    found = shell_targets.targets(command, os.path.dirname(__file__))
+    found = shell_commands.targets(command, os.path.dirname(__file__))
     assert all(os.path.isabs(p) for p in found.paths)
 
 

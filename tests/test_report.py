@@ -34,28 +34,24 @@ from affidavit.cli import run
 from affidavit.compliance import attest as attesting
 from affidavit.compliance import drill as drilling
 from affidavit.compliance import review as reviewing
-from affidavit.compliance.oscal import (
+from affidavit.config import Config
+from affidavit.errors import InputError
+from affidavit.ledger import Ledger
+from affidavit.record import Kind, Record, format_time
+from affidavit.report.charts import weekly_chart
+from affidavit.report.html import render_html
+from affidavit.report.markdown import render_markdown
+from affidavit.report.model import Report, build_report, monday
+from affidavit.report.oscal import (
     OCSF_VERSION,
     OSCAL_VERSION,
     ocsf_compliance_findings,
     oscal_assessment_results,
 )
-from affidavit.compliance.report import (
-    Report,
-    build_report,
-    monday,
-    render_html,
-    render_markdown,
-    render_pdf,
-    summary,
-    weekly_chart,
-    write_pack,
-)
-from affidavit.compliance.signing import ledger_signer, sign_payload
-from affidavit.config import Config
-from affidavit.errors import InputError
-from affidavit.ledger import Ledger
-from affidavit.record import Kind, Record, format_time
+from affidavit.report.pack import write_pack
+from affidavit.report.pdf import render_pdf
+from affidavit.report.wording import summary
+from affidavit.signing import ledger_signer, sign_payload
 from conftest import ASSETS, shared_path
 from ledger_helpers import ORIGIN, cli_env, key_of
 
@@ -455,7 +451,7 @@ def test_removing_the_dpa_changes_the_same_rows_everywhere(
 
 
 def test_the_chart_draws_one_bar_per_week_with_actions() -> None:
-    from affidavit.compliance.report import Series
+    from affidavit.report.model import Series
 
     weeks = tuple(monday(TODAY) - timedelta(weeks=3 - i) for i in range(4))
     svg = weekly_chart(

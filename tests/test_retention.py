@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from affidavit.cli import EXIT_OK, EXIT_USAGE, run
-from affidavit.compliance import retention
 from affidavit.config import Config, Folder, parse
 from affidavit.errors import InputError
+from affidavit.evidence import retention
 from affidavit.ledger import Ledger
 from affidavit.record import Kind, Record
 from ledger_helpers import affidavit, key_of

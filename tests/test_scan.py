@@ -23,8 +23,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from affidavit.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, run
-from affidavit.compliance import detectors
-from affidavit.compliance.scan import (
+from affidavit.config import parse
+from affidavit.detect import detectors
+from affidavit.detect.records import record_findings, scan_ledger
+from affidavit.detect.scan import (
     KEY_META,
     Finding,
     ScanReport,
@@ -34,11 +36,8 @@ from affidavit.compliance.scan import (
     hmac_key,
     hmac_of,
     mask,
-    record_findings,
-    scan_ledger,
     scan_paths,
 )
-from affidavit.config import parse
 from affidavit.errors import InputError, LedgerError
 from affidavit.ledger import Ledger
 from affidavit.record import Record
@@ -699,7 +698,7 @@ def test_command_without_a_ledger(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def test_importing_scan_stays_light() -> None:
     code = (
-        "import sys, affidavit.compliance.scan; "
+        "import sys, affidavit.detect.scan; "
         "print(sorted(m for m in ('openpyxl', 'docx', 'pypdf', 'sqlite3', 'click', 'hmac',"
         " 'dataclasses', 'csv') if m in sys.modules))"
     )

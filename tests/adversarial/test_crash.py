@@ -568,7 +568,7 @@ class Archive(Operation):
         return self.scene.cli("archive", "--out", str(self.out), kill_after=kill_after)
 
     def valid(self, path: Path) -> None:
-        from affidavit.compliance.archive import verify_archive
+        from affidavit.evidence.archive import verify_archive
         from affidavit.ledger import Ledger
 
         with Ledger.open(self.scene.ledger, readonly=True) as ledger:

@@ -269,7 +269,7 @@ class Archive(Case):
         return self.work / "archive"
 
     def check_done(self) -> None:
-        from affidavit.compliance.archive import verify_archive
+        from affidavit.evidence.archive import verify_archive
         from affidavit.ledger import Ledger
 
         with Ledger.open(self.scene.ledger, readonly=True) as ledger:

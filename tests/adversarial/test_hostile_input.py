@@ -46,8 +46,8 @@ from affidavit import config
 from affidavit.capture import events, hook, snapshots, transcripts, writer
 from affidavit.capture import rollback as undo
 from affidavit.cli.commands import _read_lines
-from affidavit.compliance import archive as archiving
 from affidavit.errors import AffidavitError, InputError, VerificationError
+from affidavit.evidence import archive as archiving
 from affidavit.evidence import build_pack, check_pack
 from affidavit.evidence.layout import PackReader, PackRefusedError
 from affidavit.evidence.records import parse_item

@@ -42,7 +42,7 @@ from reliability import Reliability as Tally
 
 from affidavit.capture import hook
 from affidavit.cli import run
-from affidavit.compliance import archive as archiving
+from affidavit.evidence import archive as archiving
 from affidavit.evidence import build_pack
 from affidavit.ledger import Ledger
 from affidavit.note import Signer

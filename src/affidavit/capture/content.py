@@ -14,6 +14,10 @@ import sqlite3
 import zlib
 from collections.abc import Iterator
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from affidavit.store.sqlite import SqliteStore
+
 
 def put_blob(conn: sqlite3.Connection, sha256: str, data: bytes) -> None:
     """Store content once by hash; zlib only when it saves space."""
@@ -41,3 +45,24 @@ def blob_names(conn: sqlite3.Connection) -> Iterator[str]:
     """Every blob's name, in order."""
     for (sha,) in conn.execute("SELECT sha256 FROM blobs ORDER BY sha256"):
         yield str(sha)
+
+
+# -- through a store, for the code above capture (packs, the archive, the drill) -----------
+
+
+def get(store: SqliteStore, sha256: str) -> bytes | None:
+    """The content named ``sha256``, or None; ValueError if the stored bytes do not hash to
+    their name."""
+    return get_blob(store.connection, sha256)
+
+
+def names(store: SqliteStore) -> Iterator[str]:
+    """The name of every stored content, in order."""
+    return blob_names(store.connection)
+
+
+def keep(store: SqliteStore, sha256: str | None, data: bytes | None) -> None:
+    """Store content under its hash (call inside the store's write transaction); nothing
+    when there is no content (a missing file, or one too large to keep)."""
+    if sha256 is not None and data is not None:
+        put_blob(store.connection, sha256, data)

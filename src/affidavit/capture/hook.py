@@ -6,7 +6,7 @@ Runs inside the agent on every tool call, so:
 * file reads and workspace scans happen before the write lock is taken, and the lock is
   held for one short SQLite transaction;
 * it exits 0, or 2 when an enforced policy rule blocks the tool call
-  (:mod:`affidavit.compliance.policy`). Whatever goes wrong is one line on stderr and a line
+  (:mod:`affidavit.capture.policy`). Whatever goes wrong is one line on stderr and a line
   in ``<ledger>.errors.log``; the event, redacted, is spooled beside the ledger when the
   ledger cannot take it (:mod:`affidavit.capture.spool`; on a disk without a free byte,
   into the space ``<ledger>.reserve`` kept for that), and the next run replays the spool
@@ -32,9 +32,18 @@ import time
 import zlib
 from datetime import UTC, datetime
 
-from affidavit.capture import conventions, events, inflight, reads, snapshots, spool, state, writer
+from affidavit.capture import (
+    conventions,
+    events,
+    inflight,
+    policy,
+    reads,
+    snapshots,
+    spool,
+    state,
+    writer,
+)
 from affidavit.capture.redact import redact_text
-from affidavit.compliance import policy
 from affidavit.errors import InputError
 from affidavit.store.damage import explain
 from affidavit.store.sqlite import SqliteStore
@@ -80,7 +89,7 @@ _OPTIONS: dict[str, tuple[str, Callable[[str], object]]] = {
     "--max-file-bytes": ("max_file_bytes", int),
     "--manifest-cap": ("manifest_cap", int),
     "--seal-interval": ("seal_interval", float),
-    "--config": ("config", str),  # policy (affidavit.compliance.policy)
+    "--config": ("config", str),  # policy (affidavit.capture.policy)
 }
 
 

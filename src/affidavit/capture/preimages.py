@@ -27,7 +27,7 @@ import hashlib
 import os
 import stat
 
-from affidavit.capture import shell_targets
+from affidavit.capture import shell_commands, shell_targets
 from affidavit.capture.snapshots import Snapshot
 from affidavit.capture.state import recall
 
@@ -84,7 +84,7 @@ def take(tool: object, tool_input: dict[str, Any], cwd: str, max_bytes: int) -> 
     if tool != "Bash":
         return taken
     try:
-        found = shell_targets.targets(tool_input.get("command"), cwd)
+        found = shell_commands.targets(tool_input.get("command"), cwd)
         for path, reason in found.misses:
             taken.miss(path, reason)
         taken.more += found.dropped

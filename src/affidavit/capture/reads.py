@@ -7,7 +7,7 @@ only reads is kept only where ``[capture] keep_read_contents`` in ``affidavit.to
 ledger a second copy of it. Elsewhere the record keeps the file's hash and size.
 
 The rule is compiled from the config only when the config file's stat changes, and cached as
-JSON in the ledger's ``meta`` table (as :mod:`affidavit.compliance.policy` does). A config
+JSON in the ledger's ``meta`` table (as :mod:`affidavit.capture.policy` does). A config
 that does not load gives the defaults here; the policy check records that it did not load.
 Standard library only: this runs in the hook.
 """
@@ -18,7 +18,7 @@ import json
 import os
 import re
 
-from affidavit.compliance.policy import config_location, folder_pattern
+from affidavit.capture.policy_config import config_location, folder_pattern
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

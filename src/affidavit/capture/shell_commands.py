@@ -12,6 +12,7 @@ import fnmatch
 import os
 from collections.abc import Callable
 
+from affidavit.capture import shell_targets
 from affidavit.capture.shell_targets import (
     DESTRUCTIVE,
     Targets,
@@ -253,3 +254,8 @@ READERS: dict[str, Reader] = {
     "git": _git,
     "find": _find,
 }
+
+
+def targets(command: object, cwd: str) -> Targets:
+    """The files ``command`` (run in ``cwd``) may destroy or rewrite, and what is unknown."""
+    return shell_targets.targets(command, cwd, READERS)

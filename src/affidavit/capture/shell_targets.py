@@ -33,7 +33,9 @@ import shlex
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator, Mapping
+
+    Reader = Callable[["Targets", "str | None", list[str]], None]
 
 MAX_COMMAND = 256 * 1024  # characters parsed; a longer command is named, not parsed
 MAX_MISSES = 50
@@ -70,8 +72,12 @@ class Targets:
             self.dropped += 1
 
 
-def targets(command: object, cwd: str) -> Targets:
-    """The files ``command`` (run in ``cwd``) may destroy or rewrite, and what is unknown."""
+def targets(command: object, cwd: str, readers: Mapping[str, Reader]) -> Targets:
+    """The files ``command`` (run in ``cwd``) may destroy or rewrite, and what is unknown.
+
+    ``readers`` read one simple command each, by program name
+    (:data:`affidavit.capture.shell_commands.READERS`).
+    """
     out = Targets()
     if not isinstance(command, str) or not command.strip():
         return out
@@ -87,7 +93,7 @@ def targets(command: object, cwd: str) -> Targets:
     for words, redirects in _commands(tokens):
         for target in redirects:
             operand(out, here, target, recursive=False)
-        here = _simple(out, here, words)
+        here = _simple(out, here, words, readers)
     return out
 
 
@@ -150,7 +156,9 @@ def _strip_prefixes(words: list[str]) -> list[str]:
     return words[i:]
 
 
-def _simple(out: Targets, here: str | None, words: list[str]) -> str | None:
+def _simple(
+    out: Targets, here: str | None, words: list[str], readers: Mapping[str, Reader]
+) -> str | None:
     """Read one simple command into ``out``; returns the working folder after it."""
     words = _strip_prefixes(words)
     if not words:
@@ -159,9 +167,7 @@ def _simple(out: Targets, here: str | None, words: list[str]) -> str | None:
     args = words[1:]
     if name in ("cd", "pushd"):
         return _cd(out, here, args)
-    from affidavit.capture.shell_commands import READERS  # it imports this module
-
-    reader = READERS.get(name)
+    reader = readers.get(name)
     if reader is not None:
         reader(out, here, args)
     elif name == "xargs" and any(os.path.basename(w) in DESTRUCTIVE for w in args):

@@ -71,6 +71,7 @@ Options:
 # Modules whose commands join the group when imported (each uses ``@cli.command()``).
 COMMAND_MODULES = (
     "affidavit.cli.commands",
+    "affidavit.cli.verify",
     "affidavit.cli.capture",
     "affidavit.cli.install",
     "affidavit.cli.importing",

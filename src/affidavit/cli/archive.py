@@ -1,7 +1,7 @@
 """``affidavit archive`` (write / verify a sealed snapshot) and ``affidavit retention``.
 
-Layouts, checks and the policy are in :mod:`affidavit.compliance.archive` and
-:mod:`affidavit.compliance.retention`; these commands parse, call one of them and print.
+Layouts, checks and the policy are in :mod:`affidavit.evidence.archive` and
+:mod:`affidavit.evidence.retention`; these commands parse, call one of them and print.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import click
 
 from affidavit import config
 from affidavit.cli.commands import Paths, b64, cli, emit_json, json_option, pass_paths, say
-from affidavit.compliance import archive as archiving
-from affidavit.compliance import retention as retaining
 from affidavit.errors import InputError, VerificationError
+from affidavit.evidence import archive as archiving
+from affidavit.evidence import retention as retaining
 
 
 def _report(report: archiving.ArchiveReport) -> dict[str, Any]:
@@ -62,7 +62,7 @@ def archive(ctx: click.Context, paths: Paths, out: Path | None, as_json: bool) -
     """
     if ctx.invoked_subcommand is not None:
         return
-    from affidavit.compliance.signing import ledger_signer
+    from affidavit.signing import ledger_signer
 
     now = datetime.now(UTC)
     if out is None:

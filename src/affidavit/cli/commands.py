@@ -5,89 +5,46 @@ Data goes to stdout, progress and summaries to stderr.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import socket
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import click
 
 from affidavit import locations
-from affidavit.errors import InputError, VerificationError
+from affidavit.cli.common import (
+    Paths,
+    b64,
+    emit_json,
+    json_option,
+    progress_bar,
+    read_text,
+    say,
+)
+from affidavit.errors import InputError
 from affidavit.files import write_atomically
-from affidavit.ledger import Ledger, Progress
+from affidavit.ledger import Ledger
 from affidavit.record import Record, parse_time
 from affidavit.store.damage import explain
 
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
-
-
-def say(message: str) -> None:
-    """A summary line for people, on stderr so stdout stays data.
-
-    stdout is flushed first: where both go to one terminal or file, the summary must follow
-    the data it sums up, never land inside it.
-    """
-    sys.stdout.flush()
-    click.echo(message, err=True)
-
-
-@dataclass(frozen=True, slots=True)
-class Paths:
-    ledger: Path
-    key: Path
-
-    def open(self, *, readonly: bool = False, check_pages: bool = False) -> Ledger:
-        return Ledger.open(
-            self.ledger, key_path=self.key, readonly=readonly, check_pages=check_pages
-        )
-
-
-def progress_bar(total: int, label: str) -> AbstractContextManager[Progress | None]:
-    """A rich progress bar on a terminal; nothing in a pipe."""
-    if not sys.stderr.isatty() or total < 10_000:
-        return nullcontext(None)
-    from contextlib import contextmanager
-
-    from rich.progress import Progress as Bar
-
-    @contextmanager
-    def bar() -> Iterator[Progress]:
-        with Bar(transient=True, console=None) as p:
-            task = p.add_task(label, total=total)
-            yield lambda done: p.update(task, completed=done)
-
-    return bar()
-
-
-def read_text(file: IO[bytes]) -> str:
-    """A text file named on the command line, or InputError naming it and the line.
-
-    Files are opened in binary and decoded here, newlines translated as text mode does:
-    click's text mode would let a UnicodeDecodeError escape, naming neither file nor line.
-    """
-    data = file.read()
-    try:
-        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        raise InputError(f"{file.name}:{line}: not UTF-8 text ({e.reason})") from e
-
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+# The shared helpers live in :mod:`affidavit.cli.common`; command modules import them from
+# here beside `cli` and `pass_paths`, so they are re-exported.
+__all__ = [
+    "Paths",
+    "b64",
+    "cli",
+    "emit_json",
+    "json_option",
+    "pass_paths",
+    "progress_bar",
+    "read_text",
+    "say",
+]
 
 
 class LedgerGroup(click.Group):
@@ -377,72 +334,6 @@ def prove(
             sys.stdout.write("".join(f"  {line}\n" for line in value.splitlines()))
         else:
             click.echo(f"{name}: {value}")
-
-
-@cli.command()
-@click.option(
-    "--from",
-    "from_file",
-    type=click.File("rb"),
-    help="A checkpoint you kept earlier: also prove the log only grew since.",
-)
-@click.option("--vkey", help="Pin the verifier key instead of trusting the one in the ledger.")
-@json_option
-@pass_paths
-def verify(paths: Paths, from_file: IO[bytes] | None, vkey: str | None, as_json: bool) -> None:
-    """Recheck every record, subtree hash, checkpoint root and signature.
-
-    Exit 0 when everything holds, 1 naming the first record or checkpoint that fails and
-    why, 2 for usage errors or unreadable input. On a damaged file (a torn page, a truncated
-    file, a wrong header, a damaged WAL) it lists what is unreadable and which records are
-    still provable against the last good checkpoint, and exits 1 (2 when nothing of a ledger
-    is readable).
-    """
-    from affidavit.cli.salvage import salvaging
-    from affidavit.note import Verifier
-    from affidavit.views import VIEWS
-
-    kept = read_text(from_file) if from_file is not None else None
-    pinned = Verifier.from_vkey(vkey) if vkey else None
-    with salvaging(paths, kept=kept, key=pinned, as_json=as_json) as ledger:
-        total = ledger.store.size()
-        try:
-            with progress_bar(total, "verifying") as progress:
-                report = ledger.verify(
-                    from_checkpoint=kept, key=pinned, progress=progress, views=VIEWS
-                )
-        except InputError as e:  # only the kept checkpoint is parsed from input here
-            name = from_file.name if from_file is not None else "--from"
-            raise InputError(f"{name}: {e}") from e
-        except VerificationError as e:
-            if as_json:
-                emit_json({"ok": False, "where": e.where, "error": str(e)})
-            raise
-    result = {
-        "ok": True,
-        "records": report.records,
-        "erased": report.erased,
-        "subtrees": report.nodes,
-        "checkpoints": report.checkpoints,
-        "tree_size": report.tree_size,
-        "root": b64(report.root),
-        "from_size": report.from_size,
-        "views": dict(report.views),
-    }
-    if as_json:
-        emit_json(result)
-        return
-    click.echo(
-        f"OK: {report.records} records ({report.erased} erased), {report.nodes} subtree "
-        f"hashes, {report.checkpoints} checkpoints; tree size {report.tree_size}, "
-        f"root {result['root']}"
-    )
-    click.echo(
-        "OK: derived tables agree with the records: "
-        + ", ".join(f"{name} ({count} rows)" for name, count in report.views)
-    )
-    if report.from_size is not None:
-        click.echo(f"OK: the log only grew since your checkpoint of size {report.from_size}")
 
 
 @cli.command()

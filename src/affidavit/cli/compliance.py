@@ -30,8 +30,8 @@ from affidavit.compliance import regimes
 from affidavit.compliance import review as reviewing
 from affidavit.compliance.gather import gather
 from affidavit.compliance.minimum import score_minimum
-from affidavit.compliance.signing import ledger_signer
 from affidavit.errors import VerificationError
+from affidavit.signing import ledger_signer
 
 F = TypeVar("F", bound=Callable[..., Any])
 COLOURS = {

@@ -13,7 +13,7 @@ from affidavit.cli.compliance import _actor, _emit, config_option
 from affidavit.cli.query import output_options
 from affidavit.compliance import facts as vendor
 from affidavit.compliance.gather import gather
-from affidavit.compliance.signing import ledger_signer
+from affidavit.signing import ledger_signer
 
 
 @cli.group("facts")

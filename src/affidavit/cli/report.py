@@ -10,9 +10,10 @@ import click
 from affidavit import config
 from affidavit.cli.commands import Paths, cli, emit_json, json_option, pass_paths, say
 from affidavit.cli.compliance import _actor, config_option
-from affidavit.compliance import report as reporting
-from affidavit.compliance.signing import ledger_signer
 from affidavit.errors import VerificationError
+from affidavit.report import model as reporting
+from affidavit.report.pack import write_pack
+from affidavit.signing import ledger_signer
 
 
 @cli.command()
@@ -59,7 +60,7 @@ def report(
         built = reporting.issue(
             ledger, ledger_signer(ledger), cfg, now.date(), now=now, actor=_actor()
         )
-    files = reporting.write_pack(built, out, pdf=not no_pdf, force=force)
+    files = write_pack(built, out, pdf=not no_pdf, force=force)
     if as_json:
         emit_json(
             {

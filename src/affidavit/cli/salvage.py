@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from affidavit.cli.commands import Paths, b64, emit_json
+from affidavit.cli.common import Paths, b64, emit_json
 from affidavit.errors import LedgerCorruptError, VerificationError
 from affidavit.ledger import Ledger
 from affidavit.note import Verifier

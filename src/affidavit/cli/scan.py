@@ -11,7 +11,7 @@ import click
 
 from affidavit.cli.commands import Paths, cli, pass_paths, progress_bar, say
 from affidavit.cli.query import output_options, write_rows
-from affidavit.compliance.scan import Finding, ScanReport
+from affidavit.detect.scan import Finding, ScanReport
 from affidavit.errors import VerificationError
 
 COLUMNS = ["where", "data_class", "rule", "masked", "confidence", "folder", "source", "seq",
@@ -94,7 +94,8 @@ def scan(
     are findings, 0 when clean, 2 for usage errors.
     """
     from affidavit import config
-    from affidavit.compliance import scan as scanning
+    from affidavit.detect import records as scanned
+    from affidavit.detect import scan as scanning
 
     cfg = config.load(config_path)
     roots = list(targets)
@@ -125,7 +126,7 @@ def scan(
                                          progress=bar)  # fmt: skip
         if records and ledger is not None:
             with progress_bar(ledger.store.size() - since_seq, "scanning records") as bar:
-                found += scanning.scan_ledger(ledger, since_seq=since_seq, cfg=cfg, key=key,
+                found += scanned.scan_ledger(ledger, since_seq=since_seq, cfg=cfg, key=key,
                                               report=report, include_low=include_low,
                                               progress=bar)  # fmt: skip
         table = (fmt or ("table" if sys.stdout.isatty() else "jsonl")) == "table"
@@ -134,7 +135,7 @@ def scan(
         write_rows(names, rows, fmt)
         _report(report, len(found))
         if record and found and ledger is not None:
-            seqs = scanning.record_findings(ledger, found)
+            seqs = scanned.record_findings(ledger, found)
             span = f": records {seqs.start}..{seqs.stop - 1}" if seqs else ""
             say(f"recorded {len(seqs)} new finding(s){span}; {len(found) - len(seqs)} known")
     finally:

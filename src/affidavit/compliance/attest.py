@@ -19,11 +19,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from affidavit.compliance.checklist import ATTESTABLE, CHECKLIST, MINIMUM
-from affidavit.compliance.signing import sign_payload
 from affidavit.errors import InputError
 from affidavit.ledger import Ledger
 from affidavit.note import NoteSigner
 from affidavit.record import Kind, Record, format_time
+from affidavit.signing import sign_payload
 
 SOURCE = "affidavit.attest"
 _FROM_LEDGER = {

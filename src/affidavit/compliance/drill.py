@@ -30,12 +30,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from affidavit.capture import rollback, snapshots
-from affidavit.compliance.signing import sign_payload
+from affidavit.capture import content, rollback, snapshots
 from affidavit.errors import AffidavitError
 from affidavit.ledger import Ledger
 from affidavit.note import NoteSigner
 from affidavit.record import Kind, Record, format_time
+from affidavit.signing import sign_payload
 
 SOURCE = "affidavit.drill"
 
@@ -84,8 +84,8 @@ def _exercise(
     store = ledger.store
     store.begin()
     try:
-        snapshots.keep(store.connection, before)
-        snapshots.keep(store.connection, after)
+        content.keep(store, before.sha256, before.data)
+        content.keep(store, after.sha256, after.data)
         store.commit()
     except BaseException:
         store.rollback()

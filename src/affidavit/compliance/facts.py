@@ -34,11 +34,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from affidavit.compliance.signing import sign_payload
 from affidavit.errors import InputError
 from affidavit.ledger import Ledger
 from affidavit.note import NoteSigner
 from affidavit.record import Kind, Record, format_time
+from affidavit.signing import sign_payload
 
 SOURCE = "affidavit.facts"
 STALE_DAYS = 31

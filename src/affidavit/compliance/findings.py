@@ -1,7 +1,7 @@
 """Findings: what the folder policy and the data scan flagged, and who resolved them, why.
 
 A finding is any record whose payload holds ``{"finding": {"id", "type", ...}}``: the
-``policy.finding`` records the hook writes (:mod:`affidavit.compliance.policy`, type
+``policy.finding`` records the hook writes (:mod:`affidavit.capture.policy`, type
 ``policy``, ``rule`` one of its three rules) and the data findings of ``affidavit scan``
 (type ``data``; :attr:`Finding.rule` is then the data class). Fields read: ``id``,
 ``type``, ``rule``, ``data_class``, ``path`` (else ``where``), ``folder``, ``detail``
@@ -135,16 +135,14 @@ def _describe(f: dict[str, Any]) -> str | None:
 def findings(store: SqliteStore) -> list[Finding]:
     """Every finding in the ledger, oldest first, each with its resolution if it has one.
 
-    One pass over the payloads that mention a finding or a resolution (SQLite filters them).
+    One pass over the records through the log store; only payloads that mention a finding
+    or a resolution are parsed (a byte search, as JCS writes ``"finding":{`` without spaces).
     """
     found: dict[str, Finding] = {}
     resolutions: dict[str, Resolution] = {}
-    rows = store.connection.execute(
-        "SELECT seq, leaf, leaf_hash, payload FROM records WHERE payload IS NOT NULL "
-        "AND (instr(payload, ?) OR instr(payload, ?)) ORDER BY seq",
-        (b'"finding":{', b'"resolution":{'),
-    )
-    for seq, leaf, leaf_hash, payload in rows:
+    for seq, leaf, leaf_hash, _, payload in store.records():
+        if payload is None or (b'"finding":{' not in payload and b'"resolution":{' not in payload):
+            continue
         body = json.loads(payload)
         envelope = json.loads(leaf)
         if isinstance(body.get("finding"), dict):

@@ -25,7 +25,7 @@ valid signature is ignored and its seq listed in :attr:`Evidence.unsigned`.
   ``{"facts": {"by", "at", "sha256", ...}}`` (:mod:`.facts`). Every check is kept.
 * **policy finding**: read through :func:`affidavit.compliance.findings.findings` (its
   docstring is the contract; a finding is open until a resolution record names it). Type
-  ``"data"`` is the data scan (:mod:`affidavit.compliance.scan`): its class is
+  ``"data"`` is the data scan (:mod:`affidavit.detect.scan`): its class is
   ``finding.data_class`` and its file ``file.path`` in the same payload. Any other type is
   a folder-policy finding, its ``rule`` one of the ``[enforce]`` rules; the hook's
   ``forbidden_data`` findings carry a ``data_class`` too, and it counts the same.
@@ -48,11 +48,11 @@ from affidavit.capture.events import SOURCE_TRANSCRIPT
 from affidavit.compliance.facts import SOURCE as FACTS_SOURCE
 from affidavit.compliance.facts import FactsCheck
 from affidavit.compliance.findings import findings as read_findings
-from affidavit.compliance.signing import verify_payload
 from affidavit.config import Config
 from affidavit.errors import AffidavitError, VerificationError
 from affidavit.ledger import Ledger
 from affidavit.record import Kind, parse_time
+from affidavit.signing import verify_payload
 
 IMPORTED_SOURCES = (SOURCE_TRANSCRIPT,)
 """Sources whose records are history imported after the fact, with back-dated times."""
@@ -174,23 +174,16 @@ def gather(ledger: Ledger, cfg: Config, *, verify: bool = False) -> Evidence:
     """
     store = ledger.store
     query.refresh(store, cfg.function_rules)
-    conn = store.connection
-    count, first = conn.execute("SELECT count(*), min(time) FROM actions").fetchone()
-    marks = ", ".join("?" * len(IMPORTED_SOURCES))
-    (live,) = conn.execute(
-        f"SELECT min(time) FROM actions WHERE source NOT IN ({marks})", IMPORTED_SOURCES
-    ).fetchone()
+    count, first = query.count(store), query.first_time(store)
+    live = query.first_time(store, not_sources=IMPORTED_SOURCES)
     checks: list[FactsCheck] = []
     attestations: dict[str, Attestation] = {}
     drill: Drill | None = None
     archive: Archive | None = None
     reviews: list[Review] = []
     unsigned: list[int] = []
-    rows = conn.execute(
-        "SELECT seq, kind, time, source FROM actions WHERE kind IN (?, ?) AND erased = 0 "
-        "ORDER BY seq",
-        (Kind.ATTESTATION, Kind.REVIEW_SIGNOFF),
-    ).fetchall()
+    signed = query.Filters(kinds=(Kind.ATTESTATION.value, Kind.REVIEW_SIGNOFF.value))
+    rows = list(query.select(store, ("seq", "kind", "time", "source"), signed, live_only=True))
     for seq, kind, stamp, source in rows:
         payload = ledger.record(seq).payload or {}
         moment = parse_time(stamp)
@@ -217,17 +210,9 @@ def gather(ledger: Ledger, cfg: Config, *, verify: bool = False) -> Evidence:
             drill = Drill(seq, moment, d.get("ok") is True, str(d.get("detail") or ""))
         elif isinstance(payload.get("archive"), dict) and _newer(moment, archive):
             archive = Archive(seq, moment, str(payload["archive"].get("location") or ""))
-    versions, kept = conn.execute(
-        "SELECT count(h), count(b.sha256) FROM ("
-        " SELECT after_sha256 AS h FROM actions WHERE kind LIKE 'file.%' AND after_sha256 "
-        " IS NOT NULL UNION SELECT before_sha256 FROM actions WHERE kind LIKE 'file.%' AND "
-        " before_sha256 IS NOT NULL) LEFT JOIN blobs b ON b.sha256 = h"
-    ).fetchone()
+    versions, kept = query.content_versions(store)
     servers: dict[str, tuple[int, int]] = {}
-    for tool, seq, calls in conn.execute(
-        "SELECT tool, min(seq), count(*) FROM actions WHERE tool LIKE 'mcp\\_\\_%' ESCAPE '\\' "
-        "AND kind != 'tool.intent' GROUP BY tool"
-    ):
+    for tool, seq, calls in query.mcp_tools(store):
         server = str(tool).split("__")[1]
         if server and server not in BUILTIN_SERVERS:
             old = servers.get(server, (seq, 0))

@@ -24,7 +24,7 @@ are back-dated history from before Affidavit ran, and no review was due then.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -33,12 +33,12 @@ from affidavit.compliance.checklist import Item, score_checklist
 from affidavit.compliance.gather import Evidence, Finding, Review, Verified, gather
 from affidavit.compliance.minimum import score_minimum
 from affidavit.compliance.regimes import RegimeRow, score_posture
-from affidavit.compliance.signing import sign_payload
 from affidavit.config import Config
 from affidavit.errors import InputError
 from affidavit.ledger import Ledger
 from affidavit.note import NoteSigner
 from affidavit.record import Kind, Record, format_time
+from affidavit.signing import sign_payload
 
 SOURCE = "affidavit.review"
 TOP = 10
@@ -118,13 +118,10 @@ def build_report(
     for by in ACTIVITY:
         _, rows = query.totals(store, window, by)
         activity[by] = tuple((str(r[0]) if r[0] else "(none)", int(str(r[1]))) for r in rows)[:TOP]
-    where, args = window.where()
-    (records,) = store.connection.execute(f"SELECT count(*) FROM actions{where}", args).fetchone()
+    records = query.count(store, window)
     gaps = []
-    for (seq,) in store.connection.execute(
-        f"SELECT seq FROM actions{where} AND kind IN ('capture.error', 'capture.gap') ORDER BY seq",
-        args,
-    ):
+    lost = replace(window, kinds=(Kind.CAPTURE_ERROR.value, Kind.CAPTURE_GAP.value))
+    for (seq,) in query.select(store, ("seq",), lost):
         rec = ledger.record(seq)
         gaps.append((seq, rec.envelope.kind, _gap_detail(rec.payload or {})))
     checklist = score_checklist(cfg, ev, today)

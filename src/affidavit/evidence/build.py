@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from affidavit import merkle, query
-from affidavit.capture import snapshots
+from affidavit.capture import content
 from affidavit.errors import InputError, LedgerCorruptError, LedgerError, VerificationError
 from affidavit.evidence import layout
 from affidavit.evidence.readme import render_readme
@@ -131,9 +131,7 @@ def build_pack(
     query.refresh(ledger.store)
     # One read snapshot for the whole build (WAL: writers, such as the hook, go on), so a
     # record erased or a checkpoint published meanwhile cannot make the pack inconsistent.
-    conn = ledger.store.connection
-    conn.execute("BEGIN DEFERRED")
-    try:
+    with ledger.store.snapshot():
         return _build(
             ledger,
             out,
@@ -145,8 +143,6 @@ def build_pack(
             force=force,
             progress=progress,
         )
-    finally:
-        conn.execute("ROLLBACK")  # nothing was written
 
 
 def _build(
@@ -314,7 +310,7 @@ class _Writer:
     def content(self) -> None:
         for h in self.wanted:
             try:
-                data = snapshots.get_blob(self.store.connection, h)
+                data = content.get(self.store, h)
             except ValueError as e:
                 raise LedgerCorruptError(f"the content store is damaged: {e}") from e
             if data is None:

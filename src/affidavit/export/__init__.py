@@ -21,12 +21,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, NamedTuple, Protocol
+from typing import IO, Any, NamedTuple, Protocol
 
 from affidavit import query
 from affidavit.errors import InputError
 from affidavit.files import atomic_writer
 from affidavit.store.damage import damaged
+from affidavit.store.log import Row as LogRow
 from affidavit.store.sqlite import SqliteStore
 
 Progress = Callable[[int], None]
@@ -123,14 +124,42 @@ def exporter(name: str, *, origin: str) -> Exporter:
 # -- reading --------------------------------------------------------------------------------
 
 
-def _select(filters: query.Filters, what: str) -> tuple[str, list[object]]:
-    where, args = filters.where()  # names only actions columns, none shared with records
-    return f"SELECT {what} FROM actions a LEFT JOIN records r ON r.seq = a.seq{where}", args
-
-
 def count_rows(store: SqliteStore, filters: query.Filters) -> int:
-    sql, args = _select(filters, "count(*)")
-    return int(query.reader(store).execute(sql, args).fetchone()[0])
+    return query.count(store, filters)
+
+
+_RUN = 2048
+
+
+def _with_records(
+    store: SqliteStore, selected: Iterator[tuple[Any, ...]]
+) -> Iterator[tuple[tuple[Any, ...], LogRow]]:
+    """Each selected index row beside its record, read through the log store a run of
+    seqs at a time (one range read per run of neighbours, not one query per record)."""
+    batch: list[tuple[Any, ...]] = []
+
+    def flush() -> Iterator[tuple[tuple[Any, ...], LogRow]]:
+        first, last = batch[0][0], batch[-1][0]
+        wanted = {row[0]: row for row in batch}
+        if last - first < 4 * len(batch):  # dense: one range read
+            found = {r[0]: r for r in store.records(first, last + 1) if r[0] in wanted}
+        else:
+            found = {s: r for s in wanted if (r := store.record(s)) is not None}
+        for row in batch:
+            record = found.get(row[0])
+            if record is None:
+                raise damaged(
+                    store.path, f"record {row[0]}, listed in the index, does not read back"
+                )
+            yield row, record
+        batch.clear()
+
+    for row in selected:
+        batch.append(row)
+        if len(batch) == _RUN:
+            yield from flush()
+    if batch:
+        yield from flush()
 
 
 def read_rows(
@@ -145,8 +174,6 @@ def read_rows(
     """
     from affidavit.views import committed_row
 
-    sql, args = _select(filters, "a.seq, r.leaf, r.leaf_hash, r.salt, r.payload, a.corroborated")
-    cursor = query.reader(store).execute(sql + " ORDER BY a.seq", args)
     cache: dict[str, str | None] = {}
 
     def function_of(path: str) -> str | None:
@@ -156,10 +183,13 @@ def read_rows(
             cache[path] = query.function_of(path, rules)
         return cache[path]
 
-    while batch := cursor.fetchmany(2048):
-        for seq, leaf, leaf_hash, salt, payload, corroborated in batch:
-            if type(leaf) is not bytes:  # a zeroed cell reads as NULL; a missing row too
-                raise damaged(store.path, f"record {seq}, listed in the index, does not read back")
+    # One read snapshot: the index and the records are read by two statements, and a record
+    # erased between them must not make the two disagree.
+    with store.snapshot():
+        selected = query.select(store, ("seq", "corroborated"), filters)
+        for (seq, corroborated), (_, leaf, leaf_hash, salt, payload) in _with_records(
+            store, selected
+        ):
             row = committed_row(seq, leaf, leaf_hash, salt, payload, function_of)
             yield Row._make((*row[:-3], corroborated, *row[-2:], payload))
 

@@ -21,10 +21,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from affidavit import query
 from affidavit.compliance.drill import SOURCE as DRILL_SOURCE
 from affidavit.ledger import Ledger
+from affidavit.record import Kind
 
 PER_GROUP = 60
+GAPS = query.Filters(kinds=(Kind.CAPTURE_ERROR.value, Kind.CAPTURE_GAP.value))
 NO_FUNCTION = "(no function)"
 
 
@@ -67,18 +70,10 @@ class FileGroup:
 
 
 def capture_completeness(ledger: Ledger) -> Completeness:
-    conn = ledger.store.connection
-    by_source = tuple(
-        (str(source), int(count))
-        for source, count in conn.execute(
-            "SELECT source, count(*) FROM actions GROUP BY source ORDER BY count(*) DESC, source"
-        )
-    )
+    store = ledger.store
+    by_source = tuple((str(source), count) for source, count in query.count_by(store, "source"))
     gaps = []
-    for seq, time, kind in conn.execute(
-        "SELECT seq, time, kind FROM actions WHERE kind IN ('capture.error', 'capture.gap') "
-        "ORDER BY seq"
-    ):
+    for seq, time, kind in query.select(store, ("seq", "time", "kind"), GAPS):
         gaps.append(Gap(seq, time, kind, gap_detail(ledger.record(seq).payload or {})))
     return Completeness(by_source, tuple(gaps))
 
@@ -94,9 +89,9 @@ def gap_detail(payload: Mapping[str, Any]) -> str:
 def drilled(ledger: Ledger) -> list[int]:
     """Seqs of the rollback drills' restores: scratch-folder work, not the agents'."""
     out: list[int] = []
-    for (seq,) in ledger.store.connection.execute(
-        "SELECT seq FROM actions WHERE source = ? AND kind = 'attestation' AND erased = 0",
-        (DRILL_SOURCE,),
+    attestations = query.Filters(kinds=(Kind.ATTESTATION.value,))
+    for (seq,) in query.select(
+        ledger.store, ("seq",), attestations, source=DRILL_SOURCE, live_only=True
     ):
         body = (ledger.record(seq).payload or {}).get("drill")
         if isinstance(body, dict) and isinstance(body.get("restore_seq"), int):
@@ -106,26 +101,14 @@ def drilled(ledger: Ledger) -> list[int]:
 
 def file_actions(ledger: Ledger) -> tuple[FileGroup, ...]:
     """Per function, then per folder; erased rows show as erased, not as their path."""
-    conn = ledger.store.connection
+    store = ledger.store
     skip = drilled(ledger)
-    not_drill = f"AND seq NOT IN ({','.join('?' * len(skip))})"
     groups: list[FileGroup] = []
-    for by, column in (("function", "function"), ("folder", "folder")):
-        totals = conn.execute(
-            f"SELECT {column}, count(*) FROM actions WHERE kind LIKE 'file.%' AND source != ? "
-            f"AND (erased = 1 OR path IS NOT NULL) {not_drill} GROUP BY 1 "
-            "ORDER BY count(*) DESC, 1",
-            (DRILL_SOURCE, *skip),
-        ).fetchall()
-        for name, total in totals:
-            match = f"{column} IS ?" if name is None else f"{column} = ?"
-            rows = conn.execute(
-                "SELECT seq, time, coalesce(actor_email, actor_user), agent, session_id, kind, "
-                "tool, path, erased FROM actions WHERE kind LIKE 'file.%' AND source != ? "
-                f"AND (erased = 1 OR path IS NOT NULL) {not_drill} AND {match} "
-                "ORDER BY seq DESC LIMIT ?",
-                (DRILL_SOURCE, *skip, name, PER_GROUP),
-            ).fetchall()
+    for by in ("function", "folder"):
+        for name, total in query.file_totals(store, by, not_source=DRILL_SOURCE, skip=skip):
+            rows = query.file_rows(
+                store, by, name, not_source=DRILL_SOURCE, skip=skip, limit=PER_GROUP
+            )
             shown = NO_FUNCTION if name is None and by == "function" else name or "(none)"
             groups.append(
                 FileGroup(by, shown, int(total), tuple(_action(r) for r in rows), _log(by, name))

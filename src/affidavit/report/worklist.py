@@ -3,7 +3,7 @@
 The client pack states facts and their evidence; the instructions for the admin (which
 ``affidavit.toml`` field to set, which command to run) live here instead, in
 ``worklist.md`` beside the pack. Pure: a function of the same
-:class:`~affidavit.compliance.report.Report` the pack renders.
+:class:`~affidavit.report.model.Report` the pack renders.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # report imports this module when it writes the pack
-    from affidavit.compliance.report import Report
+    from affidavit.report.model import Report
 
 DONE = frozenset({"green", "met", "workable"})
 

@@ -10,7 +10,7 @@ Three rules, named as in the ``[enforce]`` table of ``affidavit.toml``:
 * ``forbidden_data``: text the agent writes into a folder (Write ``content``, Edit and
   MultiEdit ``new_string``, NotebookEdit ``new_source``, the content of files a shell
   command created or changed), or a prompt or command given from inside it, holds a data
-  class that the folder's ``forbidden_data`` names (:func:`affidavit.compliance.scan.detect`).
+  class that the folder's ``forbidden_data`` names (:func:`affidavit.detect.detectors.detect`).
 
 A shell command's working folder is not a touched path for ``outside_granted``: Cowork runs
 every command from its own session folder, and what a command changes is checked file by
@@ -38,39 +38,57 @@ is cached as JSON in the ledger's ``meta`` table. No config file means no policy
 cost of one ``stat``. A config that cannot be read or does not validate switches the policy
 off, recorded once per version of the file as a ``capture.error`` naming the problem: a
 typo in the policy file must not stop every agent in the company, and the record makes the
-gap visible. Only a policy that loaded can block.
+gap visible. Only a policy that loaded can block. Finding, compiling and caching the config is
+:mod:`.policy_config`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import re
-import sys
 
 from affidavit.capture import events
+from affidavit.capture.policy_config import (
+    CACHE_KEY,
+    FORMAT,
+    RULES,
+    Folder,
+    Policy,
+    default_config_path,
+    folder_pattern,
+    load,
+    path_forms,
+    same_path,
+)
+
+__all__ = [
+    "CACHE_KEY",
+    "EXIT_BLOCK",
+    "FORMAT",
+    "RULES",
+    "Verdict",
+    "default_config_path",
+    "folder_pattern",
+    "load",
+    "mask",
+    "review",
+]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Iterable, Mapping
     from typing import Any
 
     from affidavit.capture.snapshots import Snapshot
-    from affidavit.config import Config
     from affidavit.store.sqlite import SqliteStore
 
     Draft = tuple[str, dict[str, Any]]
 
-RULES = ("outside_granted", "regulated_workspace", "forbidden_data")
-CACHE_KEY = "policy_cache"
-FORMAT = 1  # of the compiled JSON; part of the cache key, so a new format recompiles
 EXIT_BLOCK = 2  # Claude Code: a PreToolUse hook exiting 2 blocks the call, stderr to the model
 CUT_MARK = "…[cut "  # what events.cap() puts after a string it shortened
 # Detection runs at ~3 MB/s: past this much text in one piece, a hook would keep the agent
 # waiting. Longer texts are checked this far, and their contents are not kept.
 MAX_SCAN_CHARS = 4 * 2**20
-_GLOB = frozenset("*?[")
 
 _VERBS = {
     "file.create": "creating",
@@ -78,162 +96,6 @@ _VERBS = {
     "file.delete": "deleting",
     "file.rename": "renaming",
 }
-
-
-# -- where the config is --------------------------------------------------------------------
-
-
-def config_location(explicit: str | None = None) -> tuple[str, bool]:
-    """The config file for the hook, and whether someone named it (then it must exist)."""
-    chosen = explicit or os.environ.get("AFFIDAVIT_CONFIG")
-    if chosen:
-        return os.path.abspath(os.path.expanduser(chosen)), True
-    return default_config_path(), False
-
-
-def default_config_path() -> str:
-    """:func:`affidavit.config.default_path` without importing platformdirs (~20 ms a run).
-
-    platformdirs 4 on Linux and macOS: ``$XDG_CONFIG_HOME`` when it is absolute, else
-    ``~/.config`` (Linux) or ``~/Library/Application Support`` (macOS); then ``affidavit``.
-    Windows asks platformdirs itself. The tests compare the two.
-    """
-    if sys.platform == "win32":
-        from affidavit.config import default_path
-
-        return str(default_path())
-    base = os.environ.get("XDG_CONFIG_HOME", "")
-    if not base.startswith("/"):
-        home = "~/Library/Application Support" if sys.platform == "darwin" else "~/.config"
-        base = os.path.expanduser(home)
-    return os.path.join(base, "affidavit", "affidavit.toml")
-
-
-# -- compiling the config (on a cache miss only) ----------------------------------------------
-
-
-def folder_pattern(folder: str) -> str:
-    """One regex (for ``re.match``) equal to ``query.path_matches(path, folder)``, with a
-    leading ``~`` expanded.
-
-    An absolute folder without wildcards also matches under its real path, so a granted
-    folder that is itself a symlink still grants what lies under it.
-    """
-    import fnmatch
-
-    forms = [os.path.expanduser(folder)]
-    if forms[0].startswith("/") and not _GLOB.intersection(forms[0]):
-        real = os.path.realpath(forms[0])
-        if real != forms[0].rstrip("/"):
-            forms.append(real)
-    parts: list[str] = []
-    for form in forms:
-        pattern = form.replace("\\", "/").rstrip("/")
-        if not _GLOB.intersection(pattern):
-            pattern += "/**"
-        pattern = pattern.replace("**", "*")
-        parts.append(fnmatch.translate(pattern))
-        if not pattern.startswith("/"):
-            parts.append(fnmatch.translate("*/" + pattern))
-    return "|".join(f"(?:{p})" for p in parts)
-
-
-def compile_config(cfg: Config) -> dict[str, Any]:
-    """The JSON form the hook caches: folders with their regexes, workspace, switches."""
-    return {
-        "format": FORMAT,
-        "folders": [
-            {
-                "path": f.path,
-                "match": folder_pattern(f.path),
-                "regulated": list(f.regulated),
-                "forbidden": list(f.forbidden_data),
-            }
-            for f in cfg.folders
-        ],
-        "workspace_regulated": cfg.regulated_workspace,
-        "enforce": {rule: bool(cfg.enforce.get(rule, False)) for rule in RULES},
-    }
-
-
-def compile_file(path: str) -> dict[str, Any]:
-    """The compiled policy of ``path``, or ``{"error": ...}`` naming file, line and field."""
-    from pathlib import Path
-
-    from affidavit import config
-    from affidavit.errors import InputError
-
-    try:
-        with open(path, "rb") as f:
-            text = f.read().decode("utf-8")
-        return compile_config(config.parse(text, Path(path)))
-    except (OSError, UnicodeDecodeError, InputError) as e:
-        where = str(e) if path in str(e) else f"{path}: {e}"
-        return {"error": f"policy not applied: {where}"}
-
-
-# -- the policy in force --------------------------------------------------------------------
-
-
-class Folder:
-    __slots__ = ("forbidden", "match", "path", "regulated")
-
-    def __init__(self, item: Mapping[str, Any]) -> None:
-        self.path: str = item["path"]
-        self.match = re.compile(item["match"]).match
-        self.regulated: list[str] = item["regulated"]
-        self.forbidden: list[str] = item["forbidden"]
-
-
-class Policy:
-    """The compiled policy: folders, whether this workspace is regulated, the switches."""
-
-    __slots__ = ("enforce", "folders", "workspace_regulated")
-
-    def __init__(self, data: Mapping[str, Any]) -> None:
-        self.folders = [Folder(item) for item in data["folders"]]
-        self.workspace_regulated: bool = data["workspace_regulated"]
-        self.enforce: dict[str, bool] = data["enforce"]
-
-    def granted(self, real: str) -> bool:
-        """Under a granted folder (always, when none is listed)."""
-        return not self.folders or any(f.match(real) for f in self.folders)
-
-    def folders_at(self, forms: Iterable[str]) -> list[Folder]:
-        """Every folder the path lies in, by its written or its real form."""
-        return [f for f in self.folders if any(f.match(form) for form in forms)]
-
-
-def load(store: SqliteStore, explicit: str | None = None) -> tuple[Policy | None, str | None]:
-    """The policy in force and a problem to record (once per version of the config file)."""
-    path, named = config_location(explicit)
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):
-        if not named:
-            return None, None
-        key = f"policy:{FORMAT}:{path}:missing"
-        missing = f"policy not applied: {path} (named by --config or AFFIDAVIT_CONFIG) is missing"
-        data, fresh = _cached(store, key, lambda: {"error": missing})
-    else:
-        key = f"policy:{FORMAT}:{path}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
-        data, fresh = _cached(store, key, lambda: compile_file(path))
-    if "error" in data:
-        return None, (str(data["error"]) if fresh else None)
-    return Policy(data), None
-
-
-def _cached(
-    store: SqliteStore, key: str, make: Callable[[], dict[str, Any]]
-) -> tuple[dict[str, Any], bool]:
-    """The value cached under ``key`` in meta, or ``make()`` stored there; and whether new."""
-    cached = store.meta(CACHE_KEY)
-    if cached is not None and cached.startswith(key + "\n"):
-        value: dict[str, Any] = json.loads(cached[len(key) + 1 :])
-        return value, False
-    value = make()
-    store.set_meta(CACHE_KEY, key + "\n" + json.dumps(value))
-    return value, True
 
 
 # -- judging one event ----------------------------------------------------------------------
@@ -360,7 +222,7 @@ class Verdict:
         if name == "UserPromptSubmit" and isinstance(event.get("prompt"), str) and cwd:
             text = event["prompt"]
             key = f"prompt:{event.get('session_id')}:{events.sha256_text(text)}"
-            where = policy.folders_at(_forms(cwd, None, directory=True))
+            where = policy.folders_at(path_forms(cwd, None, directory=True))
             self.text(Action(first, agent, key, False), "the prompt given in", cwd, where, text)
         elif isinstance(tool, str) and name in ("PreToolUse", "PostToolUse", "PostToolUseFailure"):
             action = Action(first, agent, use_id, name == "PreToolUse")
@@ -420,7 +282,7 @@ class Verdict:
         """outside_granted and regulated_workspace for one path; returns the folders it lies
         in. A ``directory`` (a command's working folder) is never outside_granted: see above."""
         assert self.policy is not None
-        forms = _forms(path, cwd, directory=directory)
+        forms = path_forms(path, cwd, directory=directory)
         if not directory and not self.policy.granted(forms[-1]):
             detail = f"{verb} {path} is outside the folders granted to agents"
             self.hit(action, "outside_granted", path, None, detail)
@@ -428,7 +290,7 @@ class Verdict:
         if not self.policy.workspace_regulated:
             for folder in where:
                 if folder.regulated:
-                    inside = "" if _same(path, folder.path) else f" in {folder.path}"
+                    inside = "" if same_path(path, folder.path) else f" in {folder.path}"
                     regimes = ", ".join(folder.regulated)
                     detail = (
                         f"{verb} {path}{inside} ({regimes}) from a workspace that is not regulated"
@@ -445,7 +307,7 @@ class Verdict:
         forbidden = {c: f for f in where for c in f.forbidden}
         if not forbidden or not text:
             return False
-        from affidavit.compliance.scan import detect  # only where something is forbidden
+        from affidavit.detect.detectors import detect  # only where something is forbidden
 
         unchecked = len(text) > MAX_SCAN_CHARS
         text = text[:MAX_SCAN_CHARS]
@@ -506,31 +368,6 @@ class Verdict:
         self.ids.add(fid)
         self.findings.append((action, finding))
         return finding
-
-
-def _forms(path: str, cwd: str | None, *, directory: bool = False) -> tuple[str, str]:
-    """The path with ``..`` resolved, then with symlinks followed too (last).
-
-    A ``directory`` (a command's working folder) ends in ``/``, so that it lies in itself: a
-    folder pattern matches what is under the folder, not the folder's own path.
-    """
-    if cwd and not os.path.isabs(path):
-        path = os.path.join(cwd, path)
-    norm = os.path.normpath(path)
-    try:
-        real = os.path.realpath(norm)
-    except (OSError, ValueError):
-        real = norm
-    return _slashed(norm, directory), _slashed(real, directory)
-
-
-def _same(a: str, b: str) -> bool:
-    return os.path.normpath(a) == os.path.normpath(os.path.expanduser(b))
-
-
-def _slashed(path: str, directory: bool) -> str:
-    path = path.replace("\\", "/")
-    return path.rstrip("/") + "/" if directory else path
 
 
 def written_text(tool: str, tool_input: Mapping[str, Any]) -> str | None:

@@ -131,9 +131,7 @@ def plan(ledger: Ledger, cfg: Config, *, now: datetime, maximum_days: int | None
     eligible: list[int] = []
     erasures = erased_before = 0
     query.refresh(ledger.store, cfg.function_rules)
-    cursor = ledger.store.connection.execute(
-        "SELECT seq, time, kind, path, erased FROM actions ORDER BY seq"
-    )
+    cursor = query.select(ledger.store, ("seq", "time", "kind", "path", "erased"))
     for seq, stamp, kind, path, erased in cursor:
         if kind == Kind.ERASURE:
             erasures += 1

@@ -1,4 +1,4 @@
-"""Signed payloads: compliance records that carry the ledger key's signature of themselves.
+"""Signed payloads: records that carry the ledger key's signature of themselves.
 
 An attestation, a rollback drill, an archive snapshot or a review sign-off is a claim made by
 a person or a procedure. A checkpoint proves the claim was logged and never changed; the

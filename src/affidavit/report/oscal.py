@@ -1,6 +1,6 @@
 """The review pack's results as OSCAL assessment results and as OCSF Compliance Findings.
 
-Both are pure functions of a :class:`~affidavit.compliance.report.Report`.
+Both are pure functions of a :class:`~affidavit.report.model.Report`.
 
 **OSCAL** (NIST OSCAL 1.2.1, assessment-results model; the tests validate the output
 against NIST's published JSON schema). One ``result`` holds:
@@ -42,15 +42,15 @@ from importlib import metadata
 from typing import Any
 
 from affidavit.compliance.checklist import Item
-from affidavit.compliance.report import (
-    Report,
+from affidavit.record import format_time
+from affidavit.report.model import Report
+from affidavit.report.wording import (
     checkpoint_line,
     finding_status,
     finding_what,
     tone,
     verified_line,
 )
-from affidavit.record import format_time
 
 OSCAL_VERSION = "1.2.1"
 OCSF_VERSION = "1.8.0"
