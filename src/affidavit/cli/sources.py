@@ -13,6 +13,7 @@ import click
 from affidavit.cli.commands import Paths, cli, emit_json, json_option, pass_paths, say
 from affidavit.errors import InputError
 from affidavit.sources import cloud
+from affidavit.sources.connectors import FORMATS
 from affidavit.sources.providers import PROVIDERS
 
 
@@ -152,3 +153,75 @@ def pull_cmd(paths: Paths, names: tuple[str, ...], settle_minutes: int, as_json:
         )
     if stopped:
         raise InputError("; ".join(stopped) + " (what was judged before is recorded)")
+
+
+@sources.command("import")
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(sorted(FORMATS)))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@pass_paths
+def import_cmd(paths: Paths, fmt: str, files: tuple[Path, ...]) -> None:
+    """Import connector audit log exports as connector.* records.
+
+    FORMAT: salesforce-audit (Setup Audit Trail CSV), salesforce-event (Event Log File
+    CSV) or unified-audit (Microsoft 365 unified audit log, CSV or JSON). Entries already
+    imported are skipped; a malformed file is refused whole (exit 2, naming file and line).
+    """
+    from affidavit.sources.connector_log import import_log
+
+    now = datetime.now(UTC)
+    with paths.open() as ledger:
+        for path in files:
+            report = import_log(ledger, fmt, path, now=now)
+            say(
+                f"{path}: {report.entries} entries, {report.imported} new"
+                + (f"; gap recorded: {report.gap}" if report.gap else "")
+            )
+        ledger.seal()
+
+
+@sources.command("match")
+@click.argument("server")
+@click.option(
+    "--log",
+    "connector",
+    required=True,
+    type=click.Choice(["salesforce", "microsoft365"]),
+    help="Whose imported audit log to match the calls against.",
+)
+@click.option("--window-minutes", type=int, default=5, show_default=True)
+@json_option
+@pass_paths
+def match_cmd(
+    paths: Paths, server: str, connector: str, window_minutes: int, as_json: bool
+) -> None:
+    """List the agent's calls to MCP SERVER (mcp__SERVER__* tools) that the connector's own
+    log does not show; exit 1 when there is any.
+
+    A call matches an entry within --window-minutes of it by the same user (where both
+    name one). Calls outside the time the imported exports cover are counted apart.
+    """
+    from affidavit.sources.connector_log import match
+
+    with paths.open(readonly=True) as ledger:
+        report = match(ledger, server, connector, window=timedelta(minutes=window_minutes))
+    if as_json:
+        emit_json(
+            {
+                "matched": [{"seq": c.seq, "entry_seq": e} for c, e in report.matched],
+                "unmatched": [
+                    {"seq": c.seq, "time": c.time.isoformat(), "tool": c.tool, "user": c.user}
+                    for c in report.unmatched
+                ],
+                "uncovered": [c.seq for c in report.uncovered],
+            }
+        )
+    else:
+        for c in report.unmatched:
+            click.echo(f"{c.seq}\t{c.time.isoformat()}\t{c.tool}\t{c.user or '-'}")
+    say(
+        f"{len(report.matched)} call(s) matched in the {connector} log, "
+        f"{len(report.unmatched)} with no entry there, {len(report.uncovered)} outside the "
+        "time the imported exports cover"
+    )
+    if report.unmatched:
+        raise click.exceptions.Exit(1)
