@@ -200,3 +200,11 @@ def test_cli_import_and_match(tmp_path: Path) -> None:
     bad = affidavit(path, "sources", "import", "salesforce-event", str(elf))
     assert bad.returncode == 2 and bad.stderr.startswith(f"error: {elf}:3: ")
     assert bad.stderr.count("\n") == 1
+
+
+def test_cli_choice_names_are_the_cores() -> None:
+    from affidavit.sources import FORMAT_NAMES, PROVIDER_NAMES
+    from affidavit.sources.connectors import FORMATS
+    from affidavit.sources.providers import PROVIDERS
+
+    assert set(FORMAT_NAMES) == set(FORMATS) and set(PROVIDER_NAMES) == set(PROVIDERS)

@@ -12,9 +12,9 @@ import click
 
 from affidavit.cli.commands import Paths, cli, emit_json, json_option, pass_paths, say
 from affidavit.errors import InputError
-from affidavit.sources import cloud
-from affidavit.sources.connectors import FORMATS
-from affidavit.sources.providers import PROVIDERS
+from affidavit.sources import FORMAT_NAMES, PROVIDER_NAMES
+
+SETTLE_MINUTES = 60  # affidavit.sources.cloud.SETTLE; the core is imported on first use
 
 
 @cli.group()
@@ -29,7 +29,7 @@ def sources() -> None:
 
 
 @sources.command("add")
-@click.argument("provider", type=click.Choice(sorted(PROVIDERS)))
+@click.argument("provider", type=click.Choice(PROVIDER_NAMES))
 @click.argument("name")
 @click.option(
     "--local-root",
@@ -62,6 +62,9 @@ def add_cmd(
     retention_days: int | None,
 ) -> None:
     """Add (or replace) the source NAME: a PROVIDER folder synced to --local-root."""
+    from affidavit.sources import cloud
+    from affidavit.sources.providers import PROVIDERS
+
     p = PROVIDERS[provider]
     cfg = cloud.SourceConfig(
         name,
@@ -84,6 +87,8 @@ def add_cmd(
 @pass_paths
 def list_cmd(paths: Paths, as_json: bool) -> None:
     """The sources, with their cursor and totals from the last pull."""
+    from affidavit.sources import cloud
+
     with paths.open(readonly=True) as ledger:
         rows = [(c, cloud.last_pull(ledger, c.name)) for c in cloud.configs(ledger).values()]
     if as_json:
@@ -102,7 +107,7 @@ def list_cmd(paths: Paths, as_json: bool) -> None:
 @click.option(
     "--settle-minutes",
     type=int,
-    default=int(cloud.SETTLE.total_seconds() // 60),
+    default=SETTLE_MINUTES,
     show_default=True,
     help="Leave edits younger than this for the next pull (the sync client may lag).",
 )
@@ -114,6 +119,8 @@ def pull_cmd(paths: Paths, names: tuple[str, ...], settle_minutes: int, as_json:
     Resumes after the last edit judged; exit 2 naming the source when a provider refuses
     (an expired token), after recording what was judged before it.
     """
+    from affidavit.sources import cloud
+
     now = datetime.now(UTC)
     stopped: list[str] = []
     out = []
@@ -156,7 +163,7 @@ def pull_cmd(paths: Paths, names: tuple[str, ...], settle_minutes: int, as_json:
 
 
 @sources.command("import")
-@click.argument("fmt", metavar="FORMAT", type=click.Choice(sorted(FORMATS)))
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(FORMAT_NAMES))
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @pass_paths
 def import_cmd(paths: Paths, fmt: str, files: tuple[Path, ...]) -> None:

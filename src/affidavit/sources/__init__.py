@@ -11,3 +11,10 @@ Every source records a cursor with its records, in the same transaction, so it r
 where it stopped and never records an entry twice; what it could not match is a gap
 record, never silence.
 """
+
+from __future__ import annotations
+
+PROVIDER_NAMES = ("dropbox", "google-drive", "onedrive")
+"""The keys of :data:`.providers.PROVIDERS`, here so the CLI lists them without importing it."""
+FORMAT_NAMES = ("salesforce-audit", "salesforce-event", "unified-audit")
+"""The keys of :data:`.connectors.FORMATS`, likewise."""

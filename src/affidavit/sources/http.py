@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import urllib.request
 
 from affidavit.errors import InputError
 
@@ -72,15 +73,24 @@ class Client:
         return self.base_url.rstrip("/") + path + query
 
     def get(self, url: str) -> dict[str, Any]:
+        import urllib.request
+
         return self._send(urllib.request.Request(url, method="GET"))
 
     def post(self, url: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        import urllib.request
+
         data = json.dumps(body).encode("utf-8")
         request = urllib.request.Request(url, data=data, method="POST")
         request.add_header("Content-Type", "application/json")
         return self._send(request)
 
     def _send(self, request: urllib.request.Request) -> dict[str, Any]:
+        # urllib.request (and with it http.client and ssl) is loaded on first use only:
+        # every CLI command imports this module, few of them talk to a provider.
+        import urllib.error
+        import urllib.request
+
         if not request.full_url.startswith(self.base_url.rstrip("/") + "/"):
             # A next-page link must not carry the token to another host.
             raise SourceError(f"{self.name}: the provider linked outside {self.base_url}")
