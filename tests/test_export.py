@@ -274,6 +274,14 @@ def every_kind() -> list[tuple[str, dict[str, Any]]]:
         ("policy.finding", {"rule": "no-finance", "seq": 0}),
         ("review.signoff", {"reviewer": "bob", "up_to": 20}),
         ("attestation", {"statement": "reviewed"}),
+        ("source.config", {"source": {"name": "team", "provider": "dropbox"}}),
+        ("source.revision", {"link": {"source": "team", "revision": {"id": "r1"}},
+                             "file": {"path": "/work/finance/new.md"}}),
+        ("source.pull", {"pull": {"source": "team", "cursor": 0}}),
+        ("connector.salesforce_audit", {"entry": {"action": "changedUserEmail"}}),
+        ("connector.salesforce_event", {"entry": {"EVENT_TYPE": "API"}}),
+        ("connector.unified_audit", {"entry": {"Operation": "FileModified"}}),
+        ("connector.import", {"import": {"format": "m365-audit-json", "cursor": "x"}}),
     ]  # fmt: skip
 
 

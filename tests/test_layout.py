@@ -62,6 +62,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "affidavit.views",
             "affidavit.evidence",
             "affidavit.export",
+            "affidavit.sources",
         ),
     ),
     ("scan", ("affidavit.detect.scan", "affidavit.detect.extract", "affidavit.detect.records")),

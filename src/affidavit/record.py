@@ -64,6 +64,14 @@ class Kind(StrEnum):
     REVIEW_SIGNOFF = "review.signoff"
     ATTESTATION = "attestation"
     ERASURE = "erasure"
+    # External trails (affidavit.sources): cloud-sync version history, connector-side logs.
+    SOURCE_CONFIG = "source.config"
+    SOURCE_REVISION = "source.revision"
+    SOURCE_PULL = "source.pull"
+    CONNECTOR_SALESFORCE_AUDIT = "connector.salesforce_audit"
+    CONNECTOR_SALESFORCE_EVENT = "connector.salesforce_event"
+    CONNECTOR_UNIFIED_AUDIT = "connector.unified_audit"  # Microsoft 365 unified audit log
+    CONNECTOR_IMPORT = "connector.import"
 
 
 _SOURCE_RE = re.compile(r"[a-z0-9][a-z0-9._:/-]{0,63}")

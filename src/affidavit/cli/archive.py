@@ -16,6 +16,8 @@ from typing import Any
 import click
 
 from affidavit import config
+from affidavit.cli import archive_s3
+from affidavit.cli.archive_s3 import s3_options
 from affidavit.cli.commands import Paths, b64, cli, emit_json, json_option, pass_paths, say
 from affidavit.errors import InputError, VerificationError
 from affidavit.evidence import archive as archiving
@@ -50,17 +52,33 @@ def _report(report: archiving.ArchiveReport) -> dict[str, Any]:
     help="The archive folder to create (must not exist). Default: archives/<UTC time> "
     "beside the ledger.",
 )
+@s3_options
 @json_option
 @pass_paths
 @click.pass_context
-def archive(ctx: click.Context, paths: Paths, out: Path | None, as_json: bool) -> None:
-    """Seal a write-once snapshot of the ledger into a folder, and record it.
+def archive(
+    ctx: click.Context,
+    paths: Paths,
+    out: Path | None,
+    to: str | None,
+    endpoint_url: str | None,
+    config_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Seal a write-once snapshot of the ledger into a folder or S3 Object Lock, and record it.
 
     Seals the ledger, then writes records, payloads, checkpoints, file contents and a
     manifest signed by the ledger key into OUT, read-only; refuses to write over anything.
-    `affidavit archive verify DIR` checks an archive.
+    With --to s3://bucket/prefix it uploads them instead, locked in compliance mode for the
+    retention policy's longest minimum, reads them back and verifies them (needs
+    `pip install 'affidavit[s3]'`). `affidavit archive verify DIR|s3://...` checks an archive.
     """
     if ctx.invoked_subcommand is not None:
+        return
+    if to is not None:
+        if out is not None:
+            raise InputError("give --out (a folder) or --to (s3://...), not both")
+        archive_s3.archive_to(paths, to, endpoint_url, config_path, as_json)
         return
     from affidavit.signing import ledger_signer
 
@@ -89,7 +107,8 @@ def archive(ctx: click.Context, paths: Paths, out: Path | None, as_json: bool) -
 
 
 @archive.command("verify")
-@click.argument("directory", type=click.Path(path_type=Path))
+@click.argument("directory")
+@click.option("--endpoint-url", help="For s3://: the S3-compatible endpoint (default: AWS).")
 @click.option("--vkey", help="Pin the verifier key instead of taking the ledger's.")
 @click.option(
     "--offline",
@@ -99,13 +118,25 @@ def archive(ctx: click.Context, paths: Paths, out: Path | None, as_json: bool) -
 @json_option
 @pass_paths
 def verify_cmd(
-    paths: Paths, directory: Path, vkey: str | None, offline: bool, as_json: bool
+    paths: Paths,
+    directory: str,
+    endpoint_url: str | None,
+    vkey: str | None,
+    offline: bool,
+    as_json: bool,
 ) -> None:
-    """Check an archive folder against its signed manifest and the ledger's checkpoints.
+    """Check an archive folder or s3:// snapshot against its signed manifest and the
+    ledger's checkpoints.
 
+    For s3://bucket/prefix (its latest manifest) or .../manifests/<N>.txt, the object
+    versions the ledger recorded are read back and must be locked in compliance mode.
     Exit 0 when it holds, 1 naming the file that broke, 2 when it cannot be read.
     """
     from affidavit.note import Verifier
+
+    if directory.startswith("s3://"):
+        archive_s3.verify(paths, directory, endpoint_url, vkey, offline, as_json)
+        return
 
     if offline and not vkey:
         raise InputError("--offline needs --vkey (the ledger's verifier key: `affidavit key`)")
@@ -113,11 +144,11 @@ def verify_cmd(
     try:
         if offline:
             assert pinned is not None
-            report = archiving.verify_archive(directory, verifier=pinned)
+            report = archiving.verify_archive(Path(directory), verifier=pinned)
         else:
             with paths.open(readonly=True) as ledger:
                 verifier = pinned or ledger.verifier
-                report = archiving.verify_archive(directory, verifier=verifier, ledger=ledger)
+                report = archiving.verify_archive(Path(directory), verifier=verifier, ledger=ledger)
     except VerificationError as e:
         if as_json:
             emit_json({"ok": False, "where": e.where, "error": str(e)})

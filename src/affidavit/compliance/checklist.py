@@ -338,12 +338,26 @@ def history_kept(cfg: Config, evidence: Evidence, today: date) -> tuple[bool, st
     return days >= HISTORY_DAYS and covered >= HISTORY_DAYS and kept, line
 
 
+def cloud_history(evidence: Evidence, today: date) -> tuple[bool, list[str], list[str]]:
+    """Cloud-sync version history: (at least 90 days held, evidence lines, shortfalls).
+
+    Pulled revision evidence (``affidavit sources pull``), per provider and folder, decides
+    when there is any; otherwise a current ``version_history`` attestation stands in.
+    """
+    attested = current_attestation(evidence, "version_history", today)
+    pulled = evidence.cloud_history
+    shown = [f"cloud-sync history: {attested.describe()}"] if attested else []
+    shown += [f"cloud-sync history: {h.describe()}" for h in pulled]
+    short = [f"{h.provider} {h.source} {h.folder} {h.short()}" for h in pulled if h.short()]
+    return ((not short) if pulled else attested is not None), shown, short
+
+
 def _backup(cfg: Config, evidence: Evidence, today: date) -> Item:
     history_ok, history = history_kept(cfg, evidence, today)
     drill, archive = evidence.drill, evidence.archive
     attested = current_attestation(evidence, "backup_rollback", today)
-    cloud = current_attestation(evidence, "version_history", today)
-    shown = [history] + ([f"cloud-sync history: {cloud.describe()}"] if cloud else [])
+    cloud_ok, cloud_shown, cloud_short = cloud_history(evidence, today)
+    shown = [history, *cloud_shown]
     if drill is not None:
         outcome = "ok" if drill.ok else "FAILED"
         shown.insert(0, f"drill seq {drill.seq} on {drill.time.date()}: {outcome} {drill.detail}")
@@ -360,8 +374,8 @@ def _backup(cfg: Config, evidence: Evidence, today: date) -> Item:
         issues = []
         if age > DRILL_DAYS:
             issues.append(f"the last drill is {age} days old (over {DRILL_DAYS})")
-        if not history_ok and cloud is None:
-            issues.append("version history falls short: " + history)
+        if not history_ok and not cloud_ok:
+            issues.append("version history falls short: " + "; ".join(cloud_short or [history]))
         archive_age = None if archive is None else (today - archive.time.date()).days
         if (archive_age is None or archive_age > ARCHIVE_DAYS) and attested is None:
             last = "" if archive_age is None else f" (last {archive_age} days ago)"

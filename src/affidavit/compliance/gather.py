@@ -53,6 +53,7 @@ from affidavit.errors import AffidavitError, VerificationError
 from affidavit.ledger import Ledger
 from affidavit.record import Kind, parse_time
 from affidavit.signing import verify_payload
+from affidavit.sources.cloud import CloudHistory, history_evidence
 
 IMPORTED_SOURCES = (SOURCE_TRANSCRIPT,)
 """Sources whose records are history imported after the fact, with back-dated times."""
@@ -151,6 +152,8 @@ class Evidence:
     unsigned: tuple[int, ...] = ()
     verified: Verified | None = None
     """The ledger's own verification, when it was run (None: not checked)."""
+    cloud_history: tuple[CloudHistory, ...] = ()
+    """Cloud-sync version history per source and folder (``affidavit sources pull``)."""
 
     @property
     def open_findings(self) -> tuple[Finding, ...]:
@@ -232,6 +235,7 @@ def gather(ledger: Ledger, cfg: Config, *, verify: bool = False) -> Evidence:
         mcp_servers=servers,
         unsigned=tuple(unsigned),
         verified=_verify(ledger) if verify else None,
+        cloud_history=history_evidence(ledger),
     )
 
 

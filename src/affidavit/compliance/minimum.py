@@ -23,7 +23,7 @@ from affidavit.compliance.checklist import (
     MINIMUM,
     NOT_MET,
     Item,
-    current_attestation,
+    cloud_history,
     document_item,
     folder_policy_item,
     history_kept,
@@ -36,7 +36,7 @@ def score_minimum(cfg: Config, evidence: Evidence, today: date) -> list[Item]:
     aup = document_item("acceptable_use", cfg, evidence, today)
     folders = folder_policy_item(cfg, evidence)
     history_ok, history = history_kept(cfg, evidence, today)
-    cloud = current_attestation(evidence, "version_history", today)
+    cloud, cloud_shown, cloud_short = cloud_history(evidence, today)
     review = next((r for r in reversed(evidence.reviews) if r.attendees), None)
     age = None if review is None else (today - review.time.date()).days
     items = [
@@ -60,11 +60,14 @@ def score_minimum(cfg: Config, evidence: Evidence, today: date) -> list[Item]:
             "version_history",
             MINIMUM["version_history"],
             MET if history_ok or cloud else NOT_MET,
-            history if history_ok or not cloud else f"cloud-sync history attested; {history}",
-            (history,) + ((cloud.describe(),) if cloud else ()),
+            history
+            if history_ok or not (cloud or cloud_short)
+            else f"cloud-sync history {'held' if cloud else 'short: ' + '; '.join(cloud_short)}; "
+            f"{history}",
+            (history, *cloud_shown),
             "keep file contents (the hook's snapshot store) and retention.minimum_days >= 90, "
-            "or attest the cloud-sync provider and its retention setting: affidavit attest "
-            "version_history --by NAME --note TEXT",
+            "or pull the cloud-sync provider's version history (affidavit sources pull), or "
+            "attest its retention setting: affidavit attest version_history --by NAME --note TEXT",
         ),
         Item(
             "governance_review",

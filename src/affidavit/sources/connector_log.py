@@ -1,0 +1,166 @@
+"""Connector-side logs in the ledger, and the agent's MCP calls matched against them.
+
+``import_log`` appends a parsed export (:mod:`.connectors`) as ``connector.*`` records, one
+per entry not imported before (the entry's key decides, so importing a file twice, or two
+overlapping exports, records each entry once), plus one ``connector.import`` record with
+the export's time window and the cursor (the latest entry time imported so far). When an
+export starts after the previous one ended, the interval between is recorded as a
+``capture.gap``: no imported log covers it. All in one transaction: nothing partial.
+
+``match`` pairs each ``mcp__<server>__…`` tool call of the agent with an entry of that
+connector's log within a time window (and the same user where both name one); a call
+inside the covered time with no entry is reported: the source holds no trace of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from affidavit import query
+from affidavit.errors import InputError
+from affidavit.ledger import Ledger
+from affidavit.record import Kind, Record, format_time, parse_time
+from affidavit.sources.cloud import records
+from affidavit.sources.connectors import FORMATS, parse
+
+SOURCE = "affidavit.connectors"
+WINDOW = timedelta(minutes=5)
+
+
+@dataclass
+class ImportReport:
+    entries: int
+    imported: int
+    gap: str | None = None
+    seqs: range = field(default_factory=lambda: range(0))
+
+
+def import_log(ledger: Ledger, fmt: str, path: Path, *, now: datetime) -> ImportReport:
+    entries = parse(fmt, path)
+    if not entries:
+        raise InputError(f"{path}: no entries to import")
+    connector, kind = FORMATS[fmt]
+    known = {p.get("key") for _, p in records(ledger, kind, SOURCE)}
+    new, seen = [], set()
+    for e in sorted(entries, key=lambda e: e.time):
+        if e.key not in known and e.key not in seen:
+            seen.add(e.key)
+            new.append(e)
+    first, last = min(e.time for e in entries), max(e.time for e in entries)
+    previous = _last_import(ledger, fmt)
+    out: list[Record] = []
+    gap = None
+    if previous is not None and first > parse_time(previous["cursor"]):
+        gap = f"no imported {fmt} export covers {previous['cursor']} to {format_time(first)}"
+        body = {"connector": connector, "format": fmt, "from": previous["cursor"]}
+        body |= {"to": format_time(first), "reason": gap}
+        out.append(Record.create(Kind.CAPTURE_GAP, SOURCE, {"gap": body}, time=now))
+    if not new and not out:
+        return ImportReport(len(entries), 0)
+    out += [Record.create(kind, SOURCE, e.payload(fmt), time=e.time) for e in new]
+    cursor = max(last, parse_time(previous["cursor"])) if previous else last
+    summary = {
+        "connector": connector,
+        "format": fmt,
+        "file": path.name,
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "entries": len(entries),
+        "imported": len(new),
+        "from": format_time(first),
+        "to": format_time(
+            max(last, parse_time(previous["to"])) if gap is None and previous else last
+        ),
+        "cursor": format_time(cursor),
+    }
+    out.append(Record.create(Kind.CONNECTOR_IMPORT, SOURCE, {"import": summary}, time=now))
+    return ImportReport(len(entries), len(new), gap, ledger.append(out))
+
+
+def _last_import(ledger: Ledger, fmt: str) -> dict[str, Any] | None:
+    latest = None
+    for _, payload in records(ledger, Kind.CONNECTOR_IMPORT, SOURCE):
+        body = payload.get("import")
+        if isinstance(body, dict) and body.get("format") == fmt:
+            latest = body
+    return latest
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    seq: int
+    time: datetime
+    tool: str
+    user: str | None
+
+
+@dataclass
+class MatchReport:
+    matched: list[tuple[Call, int]] = field(default_factory=list)
+    """(call, seq of the connector entry)."""
+    unmatched: list[Call] = field(default_factory=list)
+    uncovered: list[Call] = field(default_factory=list)
+    """Calls at times no imported export covers: neither matched nor missing."""
+
+
+def match(
+    ledger: Ledger, server: str, connector: str, *, window: timedelta = WINDOW
+) -> MatchReport:
+    """Pair the agent's calls to MCP ``server`` with ``connector``'s imported log entries."""
+    kinds = [k for c, k in FORMATS.values() if c == connector]
+    if not kinds:
+        raise InputError(f"unknown connector log {connector!r}; salesforce or microsoft365")
+    spans: list[tuple[datetime, datetime]] = []
+    for _, payload in records(ledger, Kind.CONNECTOR_IMPORT, SOURCE):
+        body = payload.get("import")
+        if isinstance(body, dict) and body.get("connector") == connector:
+            spans.append((parse_time(body["from"]) - window, parse_time(body["to"]) + window))
+    entries: list[tuple[datetime, str | None, int]] = []
+    for kind in kinds:
+        for seq, p in records(ledger, kind, SOURCE):
+            user = p.get("entry", {}).get("user")
+            entries.append((parse_time(p["entry"]["time"]), user.lower() if user else None, seq))
+    entries.sort()
+    used: set[int] = set()
+    report = MatchReport()
+    for call in _calls(ledger, server):
+        if not any(a <= call.time <= b for a, b in spans):
+            report.uncovered.append(call)
+            continue
+        found = next(
+            (
+                seq
+                for t, user, seq in entries
+                if seq not in used
+                and abs(t - call.time) <= window
+                and (user is None or call.user is None or user == call.user)
+            ),
+            None,
+        )
+        if found is None:
+            report.unmatched.append(call)
+        else:
+            used.add(found)
+            report.matched.append((call, found))
+    return report
+
+
+def _calls(ledger: Ledger, server: str) -> list[Call]:
+    prefix = f"mcp__{server}__"
+    # Filters match a tool exactly; the server's tools are picked here by prefix.
+    _, rows = query.actions(ledger.store, query.Filters())
+    out = []
+    for row in rows:
+        seq, stamp, kind, tool = row[0], row[1], row[2], row[9]
+        if (
+            isinstance(seq, int)
+            and isinstance(tool, str)
+            and tool.startswith(prefix)
+            and kind != Kind.TOOL_INTENT
+        ):
+            user = row[5] or row[4]
+            out.append(Call(seq, parse_time(str(stamp)), tool, str(user).lower() if user else None))
+    return out

@@ -1,0 +1,210 @@
+"""Connector-side logs: Salesforce and Microsoft 365 exports imported, matched to MCP calls.
+
+The export files are made here in the documented formats (Setup Audit Trail CSV, Event Log
+File CSV, unified audit log CSV and JSON); the agent's calls are tool.call records as the
+hook writes them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from affidavit.errors import InputError
+from affidavit.ledger import Ledger
+from affidavit.record import Kind, Record
+from affidavit.sources import connector_log
+from affidavit.sources.cloud import records
+from ledger_helpers import affidavit, new_ledger
+
+T = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+NOW = T + timedelta(days=1)
+DANA = "dana@example.com"
+AUDIT_HEADER = ["Date", "User", "Source Namespace Prefix", "Action", "Section", "Delegate User"]
+ELF_HEADER = [
+    "EVENT_TYPE", "TIMESTAMP", "REQUEST_ID", "ORGANIZATION_ID", "USER_ID", "USER_NAME",
+    "METHOD_NAME", "ENTITY_NAME", "URI", "TIMESTAMP_DERIVED",
+]  # fmt: skip
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    led = new_ledger(tmp_path)
+    try:
+        yield led
+    finally:
+        led.close()
+
+
+def _call(ledger: Ledger, tool: str, moment: datetime, email: str = DANA) -> int:
+    payload = {
+        "actor": {"user": "dana", "email": email},
+        "agent": {"product": "claude-code", "tool": tool, "session_id": "s1"},
+        "tool": {"name": tool, "input": {"id": "001"}},
+        "outcome": "ok",
+    }
+    return ledger.append([Record.create(Kind.TOOL_CALL, "claude-code.hook", payload, time=moment)])[
+        0
+    ]
+
+
+def _csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    path.write_text(out.getvalue(), encoding="utf-8")
+    return path
+
+
+def _us(moment: datetime) -> str:
+    return moment.strftime("%-m/%-d/%Y %-I:%M:%S %p") + " UTC"
+
+
+def _elf_row(moment: datetime, request: str, user: str) -> list[str]:
+    return [
+        "API", moment.strftime("%Y%m%d%H%M%S.000"), request, "00D000000000001", "005000000000001",
+        user, "update", "Account", "/services/data/v62.0/sobjects/Account/001",
+        moment.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+    ]  # fmt: skip
+
+
+def test_salesforce_logs_import_once_and_unmatched_calls_are_reported(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    seen = _call(ledger, "mcp__salesforce__update_record", T)
+    setup = _call(ledger, "mcp__salesforce__create_field", T + timedelta(minutes=10))
+    missing = _call(ledger, "mcp__salesforce__update_record", T + timedelta(hours=2))
+    early = _call(ledger, "mcp__salesforce__query", T - timedelta(days=2))
+    _call(ledger, "mcp__drive__search", T)  # another server: not matched here
+    audit = _csv(tmp_path / "SetupAuditTrail.csv", AUDIT_HEADER, [
+        [_us(T + timedelta(minutes=11)), DANA, "", "Created custom field Risk__c", "Customize", ""],
+    ])  # fmt: skip
+    elf = _csv(tmp_path / "API.csv", ELF_HEADER, [
+        _elf_row(T + timedelta(seconds=40), "4exLFFQ", DANA),
+        _elf_row(T + timedelta(hours=3), "4exLFFR", "sam@example.com"),
+    ])  # fmt: skip
+    assert connector_log.import_log(ledger, "salesforce-audit", audit, now=NOW).imported == 1
+    assert connector_log.import_log(ledger, "salesforce-event", elf, now=NOW).imported == 2
+    size = ledger.store.size()
+    again = connector_log.import_log(ledger, "salesforce-event", elf, now=NOW)
+    assert again.imported == 0 and ledger.store.size() == size  # idempotent
+    report = connector_log.match(ledger, "salesforce", "salesforce")
+    assert sorted(c.seq for c, _ in report.matched) == [seen, setup]
+    assert [c.seq for c in report.unmatched] == [missing]  # sam's entry is not dana's call
+    assert [c.seq for c in report.uncovered] == [early]
+    (entry,) = [
+        p for _, p in records(ledger, Kind.CONNECTOR_SALESFORCE_AUDIT, "affidavit.connectors")
+    ]
+    assert entry["entry"]["action"] == "Created custom field Risk__c"
+    assert entry["actor"] == {"email": DANA}
+
+
+def test_unified_audit_csv_and_json_are_one_log(ledger: Ledger, tmp_path: Path) -> None:
+    call = _call(ledger, "mcp__microsoft365__send_mail", T)
+    audit = {
+        "Id": "5a7c3f2e-0000-4000-8000-000000000001", "CreationTime": "2026-11-02T09:00:30",
+        "Operation": "Send", "UserId": DANA, "Workload": "Exchange", "RecordType": 2,
+    }  # fmt: skip
+    exported = _csv(tmp_path / "audit.csv", ["RecordId", "CreationDate", "RecordType", "Operation",
+                    "UserId", "AuditData"], [[audit["Id"], "2026-11-02T09:00:30.0000000Z",
+                    "ExchangeItem", "Send", DANA, json.dumps(audit)]])  # fmt: skip
+    as_json = tmp_path / "audit.json"
+    as_json.write_text(json.dumps([{"AuditData": json.dumps(audit)}]))
+    first = connector_log.import_log(ledger, "unified-audit", exported, now=NOW)
+    second = connector_log.import_log(ledger, "unified-audit", as_json, now=NOW)
+    assert (first.imported, second.imported) == (1, 0)  # the same entry by its Id
+    report = connector_log.match(ledger, "microsoft365", "microsoft365")
+    assert [c.seq for c, _ in report.matched] == [call]
+
+
+def test_an_export_after_a_hole_records_the_gap(ledger: Ledger, tmp_path: Path) -> None:
+    a = _csv(tmp_path / "a.csv", ELF_HEADER, [_elf_row(T, "r1", DANA)])
+    b = _csv(tmp_path / "b.csv", ELF_HEADER, [_elf_row(T + timedelta(hours=5), "r2", DANA)])
+    connector_log.import_log(ledger, "salesforce-event", a, now=NOW)
+    report = connector_log.import_log(ledger, "salesforce-event", b, now=NOW)
+    assert report.gap is not None and "2026-11-02T09:00:00" in report.gap
+    (gap,) = [p for _, p in records(ledger, Kind.CAPTURE_GAP, "affidavit.connectors")]
+    assert gap["gap"]["to"] == "2026-11-02T14:00:00.000000Z"
+
+
+def _truncated(path: Path) -> tuple[Path, int]:
+    full = _csv(path, AUDIT_HEADER, [[_us(T), DANA, "", "Reset password", "Users", ""]] * 3)
+    full.write_bytes(full.read_bytes()[:-25])
+    return full, 4
+
+
+def _wrong_columns(path: Path) -> tuple[Path, int]:
+    header = ["Date", "User", "Section"]
+    return _csv(path, header, [[_us(T), DANA, "Users"]]), 2
+
+
+def _huge_row(path: Path) -> tuple[Path, int]:
+    rows = [[_us(T), DANA, "", "ok", "Users", ""], [_us(T), DANA, "", "x" * (2 << 20), "U", ""]]
+    return _csv(path, AUDIT_HEADER, rows), 3
+
+
+def _short_row(path: Path) -> tuple[Path, int]:
+    path.write_text(",".join(AUDIT_HEADER) + "\r\n" + f"{_us(T)},{DANA},,ok\r\n")
+    return path, 2
+
+
+def _zone_missing(path: Path) -> tuple[Path, int]:
+    return _csv(path, AUDIT_HEADER, [["11/2/2026 9:00:00 AM PST", DANA, "", "ok", "U", ""]]), 2
+
+
+@pytest.mark.parametrize("make", [_truncated, _wrong_columns, _huge_row, _short_row, _zone_missing])
+def test_bad_exports_name_file_and_line_and_import_nothing(
+    ledger: Ledger, tmp_path: Path, make: object
+) -> None:
+    assert callable(make)
+    path, line = make(tmp_path / "SetupAuditTrail.csv")
+    size = ledger.store.size()
+    with pytest.raises(InputError) as err:
+        connector_log.import_log(ledger, "salesforce-audit", path, now=NOW)
+    assert str(err.value).startswith(f"{path}:{line}: ")
+    assert "\n" not in str(err.value)
+    assert ledger.store.size() == size
+
+
+def test_truncated_json_lines_names_the_line(ledger: Ledger, tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    good = json.dumps({"Id": "1", "CreationTime": "2026-11-02T09:00:00Z", "Operation": "Send"})
+    path.write_text(good + "\n" + good[:20] + "\n")
+    with pytest.raises(InputError, match=r"audit\.jsonl:2: not JSON"):
+        connector_log.import_log(ledger, "unified-audit", path, now=NOW)
+
+
+def test_cli_import_and_match(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    with new_ledger(tmp_path) as led:
+        _call(led, "mcp__salesforce__update_record", T)
+        lonely = _call(led, "mcp__salesforce__update_record", T + timedelta(hours=1))
+    elf = _csv(tmp_path / "API.csv", ELF_HEADER, [
+        _elf_row(T + timedelta(seconds=5), "a1", DANA),
+        _elf_row(T + timedelta(hours=2), "a2", DANA),
+    ])  # fmt: skip
+    done = affidavit(path, "sources", "import", "salesforce-event", str(elf))
+    assert done.returncode == 0, done.stderr
+    assert "2 entries, 2 new" in done.stderr
+    found = affidavit(path, "sources", "match", "salesforce", "--log", "salesforce")
+    assert found.returncode == 1
+    assert found.stdout.split("\t")[0] == str(lonely)
+    elf.write_text(elf.read_text()[:-30])
+    bad = affidavit(path, "sources", "import", "salesforce-event", str(elf))
+    assert bad.returncode == 2 and bad.stderr.startswith(f"error: {elf}:3: ")
+    assert bad.stderr.count("\n") == 1
+
+
+def test_cli_choice_names_are_the_cores() -> None:
+    from affidavit.sources import FORMAT_NAMES, PROVIDER_NAMES
+    from affidavit.sources.connectors import FORMATS
+    from affidavit.sources.providers import PROVIDERS
+
+    assert set(FORMAT_NAMES) == set(FORMATS) and set(PROVIDER_NAMES) == set(PROVIDERS)
