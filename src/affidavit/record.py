@@ -64,6 +64,10 @@ class Kind(StrEnum):
     REVIEW_SIGNOFF = "review.signoff"
     ATTESTATION = "attestation"
     ERASURE = "erasure"
+    # The collector's org log (affidavit.server): an endpoint record held by reference, and a
+    # checkpoint the witness refused because it contradicts one it had cosigned.
+    ORG_ENTRY = "org.entry"
+    WITNESS_CONFLICT = "witness.conflict"
 
 
 _SOURCE_RE = re.compile(r"[a-z0-9][a-z0-9._:/-]{0,63}")

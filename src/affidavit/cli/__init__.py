@@ -57,6 +57,8 @@ COMMAND_MODULES = (
     "affidavit.cli.report",
     "affidavit.cli.config",
     "affidavit.cli.facts",
+    "affidavit.cli.server",
+    "affidavit.cli.shipping",
 )
 
 
