@@ -404,7 +404,10 @@ def verify(paths: Paths, from_file: IO[bytes] | None, vkey: str | None, as_json:
     """
     from affidavit.cli.salvage import salvaging
     from affidavit.note import Verifier
+    from affidavit.shipping import Witnessed, witnessed
     from affidavit.views import VIEWS
+
+    seen: Witnessed | None = None
 
     kept = read_text(from_file) if from_file is not None else None
     pinned = Verifier.from_vkey(vkey) if vkey else None
@@ -415,6 +418,7 @@ def verify(paths: Paths, from_file: IO[bytes] | None, vkey: str | None, as_json:
                 report = ledger.verify(
                     from_checkpoint=kept, key=pinned, progress=progress, views=VIEWS
                 )
+            seen = witnessed(ledger, paths.ledger)  # the collector's cosignature, if shipped
         except InputError as e:  # only the kept checkpoint is parsed from input here
             name = from_file.name if from_file is not None else "--from"
             raise InputError(f"{name}: {e}") from e
@@ -433,6 +437,8 @@ def verify(paths: Paths, from_file: IO[bytes] | None, vkey: str | None, as_json:
         "from_size": report.from_size,
         "views": dict(report.views),
     }
+    if seen is not None:  # shipped to a collector: its cosignature was checked
+        result["witnessed"] = {"by": seen.name, "size": seen.size, "at": seen.time}
     if as_json:
         emit_json(result)
         return
@@ -447,6 +453,11 @@ def verify(paths: Paths, from_file: IO[bytes] | None, vkey: str | None, as_json:
     )
     if report.from_size is not None:
         click.echo(f"OK: the log only grew since your checkpoint of size {report.from_size}")
+    if seen is not None:
+        from datetime import UTC, datetime
+
+        at = datetime.fromtimestamp(seen.time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        click.echo(f"OK: witnessed by {seen.name} at {at} (checkpoint of size {seen.size})")
 
 
 @cli.command()
@@ -514,6 +525,12 @@ def status(paths: Paths, check: bool, as_json: bool) -> None:
     }
     if check:
         fields["pages"] = pages
+    from affidavit.shipping import unshipped
+
+    with paths.open(readonly=True) as ledger:
+        left = unshipped(ledger, paths.ledger)
+    if left is not None:  # enrolled with a collector
+        fields["unshipped"] = left
     if as_json:
         emit_json(fields)
         return

@@ -89,10 +89,12 @@ def server(
     listen: str,
     workers: int,
 ) -> None:
-    """Run the organisation's collector: `affidavit server --db URL --listen HOST:PORT`.
+    """Run the organisation's collector, or administer it (init, key, token, seal).
 
-    Endpoints ship their records and checkpoints to it (`affidavit enrol`, `affidavit
-    ship`); it verifies and cosigns every endpoint checkpoint (a C2SP witness), keeps one
+    Serve with `affidavit server --db URL --listen HOST:PORT`.
+
+    Endpoints ship their records and checkpoints to it (`affidavit enrol` then
+    `affidavit ship`); it verifies and cosigns every endpoint checkpoint (a C2SP witness), keeps one
     org log over every record and serves it. Any number of workers, on any number of hosts,
     can serve one database. Needs the server extra: pip install 'affidavit[server]'.
     """
