@@ -27,12 +27,14 @@ import psycopg
 from psycopg_pool import ConnectionPool
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from affidavit.errors import AffidavitError
-from affidavit.server import ingest, orglog
+from affidavit.server import ingest, orglog, tiles
 from affidavit.server.schema import DEFAULT_SCHEMA, Collector, default_keys_dir
 from affidavit.server.tokens import Authenticator, AuthError, Principal
 from affidavit.store.postgres import prepare
@@ -185,6 +187,62 @@ async def seal(request: Request) -> Response:
     return await _call(request, ("admin",), run)
 
 
+def _org_read(s: Server, fn: Callable[[Any, int], Response]) -> Response:
+    """Run ``fn(org store, published size)`` on the org log."""
+
+    def run(conn: psycopg.Connection[Any]) -> Response:
+        ledger = orglog.org_ledger(conn, s.collector)
+        latest = ledger.latest_checkpoint()
+        if latest is None:
+            raise ingest.Refused(404, "the org log has no checkpoint yet")
+        return fn(ledger.store, latest[0])
+
+    return s.run(run)
+
+
+async def checkpoint(request: Request) -> Response:
+    def run(s: Server, who: Principal) -> Response:
+        def note(conn: psycopg.Connection[Any]) -> Response:
+            latest = orglog.org_ledger(conn, s.collector).latest_checkpoint()
+            if latest is None:
+                raise ingest.Refused(404, "the org log has no checkpoint yet")
+            return Response(
+                latest[1],
+                media_type="text/plain; charset=utf-8",
+                headers={"Cache-Control": tiles.CHECKPOINT_CACHE},
+            )
+
+        return s.run(note)
+
+    return await _call(request, ("device", *READ), run)
+
+
+async def tile(request: Request) -> Response:
+    path = request.path_params["path"]
+
+    def run(s: Server, who: Principal) -> Response:
+        try:
+            level, index, width = tiles.parse(path)
+
+            def read(store: Any, size: int) -> Response:
+                data = (
+                    tiles.entries(store, size, index, width)
+                    if level is None
+                    else tiles.tile(store, size, level, index, width)
+                )
+                return Response(
+                    data,
+                    media_type="application/octet-stream",
+                    headers={"Cache-Control": tiles.TILE_CACHE},
+                )
+
+            return _org_read(s, read)
+        except tiles.NotFound as e:
+            raise ingest.Refused(404, str(e)) from None
+
+    return await _call(request, ("device", *READ), run)
+
+
 def create_app() -> Starlette:
     """The app for uvicorn's ``--factory``; reads its configuration from the environment."""
     url = os.environ.get("AFFIDAVIT_SERVER_DB")
@@ -207,7 +265,9 @@ def create_app() -> Starlette:
             thread.join(timeout=30)
             server.pool.close()
 
-    app = Starlette(routes=_ROUTES, lifespan=lifespan)
+    app = Starlette(
+        routes=_ROUTES, lifespan=lifespan, middleware=[Middleware(GZipMiddleware, minimum_size=512)]
+    )
     app.state.server = server
     return app
 
@@ -217,4 +277,6 @@ _ROUTES = [
     Route("/api/v1/enrol", enrol, methods=["POST"]),
     Route("/api/v1/ship", ship, methods=["POST"]),
     Route("/api/v1/seal", seal, methods=["POST"]),
+    Route("/checkpoint", checkpoint),
+    Route("/tile/{path:path}", tile),
 ]
