@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from affidavit.errors import AffidavitError
-from affidavit.server import ingest, orglog, tiles
+from affidavit.server import ingest, orglog, records, tiles
 from affidavit.server.schema import DEFAULT_SCHEMA, Collector, default_keys_dir
 from affidavit.server.tokens import Authenticator, AuthError, Principal
 from affidavit.store.postgres import prepare
@@ -243,6 +243,23 @@ async def tile(request: Request) -> Response:
     return await _call(request, ("device", *READ), run)
 
 
+async def list_records(request: Request) -> Response:
+    params = {k: request.query_params.getlist(k) for k in request.query_params}
+
+    def run(s: Server, who: Principal) -> Response:
+        try:
+            filters, after, limit = records.parse(params)
+        except records.BadQuery as e:
+            raise ingest.Refused(400, str(e)) from None
+        found, next_after = s.run(lambda conn: records.page(conn, s.schema, filters, after, limit))
+        headers = {} if next_after is None else {"X-Next-After": str(next_after)}
+        return Response(
+            "".join(records.lines(found)), media_type="application/x-ndjson", headers=headers
+        )
+
+    return await _call(request, READ, run)
+
+
 def create_app() -> Starlette:
     """The app for uvicorn's ``--factory``; reads its configuration from the environment."""
     url = os.environ.get("AFFIDAVIT_SERVER_DB")
@@ -277,6 +294,7 @@ _ROUTES = [
     Route("/api/v1/enrol", enrol, methods=["POST"]),
     Route("/api/v1/ship", ship, methods=["POST"]),
     Route("/api/v1/seal", seal, methods=["POST"]),
+    Route("/api/v1/records", list_records),
     Route("/checkpoint", checkpoint),
     Route("/tile/{path:path}", tile),
 ]
