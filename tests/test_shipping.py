@@ -215,3 +215,65 @@ def _signer(key: Path) -> object:
     from affidavit.keys import FileSigner
 
     return FileSigner(key)
+
+
+# -- the security model's "cannot"s (README, Running a collector) ---------------------------
+
+
+def shipped_laptop(collector: Collector, tmp_path: Path) -> tuple[Path, str]:
+    token = collector.token("device", "laptop-1")
+    path = laptop(tmp_path / "l1", [6])
+    ok(affidavit(path, "enrol", collector.url, "--token", token))
+    ok(affidavit(path, "ship", "--token", token))
+    return path, token
+
+
+def test_a_forged_cosignature_fails_verify(collector: Collector, tmp_path: Path) -> None:
+    path, _ = shipped_laptop(collector, tmp_path)
+    state_file = path.with_name("ledger.sqlite.collector.json")
+    state = json.loads(state_file.read_text())
+    line = state["cosignatures"][-1]["cosignature"]
+    state["cosignatures"][-1]["cosignature"] = (
+        line[:-8] + ("A" if line[-8] != "A" else "B") + line[-7:]
+    )
+    state_file.write_text(json.dumps(state))
+    failed = affidavit(path, "verify")
+    assert failed.returncode == 1 and "cosignature by" in failed.stderr
+
+
+def test_a_collector_presenting_another_witness_key_is_refused(
+    collector: Collector, tmp_path: Path
+) -> None:
+    from affidavit.note import Signer
+
+    path, token = shipped_laptop(collector, tmp_path)
+    state_file = path.with_name("ledger.sqlite.collector.json")
+    state = json.loads(state_file.read_text())
+    other = Signer.generate(f"{ORIGIN}/witness")
+    state["witness_vkey"] = Cosigner(other.name, other.public_key).vkey()  # what was pinned
+    state_file.write_text(json.dumps(state))
+    with Ledger.open(path, key_path=key_of(path)) as ledger:
+        grow(ledger, [2])
+    refused = affidavit(path, "ship", "--token", token)
+    assert refused.returncode == 1 and "another witness key" in refused.stderr
+    assert held(collector) == list(range(6))
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        ("UPDATE entries SET payload = convert_to(replace(convert_from(payload, 'UTF8'), "
+         "'user-2', 'user-9'), 'UTF8') WHERE seq = 2", "record 2"),
+        ("DELETE FROM entries WHERE seq = 5", "5 records stored, 6 acknowledged"),
+        ("UPDATE endpoints SET cosigned_note = replace(cosigned_note, 'x', 'y')", "endpoint"),
+    ],
+)  # fmt: skip
+def test_server_verify_finds_an_edited_database(
+    collector: Collector, tmp_path: Path, edit: str, named: str
+) -> None:
+    shipped_laptop(collector, tmp_path)
+    collector.cli("seal")
+    assert "OK: 6 records of 1 endpoint logs" in collector.cli("verify").stdout
+    collector.sql(edit + " RETURNING 1")
+    failed = collector.cli("verify", check=False)
+    assert failed.returncode == 1 and named in failed.stderr, failed.stderr

@@ -182,6 +182,37 @@ def seal(db: str | None, schema: str, keys: Path | None, as_json: bool) -> None:
     say(f"org log sealed at size {size}")
 
 
+@server.command("verify")
+@_db_options
+@json_option
+def verify_cmd(db: str | None, schema: str, keys: Path | None, as_json: bool) -> None:
+    """Recheck the collector's database: every endpoint's records against the checkpoint it
+    cosigned, the org log against the org key, and the references between them.
+
+    Exit 1 naming the first thing that does not hold (an edited or missing record, an edited
+    org log).
+    """
+    from affidavit.errors import VerificationError
+    from affidavit.server.check import verify_collector
+    from affidavit.server.schema import Collector
+
+    with _connected(db) as conn:
+        c = Collector.load(conn, schema, _keys(keys))
+        try:
+            found = verify_collector(conn, c)
+        except VerificationError as e:
+            if as_json:
+                emit_json({"ok": False, "where": e.where, "error": str(e)})
+            raise
+    if as_json:
+        emit_json({"ok": True, **found})
+        return
+    click.echo(
+        f"OK: {found['records']} records of {found['endpoints']} endpoint logs match the "
+        f"checkpoints the collector cosigned; org log of {found['org_log']} records verifies"
+    )
+
+
 @server.group()
 def token() -> None:
     """Create, list and revoke the collector's bearer tokens."""
