@@ -96,6 +96,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def workers_of(pid: int) -> list[int]:
+    """The uvicorn worker processes under ``pid`` (spawned; not multiprocessing's helpers)."""
+    return [
+        child
+        for child in children(pid)
+        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
+
+
 def children(pid: int) -> list[int]:
     out = []
     for entry in Path("/proc").iterdir():
@@ -218,7 +227,7 @@ def run(
         def killer() -> None:
             while r.acked < total // 2 and time.monotonic() < deadline:
                 time.sleep(0.05)
-            workers = children(server.pid)
+            workers = workers_of(server.pid)
             if workers:
                 os.kill(workers[0], signal.SIGKILL)
                 killed.append(workers[0])
