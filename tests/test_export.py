@@ -274,6 +274,10 @@ def every_kind() -> list[tuple[str, dict[str, Any]]]:
         ("policy.finding", {"rule": "no-finance", "seq": 0}),
         ("review.signoff", {"reviewer": "bob", "up_to": 20}),
         ("attestation", {"statement": "reviewed"}),
+        ("org.entry", {"origin": "laptop.example.com/1", "seq": 0, "leaf_hash": "AA==",
+                       "kind": "file.create"}),
+        ("witness.conflict", {"origin": "laptop.example.com/1", "cosigned": "a",
+                              "refused": "b", "reason": "a different tree"}),
     ]  # fmt: skip
 
 

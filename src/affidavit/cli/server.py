@@ -79,7 +79,13 @@ def _keys(keys: Path | None) -> Path:
     show_default=True,
     help="HOST:PORT to serve on. Put TLS in front (a reverse proxy) for anything but loopback.",
 )
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="uvicorn worker processes; any number can serve one database.",
+)
 @click.pass_context
 def server(
     ctx: click.Context,
