@@ -8,10 +8,13 @@ under ``CI=true`` they fail instead, so CI can never go green by skipping them.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from pg_helpers import Schemas, reachable_url
 
 # These machines are shared and noisy: a per-example deadline or a too-slow health check
 # would make property tests flaky without finding anything.
@@ -45,3 +48,16 @@ def shared_path(*parts: str) -> Path:
             pytest.fail(message + " and CI=true requires it")
         pytest.skip(message)
     return path
+
+
+# -- PostgreSQL (tests/pg_helpers.py) -------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_schemas() -> Iterator[Schemas]:
+    """This run's schema names on the test PostgreSQL; every one is dropped at the end."""
+    schemas = Schemas(reachable_url())
+    try:
+        yield schemas
+    finally:
+        schemas.drop_all()

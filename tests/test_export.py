@@ -282,6 +282,10 @@ def every_kind() -> list[tuple[str, dict[str, Any]]]:
         ("connector.salesforce_event", {"entry": {"EVENT_TYPE": "API"}}),
         ("connector.unified_audit", {"entry": {"Operation": "FileModified"}}),
         ("connector.import", {"import": {"format": "m365-audit-json", "cursor": "x"}}),
+        ("org.entry", {"origin": "laptop.example.com/1", "seq": 0, "leaf_hash": "AA==",
+                       "kind": "file.create"}),
+        ("witness.conflict", {"origin": "laptop.example.com/1", "cosigned": "a",
+                              "refused": "b", "reason": "a different tree"}),
     ]  # fmt: skip
 
 

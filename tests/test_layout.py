@@ -25,7 +25,16 @@ import pytest
 SRC = Path(__file__).resolve().parent.parent / "src"
 PACKAGE = SRC / "affidavit"
 
-SQL_OWNERS = ("affidavit.store", "affidavit.query", "affidavit.views", "affidavit.capture")
+# The collector's own tables (tokens, devices, shipped records, cosignatures, the org log's
+# entries) are defined in server/schema.py and belong to the server package; the log tables
+# it keeps go through store/postgres.py like any LogStore.
+SQL_OWNERS = (
+    "affidavit.store",
+    "affidavit.query",
+    "affidavit.views",
+    "affidavit.capture",
+    "affidavit.server",
+)
 SQL_OWNERS_EXACT = ("affidavit.salvage",)
 SQL_CALLS = frozenset({"execute", "executemany", "executescript"})
 
@@ -49,6 +58,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "affidavit.subtree",
             "affidavit.detect",
             "affidavit.capture.redact",
+            "affidavit.cosignature",
         ),
     ),
     ("store", ("affidavit.store",)),
@@ -63,6 +73,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "affidavit.evidence",
             "affidavit.export",
             "affidavit.sources",
+            "affidavit.shipping",
+            "affidavit.remote",
         ),
     ),
     ("scan", ("affidavit.detect.scan", "affidavit.detect.extract", "affidavit.detect.records")),

@@ -14,6 +14,7 @@ import os
 import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -29,7 +30,9 @@ from affidavit.errors import (
 from affidavit.ledger import Ledger
 from affidavit.note import Signer, Verifier
 from affidavit.record import Kind, Record
-from ledger_helpers import ORIGIN, Clock, grow, key_of, make_records, new_ledger, raw
+from affidavit.store.log import LogStore
+from ledger_helpers import ORIGIN, Clock, grow, key_of, make_records, new_ledger
+from pg_helpers import new_pg_ledger, raw_sql
 
 # -- an independent RFC 9162 verifier (section 2.1), from the RFC text, hashlib only --------
 
@@ -137,18 +140,29 @@ def open_by_hand(note: str, vkey: str) -> tuple[str, int, bytes]:
 # -- fixtures -------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger[Any]]:
+    """The core ledger tests run against both log stores."""
+    if request.param == "postgres":
+        with new_pg_ledger(request.getfixturevalue("pg_schemas")) as pg:
+            yield pg
+        return
     with new_ledger(tmp_path) as ledger:
         yield ledger
 
 
-def leaves_of(ledger: Ledger) -> list[bytes]:
+@pytest.fixture
+def sqlite_ledger(tmp_path: Path) -> Iterator[Ledger]:
+    with new_ledger(tmp_path) as ledger:
+        yield ledger
+
+
+def leaves_of(ledger: Ledger[Any]) -> list[bytes]:
     return [leaf for _, leaf, _, _, _ in ledger.rows()]
 
 
-def count(path: Path, sql: str) -> int:
-    with raw(path) as conn:
+def count(store: LogStore, sql: str) -> int:
+    with raw_sql(store) as conn:
         return int(conn.execute(sql).fetchone()[0])
 
 
@@ -160,12 +174,12 @@ def test_append_returns_seqs_that_another_connection_already_sees(ledger: Ledger
     first = ledger.append(records)
     assert first == range(0, 3)
     # Still open here: the rows must be committed, not merely buffered in this connection.
-    with raw(ledger.store.path) as conn:
+    with raw_sql(ledger.store) as conn:
         rows = conn.execute("SELECT seq, leaf FROM records ORDER BY seq").fetchall()
     assert rows == [(i, r.leaf) for i, r in enumerate(records)]
     second = ledger.append(make_records(2, start=3))
     assert second == range(3, 5)
-    assert count(ledger.store.path, "SELECT count(*) FROM records") == 5
+    assert count(ledger.store, "SELECT count(*) FROM records") == 5
 
 
 def test_append_stores_leaf_hash_salt_and_payload(ledger: Ledger) -> None:
@@ -193,7 +207,7 @@ def test_append_is_all_or_nothing_when_the_iterable_raises(ledger: Ledger) -> No
     with pytest.raises(InputError, match="line 4"):
         ledger.append(broken())
     assert ledger.store.size() == 2
-    assert count(ledger.store.path, "SELECT count(*) FROM records") == 2
+    assert count(ledger.store, "SELECT count(*) FROM records") == 2
     assert ledger.append(make_records(1, start=2)) == range(2, 3)
 
 
@@ -215,7 +229,7 @@ def test_integrate_stores_every_complete_subtree(ledger: Ledger) -> None:
         leaves += [r.leaf for r in records]
         assert ledger.integrate() == len(leaves)
         size = len(leaves)
-        with raw(ledger.store.path) as conn:
+        with raw_sql(ledger.store) as conn:
             levels = dict(conn.execute("SELECT level, count(*) FROM nodes GROUP BY level"))
             nodes = conn.execute("SELECT level, idx, hash FROM nodes").fetchall()
         expected = {lv: size >> lv for lv in range(1, size.bit_length()) if size >> lv}
@@ -229,9 +243,9 @@ def test_integrate_stores_every_complete_subtree(ledger: Ledger) -> None:
 def test_integrate_without_new_records_changes_nothing(ledger: Ledger) -> None:
     ledger.append(make_records(6))
     assert ledger.integrate() == 6
-    before = count(ledger.store.path, "SELECT count(*) FROM nodes")
+    before = count(ledger.store, "SELECT count(*) FROM nodes")
     assert ledger.integrate() == 6
-    assert count(ledger.store.path, "SELECT count(*) FROM nodes") == before == 4
+    assert count(ledger.store, "SELECT count(*) FROM nodes") == before == 4
 
 
 # -- publishing -----------------------------------------------------------------------------
@@ -239,7 +253,7 @@ def test_integrate_without_new_records_changes_nothing(ledger: Ledger) -> None:
 
 def test_publish_keeps_every_checkpoint(ledger: Ledger) -> None:
     notes = grow(ledger, [3, 1, 4, 8])
-    with raw(ledger.store.path) as conn:
+    with raw_sql(ledger.store) as conn:
         stored = conn.execute("SELECT size, note FROM checkpoints ORDER BY size").fetchall()
     assert stored == list(zip([3, 4, 8, 16], notes, strict=True))
     leaves = leaves_of(ledger)
@@ -253,7 +267,7 @@ def test_publishing_an_unchanged_tree_returns_the_same_note(ledger: Ledger) -> N
     assert ledger.seal() == note
     ledger.append(make_records(1, start=5))  # sequenced but not integrated: tree unchanged
     assert ledger.publish() == note
-    assert count(ledger.store.path, "SELECT count(*) FROM checkpoints") == 1
+    assert count(ledger.store, "SELECT count(*) FROM checkpoints") == 1
 
 
 def test_publish_of_the_empty_tree_signs_the_empty_root(ledger: Ledger) -> None:
@@ -383,7 +397,7 @@ def test_verify_from_a_checkpoint_of_another_log_fails(tmp_path: Path, ledger: L
 def test_verify_from_a_larger_checkpoint_is_a_consistency_error(ledger: Ledger) -> None:
     grow(ledger, [3, 3])
     kept = ledger.publish()
-    with raw(ledger.store.path) as conn:
+    with raw_sql(ledger.store) as conn:
         conn.execute("DELETE FROM checkpoints WHERE size = 6")
     with pytest.raises(ConsistencyError, match="truncated") as caught:
         ledger.verify(from_checkpoint=kept)
@@ -393,13 +407,14 @@ def test_verify_from_a_larger_checkpoint_is_a_consistency_error(ledger: Ledger) 
 # -- erasure --------------------------------------------------------------------------------
 
 
-def test_erase_removes_payload_and_salt_and_records_why(ledger: Ledger) -> None:
+def test_erase_removes_payload_and_salt_and_records_why(sqlite_ledger: Ledger) -> None:
+    ledger = sqlite_ledger
     grow(ledger, [6])
     secret = b"user-3@example.com"
     assert secret in Path(ledger.store.path).read_bytes() + wal_bytes(Path(ledger.store.path))
     seq = ledger.erase([3, 1, 3], "GDPR request 42")
     assert seq == 6
-    with raw(ledger.store.path) as conn:
+    with raw_sql(ledger.store) as conn:
         rows = dict(
             (s, (salt, body))
             for s, salt, body in conn.execute("SELECT seq, salt, payload FROM records")

@@ -72,6 +72,10 @@ class Kind(StrEnum):
     CONNECTOR_SALESFORCE_EVENT = "connector.salesforce_event"
     CONNECTOR_UNIFIED_AUDIT = "connector.unified_audit"  # Microsoft 365 unified audit log
     CONNECTOR_IMPORT = "connector.import"
+    # The collector's org log (affidavit.server): an endpoint record held by reference, and a
+    # checkpoint the witness refused because it contradicts one it had cosigned.
+    ORG_ENTRY = "org.entry"
+    WITNESS_CONFLICT = "witness.conflict"
 
 
 _SOURCE_RE = re.compile(r"[a-z0-9][a-z0-9._:/-]{0,63}")

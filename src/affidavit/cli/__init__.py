@@ -86,6 +86,8 @@ COMMAND_MODULES = (
     "affidavit.cli.config",
     "affidavit.cli.facts",
     "affidavit.cli.sources",
+    "affidavit.cli.server",
+    "affidavit.cli.shipping",
 )
 
 

@@ -401,6 +401,12 @@ def status(paths: Paths, check: bool, as_json: bool) -> None:
     }
     if check:
         fields["pages"] = pages
+    from affidavit.shipping import unshipped
+
+    with paths.open(readonly=True) as ledger:
+        left = unshipped(ledger, paths.ledger)
+    if left is not None:  # enrolled with a collector
+        fields["unshipped"] = left
     if as_json:
         emit_json(fields)
         return

@@ -155,19 +155,61 @@ def _refresh(paths: Paths) -> Any:
     type=click.Choice(sorted(query.GROUPS)),
     help="Print totals per folder, function, actor, kind, day, agent or session instead of rows.",
 )
+@click.option(
+    "--server",
+    metavar="URL",
+    help="Ask the organisation's collector instead of this ledger (every device's records).",
+)
+@click.option("--device", help="With --server: only this endpoint log (its origin).")
+@click.option(
+    "--token", envvar="AFFIDAVIT_TOKEN", help="With --server: an auditor token ($AFFIDAVIT_TOKEN)."
+)
 @output_options
 @pass_paths
-def log(paths: Paths, /, by: str | None, fmt: str | None, **filters: Any) -> None:
+def log(
+    paths: Paths,
+    /,
+    by: str | None,
+    fmt: str | None,
+    server: str | None,
+    device: str | None,
+    token: str | None,
+    **filters: Any,
+) -> None:
     """Who did what to which file, when: one row per record, oldest first.
 
     Filters combine: `affidavit log --path finance/** --kind file --since 90d`.
     Erased records stay in the list, marked erased, with their personal fields blank.
+    With --server URL the rows come from the collector, across every device, in org log
+    order (--function and --by are for a local ledger).
     """
+    if server is not None:
+        _log_remote(server, token, device, by, fmt, filters)
+        return
     with _refresh(paths) as ledger:
         f = make_filters(**filters)
         names, rows = query.totals(ledger.store, f, by) if by else query.actions(ledger.store, f)
         count = write_rows(names, rows, fmt)
     say(f"{count} {'group' if by else 'record'}{'' if count == 1 else 's'}")
+
+
+def _log_remote(
+    server: str,
+    token: str | None,
+    device: str | None,
+    by: str | None,
+    fmt: str | None,
+    filters: dict[str, Any],
+) -> None:
+    from affidavit import remote
+
+    if by:
+        raise click.UsageError("--by is for a local ledger, not with --server")
+    if not token:
+        raise click.UsageError("--server needs an auditor token: --token or $AFFIDAVIT_TOKEN")
+    rows = remote.records(server, token, make_filters(**filters), device=device)
+    count = write_rows(list(remote.COLUMNS), rows, fmt)
+    say(f"{count} record{'' if count == 1 else 's'} from {server}")
 
 
 @cli.command()

@@ -34,6 +34,9 @@ def verify(paths: Paths, from_file: IO[bytes] | None, vkey: str | None, as_json:
     still provable against the last good checkpoint, and exits 1 (2 when nothing of a ledger
     is readable).
     """
+    from affidavit.shipping import Witnessed, witnessed
+
+    seen: Witnessed | None = None
     kept = read_text(from_file) if from_file is not None else None
     pinned = Verifier.from_vkey(vkey) if vkey else None
     with salvaging(paths, kept=kept, key=pinned, as_json=as_json) as ledger:
@@ -43,6 +46,7 @@ def verify(paths: Paths, from_file: IO[bytes] | None, vkey: str | None, as_json:
                 report = ledger.verify(
                     from_checkpoint=kept, key=pinned, progress=progress, views=VIEWS
                 )
+            seen = witnessed(ledger, paths.ledger)  # the collector's cosignature, if shipped
         except InputError as e:  # only the kept checkpoint is parsed from input here
             name = from_file.name if from_file is not None else "--from"
             raise InputError(f"{name}: {e}") from e
@@ -61,6 +65,8 @@ def verify(paths: Paths, from_file: IO[bytes] | None, vkey: str | None, as_json:
         "from_size": report.from_size,
         "views": dict(report.views),
     }
+    if seen is not None:  # shipped to a collector: its cosignature was checked
+        result["witnessed"] = {"by": seen.name, "size": seen.size, "at": seen.time}
     if as_json:
         emit_json(result)
         return
@@ -75,3 +81,8 @@ def verify(paths: Paths, from_file: IO[bytes] | None, vkey: str | None, as_json:
     )
     if report.from_size is not None:
         click.echo(f"OK: the log only grew since your checkpoint of size {report.from_size}")
+    if seen is not None:
+        from datetime import UTC, datetime
+
+        at = datetime.fromtimestamp(seen.time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        click.echo(f"OK: witnessed by {seen.name} at {at} (checkpoint of size {seen.size})")

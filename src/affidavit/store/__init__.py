@@ -1,4 +1,5 @@
-"""Where a ledger keeps its tables: :class:`SqliteStore` embedded; PostgreSQL later."""
+"""Where a ledger keeps its tables: :class:`SqliteStore` embedded; the collector's
+:class:`affidavit.store.postgres.PostgresStore` (the `server` extra, so not imported here)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,95 @@
+"""``affidavit server verify``: recheck everything the collector's database holds.
+
+A database is not trusted for what it says: someone with write access to it (but not to the
+key files) could edit a stored record, drop one, or edit the org log. This rechecks, from
+the stored bytes:
+
+* each endpoint's records with the one row checker (leaf hash, envelope, commitment,
+  erasures), and that their tree's root is the root of the last checkpoint the collector
+  cosigned, whose signature by the endpoint's pinned key is checked again;
+* the org log with :func:`affidavit.ledger.Ledger.verify` against the collector's org key
+  (given from the key folder, not read from the database);
+* that every ``org.entry`` names a stored record by its leaf hash, and every stored record
+  has exactly one ``org.entry``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import psycopg
+
+from affidavit import merkle
+from affidavit.errors import InputError, VerificationError
+from affidavit.note import Verifier, open_checkpoint
+from affidavit.server import orglog
+from affidavit.server.schema import Collector
+from affidavit.verify.rows import RowCheck
+
+
+def verify_collector(conn: psycopg.Connection[Any], c: Collector) -> dict[str, int]:
+    """Raise :class:`VerificationError` naming the first thing that does not hold."""
+    s = c.schema
+    endpoints = conn.execute(
+        f'SELECT origin, vkey, size, cosigned_note FROM "{s}".endpoints ORDER BY origin'
+    ).fetchall()
+    held: dict[tuple[str, int], bytes] = {}
+    for origin, vkey, size, note in endpoints:
+        where = f"endpoint {origin}"
+        rows = conn.execute(
+            f'SELECT seq, leaf, leaf_hash, salt, payload FROM "{s}".entries '
+            "WHERE origin = %s ORDER BY seq",
+            (origin,),
+        ).fetchall()
+        check = RowCheck()
+        hashes = []
+        for seq, leaf, leaf_hash, salt, payload in rows:
+            try:
+                hashes.append(check.add(int(seq), leaf, leaf_hash, salt, payload))
+            except VerificationError as e:
+                raise VerificationError(f"{where}: {e}", where=f"{where} {e.where}") from e
+            held[(origin, int(seq))] = leaf_hash
+        if len(hashes) != size:
+            raise VerificationError(
+                f"{where}: {len(hashes)} records stored, {size} acknowledged", where=where
+            )
+        if note is not None:
+            try:
+                cp = open_checkpoint(note, Verifier.from_vkey(vkey))
+            except (VerificationError, InputError) as e:
+                raise VerificationError(
+                    f"{where}: the checkpoint it cosigned does not verify: {e}", where=where
+                ) from e
+            if cp.size != size or merkle.root(hashes) != cp.root:
+                raise VerificationError(
+                    f"{where}: the stored records are not the tree of the checkpoint of size "
+                    f"{cp.size} the collector cosigned",
+                    where=where,
+                )
+    org = orglog.org_ledger(conn, c)
+    report = org.verify(key=Verifier.from_vkey(c.org_vkey))
+    seen: set[tuple[str, int]] = set()
+    for seq, leaf, _, _, payload in org.rows():
+        if b'"kind":"org.entry"' not in leaf or payload is None:
+            continue
+        ref = json.loads(payload)
+        key = (ref["origin"], int(ref["seq"]))
+        if held.get(key) != base64.b64decode(ref["leaf_hash"]) or key in seen:
+            raise VerificationError(
+                f"org log record {seq} names {key[0]} record {key[1]}, which the collector "
+                "does not hold as named (changed, gone or named twice)",
+                where=f"org record {seq}",
+            )
+        seen.add(key)
+    integrated = conn.execute(
+        f'SELECT count(*) FROM "{s}".entries WHERE org_seq IS NOT NULL'
+    ).fetchone()
+    if integrated is None or int(integrated[0]) != len(seen):
+        raise VerificationError(
+            f"{len(seen)} records are in the org log but "
+            f"{0 if integrated is None else integrated[0]} are marked as taken into it",
+            where="org log",
+        )
+    return {"endpoints": len(endpoints), "records": len(held), "org_log": report.records}

@@ -1,0 +1,126 @@
+"""The org log: one RFC 9162 log over every record the organisation's endpoints shipped.
+
+Its leaves are ``org.entry`` records whose payload names an endpoint record by reference,
+``{"origin", "seq", "leaf_hash", "kind"}``, with the endpoint record's time: an inclusion
+proof in the org log, then the endpoint's own inclusion proof of that leaf hash, lead from
+the org checkpoint to the laptop's record. ``witness.conflict`` records sit in the same log.
+
+Sequencing is done by one integrator at a time across every worker and host: whoever holds
+the PostgreSQL advisory lock ``affidavit.integrator:<schema>`` moves the shipped entries that
+have no org seq yet into the log (in the order they were received), integrates and publishes
+a checkpoint signed with the collector's org key; the others skip their turn. Taking an
+entry and giving it its org seq happen in one transaction, so each entry is in the log once.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from affidavit import merkle
+from affidavit.ledger import Ledger
+from affidavit.record import Kind, Record, parse_time
+from affidavit.server.schema import Collector
+from affidavit.store.postgres import PostgresStore
+
+SOURCE = "affidavit.collector"
+_BATCH = 20_000
+
+
+def org_ledger(
+    conn: psycopg.Connection[Any], c: Collector, *, clock: Callable[[], datetime] | None = None
+) -> Ledger[PostgresStore]:
+    store = PostgresStore.open(conn, c.org_schema, owned=False)
+    if clock is None:
+        return Ledger(store, signer=c.org_signer())
+    return Ledger(store, signer=c.org_signer(), clock=clock)
+
+
+def integrate(conn: psycopg.Connection[Any], c: Collector, *, wait: bool = False) -> int | None:
+    """Move pending entries into the org log and publish; returns the org log's size, or None
+    when another integrator holds the lock (and ``wait`` is false)."""
+    key = f"affidavit.integrator:{c.schema}"
+    if wait:
+        conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+    else:
+        row = conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (key,))
+        got = row.fetchone()
+        if got is None or not got[0]:
+            return None
+    try:
+        ledger = org_ledger(conn, c)
+        while _take_batch(conn, c, ledger):
+            pass
+        ledger.seal()
+        return ledger.store.size()
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
+
+
+def _take_batch(conn: psycopg.Connection[Any], c: Collector, ledger: Ledger[PostgresStore]) -> int:
+    store = ledger.store
+    store.begin()
+    try:
+        pending = conn.execute(
+            f'SELECT origin, seq, leaf_hash, kind, time FROM "{c.schema}".entries '
+            f"WHERE org_seq IS NULL ORDER BY received LIMIT {_BATCH}"
+        ).fetchall()
+        if not pending:
+            store.rollback()
+            return 0
+        records = [
+            Record.create(
+                Kind.ORG_ENTRY,
+                SOURCE,
+                {
+                    "origin": origin,
+                    "seq": int(seq),
+                    "leaf_hash": base64.b64encode(leaf_hash).decode(),
+                    "kind": kind,
+                },
+                time=parse_time(time),
+            )
+            for origin, seq, leaf_hash, kind, time in pending
+        ]
+        first = store.add_records(
+            (r.leaf, merkle.leaf_hash(r.leaf), r.salt, r.payload_json) for r in records
+        )
+        conn.execute(
+            f'UPDATE "{c.schema}".entries e SET org_seq = v.org_seq '
+            "FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) AS v(origin, seq, org_seq) "
+            "WHERE e.origin = v.origin AND e.seq = v.seq",
+            (
+                [p[0] for p in pending],
+                [int(p[1]) for p in pending],
+                list(range(first, first + len(pending))),
+            ),
+        )
+        store.commit()
+    except BaseException:
+        store.rollback()
+        raise
+    return len(pending)
+
+
+def record_conflict(
+    conn: psycopg.Connection[Any],
+    c: Collector,
+    *,
+    origin: str,
+    cosigned: str,
+    refused: str,
+    reason: str,
+    now: datetime,
+) -> int:
+    """Append a ``witness.conflict`` with both checkpoints as evidence; returns its org seq."""
+    record = Record.create(
+        Kind.WITNESS_CONFLICT,
+        SOURCE,
+        {"origin": origin, "cosigned": cosigned, "refused": refused, "reason": reason},
+        time=now,
+    )
+    return org_ledger(conn, c).append([record]).start

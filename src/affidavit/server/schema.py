@@ -1,0 +1,165 @@
+"""The collector's tables and keys: what ``affidavit server init`` makes.
+
+Everything lives in one PostgreSQL schema (``--schema``, default ``affidavit``), and the org
+log in a second one beside it (``<schema>_org``, a :class:`PostgresStore` log)::
+
+    config(key, value)            origin, the org log's and the witness's verifier keys
+    tokens(id, name, role, ...)   bearer tokens, argon2-hashed (:mod:`.tokens`)
+    endpoints(origin, vkey, ...)  one row per enrolled endpoint log: its pinned key, how many
+                                  records the collector holds, the compact range (frontier) of
+                                  their tree and the last checkpoint it cosigned
+    entries(origin, seq, ...)     every shipped record, once by (origin, seq); ``org_seq`` is
+                                  its index in the org log once the integrator took it
+    cosignatures(origin, size,..) every checkpoint the collector cosigned, and the line
+
+The two signing keys are files (mode 0600) in the key folder, never in the database: one
+signs the org log's checkpoints, the other cosigns endpoint checkpoints (C2SP asks for a
+separate key per cosigner). A stolen database copy can forge neither.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from affidavit.cosignature import Cosigner
+from affidavit.errors import InputError, LedgerError, LedgerExistsError
+from affidavit.keys import FileSigner, read_key_file, write_key_file
+from affidavit.note import Signer
+from affidavit.record import format_time
+from affidavit.store.postgres import PostgresStore, check_schema_name
+
+DEFAULT_SCHEMA = "affidavit"
+VERSION = "1"
+
+_DDL = """
+CREATE TABLE {s}.config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE {s}.tokens (
+    id BIGSERIAL PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL CHECK (role IN ('device', 'auditor', 'admin')),
+    hash TEXT NOT NULL,
+    created TIMESTAMPTZ NOT NULL DEFAULT now(),
+    revoked TIMESTAMPTZ,
+    last_used TIMESTAMPTZ
+);
+CREATE TABLE {s}.endpoints (
+    origin TEXT PRIMARY KEY,
+    vkey TEXT NOT NULL,
+    token_id BIGINT NOT NULL REFERENCES {s}.tokens (id),
+    enrolled TIMESTAMPTZ NOT NULL DEFAULT now(),
+    size BIGINT NOT NULL DEFAULT 0,
+    frontier BYTEA[] NOT NULL DEFAULT '{{}}',
+    cosigned_size BIGINT,
+    cosigned_note TEXT
+);
+CREATE TABLE {s}.entries (
+    origin TEXT NOT NULL REFERENCES {s}.endpoints (origin),
+    seq BIGINT NOT NULL,
+    leaf BYTEA NOT NULL,
+    leaf_hash BYTEA NOT NULL,
+    salt BYTEA,
+    payload BYTEA,
+    kind TEXT NOT NULL,
+    time TEXT NOT NULL,
+    received BIGSERIAL NOT NULL,
+    org_seq BIGINT UNIQUE,
+    PRIMARY KEY (origin, seq)
+);
+CREATE INDEX entries_pending ON {s}.entries (received) WHERE org_seq IS NULL;
+CREATE INDEX entries_time ON {s}.entries (time);
+CREATE TABLE {s}.cosignatures (
+    origin TEXT NOT NULL REFERENCES {s}.endpoints (origin),
+    size BIGINT NOT NULL,
+    checkpoint TEXT NOT NULL,
+    cosignature TEXT NOT NULL,
+    time BIGINT NOT NULL,
+    PRIMARY KEY (origin, size)
+)
+"""
+
+
+def default_keys_dir() -> Path:
+    import platformdirs
+
+    return platformdirs.user_config_path("affidavit") / "collector"
+
+
+@dataclass(frozen=True, slots=True)
+class Collector:
+    """One collector: where its tables are, its origin, and its two keys."""
+
+    schema: str
+    origin: str
+    org_vkey: str
+    witness_vkey: str
+    keys: Path
+
+    @property
+    def org_schema(self) -> str:
+        return f"{self.schema}_org"
+
+    @property
+    def witness_name(self) -> str:
+        return Cosigner.from_vkey(self.witness_vkey).name
+
+    def org_signer(self) -> FileSigner:
+        return FileSigner(self.keys / "org.key")
+
+    def witness_signer(self) -> Signer:
+        signer = read_key_file(self.keys / "witness.key")
+        if Cosigner(signer.name, signer.public_key).vkey() != self.witness_vkey:
+            raise LedgerError(f"{self.keys / 'witness.key'} is not this collector's witness key")
+        return signer
+
+    @classmethod
+    def load(cls, conn: psycopg.Connection[Any], schema: str, keys: Path) -> Collector:
+        check_schema_name(schema)
+        try:
+            rows = dict(conn.execute(f'SELECT key, value FROM "{schema}".config').fetchall())
+        except psycopg.errors.UndefinedTable as e:
+            raise LedgerError(
+                f"no collector in schema {schema}; create it with `affidavit server init`"
+            ) from e
+        return cls(schema, rows["origin"], rows["org_vkey"], rows["witness_vkey"], keys)
+
+
+def init_collector(
+    conn: psycopg.Connection[Any], *, schema: str, origin: str, keys: Path
+) -> Collector:
+    """Make the tables, the org log and both keys; refuses to touch an existing collector."""
+    check_schema_name(schema)
+    if len(schema) > 59:
+        raise InputError(f"schema name {schema!r}: at most 59 characters (the org log adds 4)")
+    org_key, witness_key = keys / "org.key", keys / "witness.key"
+    for path in (org_key, witness_key):
+        if path.exists():
+            raise LedgerExistsError(f"a key already exists at {path}; not overwriting it")
+    org = Signer.generate(origin)
+    witness = Signer.generate(f"{origin}/witness")
+    witness_vkey = Cosigner(witness.name, witness.public_key).vkey()
+    with conn.transaction():
+        if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone():
+            raise LedgerExistsError(f"schema {schema} already exists; not overwriting it")
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        for statement in _DDL.format(s=f'"{schema}"').split(";"):
+            conn.execute(statement)
+        config = {"version": VERSION, "origin": origin, "org_vkey": org.verifier().vkey()}
+        config["witness_vkey"] = witness_vkey
+        with conn.cursor() as cur:
+            cur.executemany(f'INSERT INTO "{schema}".config VALUES (%s, %s)', list(config.items()))
+        created = format_time(datetime.now(UTC))
+        meta = {"origin": origin, "vkey": org.verifier().vkey(), "created": created}
+        PostgresStore.create(conn, f"{schema}_org", meta, owned=False)
+        # Keys last, inside the transaction: if writing them fails, no tables are left behind.
+        write_key_file(org_key, org)
+        try:
+            write_key_file(witness_key, witness)
+        except BaseException:
+            org_key.unlink()
+            raise
+    return Collector(schema, origin, org.verifier().vkey(), witness_vkey, keys)
