@@ -57,6 +57,7 @@ COMMAND_MODULES = (
     "affidavit.cli.report",
     "affidavit.cli.config",
     "affidavit.cli.facts",
+    "affidavit.cli.service",
 )
 
 

@@ -55,6 +55,16 @@ class Paths:
             self.ledger, key_path=self.key, readonly=readonly, check_pages=check_pages
         )
 
+    def open_privileged(self, action: str, *, signs: bool = True) -> Ledger:
+        """Open to write (and sign): refused in one line, before anything is touched, when
+        this account cannot write the ledger or read the key, as in service mode."""
+        from affidavit.keys import require_key_access, require_write_access
+
+        if self.ledger.exists():  # else Ledger.open says there is none
+            require_write_access(self.ledger, action)
+        signer = require_key_access(self.key, action) if signs else None
+        return Ledger.open(self.ledger, signer=signer, key_path=None if signs else self.key)
+
 
 def progress_bar(total: int, label: str) -> AbstractContextManager[Progress | None]:
     """A rich progress bar on a terminal; nothing in a pipe."""
@@ -215,7 +225,7 @@ def append(paths: Paths, file: IO[bytes], as_json: bool) -> None:
     from datetime import UTC, datetime
 
     name = "<stdin>" if file.name == "<stdin>" else file.name
-    with paths.open() as ledger:
+    with paths.open_privileged("affidavit append", signs=False) as ledger:
         seqs = ledger.append(_read_lines(file, name, lambda: datetime.now(UTC)))
     if as_json:
         emit_json({"seqs": list(seqs)})
@@ -229,7 +239,7 @@ def append(paths: Paths, file: IO[bytes], as_json: bool) -> None:
 @pass_paths
 def seal(paths: Paths, as_json: bool) -> None:
     """Integrate new records into the tree and publish a signed checkpoint; print it."""
-    with paths.open() as ledger:
+    with paths.open_privileged("affidavit seal") as ledger:
         note = ledger.seal()
         latest = ledger.latest_checkpoint()
     size = latest[0] if latest else 0
@@ -461,7 +471,7 @@ def erase(paths: Paths, seqs: tuple[int, ...], reason: str, yes: bool, as_json: 
         if not sys.stdin.isatty():
             raise InputError("erase needs --yes when not run from a terminal")
         click.confirm(f"Erase the payloads of {len(seqs)} record(s) for good?", abort=True)
-    with paths.open() as ledger:
+    with paths.open_privileged("affidavit erase") as ledger:
         seq = ledger.erase(list(seqs), reason)
     if as_json:
         emit_json({"erased": sorted(set(seqs)), "erasure_seq": seq})

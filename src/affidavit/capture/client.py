@@ -1,0 +1,210 @@
+"""Service mode: the hook as a thin client of the recorder service.
+
+The hook runs as the user, so it alone can read the user's files. It reads what the event
+touched (:class:`~affidavit.capture.observe.Observation`), asks the service the two things
+only the ledger knows (what the PreToolUse of this tool call saw; the last hash of a file
+under its stat), sends one ``record`` frame (:mod:`affidavit.capture.wire`) and waits for
+the ack, which the service sends only after the records are durably committed.
+
+The event goes over the socket as parsed, not redacted: the folder policy must judge the text
+an agent wrote (a credential written to a file is a finding), and the service redacts before
+anything is stored, as the hook does in direct mode. Everything that leaves the trusted path,
+the spool, is redacted.
+
+Each delivery carries a random id. When no ack comes (the service died), the event is
+spooled with that id, so a service that had committed it before dying records it once.
+After an ack, the hook hands over the user's spool (``drain``). Standard library only.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import socket
+import zlib
+
+from affidavit.capture import conventions, spool, wire
+from affidavit.capture.intake import actor_of, decode, error_draft
+from affidavit.capture.observe import Observation
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from affidavit.capture import snapshots
+    from affidavit.capture.hook import Options
+
+DEFAULT_SOCKET = "/run/affidavit/recorder.sock"
+DRAIN_BATCH = 64  # spool files handed over per frame
+
+
+class ServiceError(Exception):
+    """The service answered ``ok: false``, or the exchange broke off."""
+
+
+def user_spool_base() -> str:
+    """The base of this account's spool (``<base>.spool/``), outside any service folder."""
+    chosen = os.environ.get("AFFIDAVIT_SPOOL")
+    if chosen:
+        return chosen
+    import platformdirs
+
+    from affidavit.locations import APP
+
+    return str(platformdirs.user_data_path(APP) / "service")
+
+
+def exchange(sock: socket.socket, message: dict[str, Any]) -> dict[str, Any]:
+    wire.send(sock, message)
+    reply = wire.receive(sock)
+    if reply is None:
+        raise ServiceError("the service closed the connection without an answer")
+    if not reply.get("ok"):
+        raise ServiceError(str(reply.get("error") or "the service refused the request"))
+    return reply
+
+
+class RemoteLookup:
+    """The ledger's answers, asked over the socket (see :class:`observe.ConnLookup`)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def pending(self, use_id: str, *, packed: bool) -> Any:
+        reply = exchange(self.sock, {"op": "pending", "tool_use_id": use_id})
+        data = reply.get("state")
+        if data is None:
+            return None
+        raw = base64.b64decode(data)
+        return json.loads(zlib.decompress(raw) if packed else raw)
+
+    def recall(self, items: list[tuple[str, snapshots.Stat]]) -> list[str | None]:
+        if not items:
+            return []
+        reply = exchange(self.sock, {"op": "recall", "items": [[p, list(st)] for p, st in items]})
+        hashes = reply.get("hashes")
+        if not isinstance(hashes, list) or len(hashes) != len(items):
+            raise ServiceError("the service's recall answer does not match the question")
+        return [h if isinstance(h, str) else None for h in hashes]
+
+    def meta(self, key: str) -> str | None:
+        value = exchange(self.sock, {"op": "meta", "key": key}).get("value")
+        return value if isinstance(value, str) else None
+
+
+class Outcome:
+    __slots__ = ("acked", "block", "problem")
+
+    def __init__(self, acked: bool, block: str | None = None, problem: str | None = None) -> None:
+        # problem: the service was reached and then failed; None: no service was there.
+        self.acked, self.block, self.problem = acked, block, problem
+
+
+class Delivery:
+    """One event sent to the service."""
+
+    def __init__(self, opts: Options, raw: bytes) -> None:
+        self.opts, self.raw = opts, raw
+        self.id = ""
+
+    def run(self) -> Outcome:
+        path = self.opts.socket
+        if not path or not os.path.exists(path):
+            return Outcome(False)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.opts.service_timeout)
+        try:
+            sock.connect(path)
+        except OSError:
+            sock.close()
+            return Outcome(False)  # nobody listening: the other modes
+        self.id = os.urandom(16).hex()
+        with sock:
+            try:
+                reply = exchange(sock, self.message(sock))
+            except (OSError, ValueError, ServiceError, EOFError) as e:
+                return Outcome(False, problem=f"recorder service at {path}: {e}")
+            block = reply.get("block")
+            # The event is recorded; a spool not handed over stays for the next run.
+            with contextlib.suppress(OSError, ValueError, ServiceError, EOFError):
+                drain(sock)
+        return Outcome(True, block if isinstance(block, str) else None)
+
+    def message(self, sock: socket.socket) -> dict[str, Any]:
+        opts, raw = self.opts, self.raw
+        event, problem = decode(raw)
+        obs = Observation(opts.max_file_bytes, opts.manifest_cap)
+        lookup = RemoteLookup(sock)
+        message: dict[str, Any] = {
+            "op": "record",
+            "delivery": self.id,
+            "claims": actor_of(None),
+            "problems": opts.problems,
+        }
+        if event is None:
+            message["problem"] = problem or "unreadable event"
+            message["input"] = error_draft({}, "", raw)[1]["input"]
+            return message
+        obs.observe(event, lookup)
+        message["event"] = event
+        message["observed"] = obs.observed
+        message["extra"] = obs.extra
+        message["reads"] = [[p, c, s.sha256, s.size] for p, c, s in obs.reads]
+        message["remembered"] = [[p, list(st), sha] for p, st, sha in obs.remembered]
+        if obs.pending is not None:
+            message["pending"] = [obs.pending[0], base64.b64encode(obs.pending[1]).decode()]
+        message["done_pending"] = obs.done_pending
+        blobs = list(obs.blobs)
+        found = conventions.fingerprint(event)
+        if found is not None:
+            key, print_, stats = found
+            if conventions.forced(event) or lookup.meta(key) != print_:
+                draft, snaps = conventions.snapshot_draft(event, stats, {}, opts.max_file_bytes)
+                blobs += snaps
+                message["conventions"] = {"key": key, "print": print_, "draft": list(draft)}
+        message["blobs"] = pack_blobs(blobs)
+        return message
+
+
+def pack_blobs(blobs: list[snapshots.Snapshot]) -> list[list[Any]]:
+    """[sha256, size, base64 of zlib] per kept content, as far as the frame limit allows."""
+    out: list[list[Any]] = []
+    room = wire.MAX_FRAME // 2  # the event itself gets the other half
+    seen: set[str] = set()
+    for snap in blobs:
+        if snap.sha256 is None or snap.sha256 in seen:
+            continue
+        seen.add(snap.sha256)
+        data = None
+        if snap.data is not None:
+            packed = base64.b64encode(zlib.compress(snap.data, 1)).decode()
+            if len(packed) <= room:  # else hashed, not kept, as for a file over the cap
+                room -= len(packed)
+                data = packed
+        out.append([snap.sha256, snap.size, data])
+    return out
+
+
+def drain(sock: socket.socket) -> None:
+    """Hand the user's spool to the service; a file is deleted only once it was recorded."""
+    base = user_spool_base()
+    if not os.path.isdir(spool.folder_of(base)):
+        return
+    claimed = spool.claim(base)
+    done = 0
+    try:
+        while done < len(claimed):
+            batch = claimed[done : done + DRAIN_BATCH]
+            entries = []
+            for key, path in batch:
+                try:
+                    entries.append({"key": key, "entry": spool.read(path)})
+                except (OSError, ValueError) as e:
+                    entries.append({"key": key, "unreadable": str(e)})
+            exchange(sock, {"op": "drain", "entries": entries})
+            spool.settle([path for _, path in batch], committed=True)
+            done += len(batch)
+    finally:  # what was not acknowledged goes back for the next run
+        spool.settle([path for _, path in claimed[done:]], committed=False)
