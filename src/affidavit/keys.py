@@ -115,13 +115,21 @@ def require_key_access(path: Path, action: str) -> FileSigner:
 
 
 def require_write_access(ledger: Path, action: str) -> None:
-    """:class:`AccessRefusedError` (one line) when this account cannot write the ledger."""
-    for path in (ledger, ledger.parent):
-        if path.exists():
-            if not os.access(path, os.W_OK):
-                raise AccessRefusedError(
-                    f"{action}: refused: this account ({this_account()}) cannot write the "
-                    f"ledger {ledger}, owned by {owner_of(path)}; only the recorder service "
-                    "(`affidavit service`) writes it"
-                )
-            return
+    """:class:`AccessRefusedError` (one line) when this account cannot write the ledger
+    (or cannot even reach its folder); a ledger that does not exist is left to the caller."""
+
+    def refused(owner: Path) -> AccessRefusedError:
+        return AccessRefusedError(
+            f"{action}: refused: this account ({this_account()}) cannot write the ledger "
+            f"{ledger}, whose folder is owned by {owner_of(owner)}; only the recorder "
+            "service (`affidavit service`) writes it"
+        )
+
+    try:
+        ledger.stat()
+    except PermissionError:
+        raise refused(ledger.parent) from None
+    except OSError:
+        return
+    if not os.access(ledger, os.W_OK) or not os.access(ledger.parent, os.W_OK):
+        raise refused(ledger.parent)

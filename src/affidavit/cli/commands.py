@@ -60,8 +60,7 @@ class Paths:
         this account cannot write the ledger or read the key, as in service mode."""
         from affidavit.keys import require_key_access, require_write_access
 
-        if self.ledger.exists():  # else Ledger.open says there is none
-            require_write_access(self.ledger, action)
+        require_write_access(self.ledger, action)
         signer = require_key_access(self.key, action) if signs else None
         return Ledger.open(self.ledger, signer=signer, key_path=None if signs else self.key)
 

@@ -71,13 +71,13 @@ def service(
         except KeyError:
             raise InputError(f"--group: no group named {group!r}") from None
     signer = require_key_access(paths.key, "affidavit service")
-    ledger = Ledger.open(paths.ledger, signer=signer)
-    server = Server(
-        Recorder(ledger, config=str(config_path) if config_path else None),
-        str(socket_path),
-        seal_interval=seal_interval,
-        group=gid,
-    )
+    Ledger.open(paths.ledger, signer=signer).close()  # fail here, before the socket exists
+    config = str(config_path) if config_path else None
+
+    def open_recorder() -> Recorder:
+        return Recorder(Ledger.open(paths.ledger, signer=signer), config=config)
+
+    server = Server(open_recorder, str(socket_path), seal_interval=seal_interval, group=gid)
     server.bind()
 
     def stop(signum: int, frame: object) -> None:
@@ -86,9 +86,6 @@ def service(
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     say(f"recording {paths.ledger} on {socket_path}; sealing every {seal_interval:g} s")
-    try:
-        server.serve()
-    finally:
-        ledger.close()
+    server.serve()
     say("stopped")
     sys.stdout.flush()

@@ -37,6 +37,9 @@ class Recorder:
         uname = getattr(os, "uname", None)
         self.host = uname().nodename if uname else ""
 
+    def close(self) -> None:
+        self.ledger.close()
+
     # -- questions only the ledger can answer ----------------------------------------------
 
     def answer(self, peer: Peer, msg: dict[str, Any]) -> Reply:

@@ -23,6 +23,7 @@ import stat
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from affidavit.capture import wire
@@ -47,13 +48,16 @@ class Request:
 class Server:
     def __init__(
         self,
-        recorder: Recorder,
+        open_recorder: Callable[[], Recorder],
         path: str,
         *,
         seal_interval: float = SEAL_INTERVAL,
         group: int | None = None,
     ) -> None:
-        self.recorder = recorder
+        # SQLite connections belong to the thread that made them: the writer opens it.
+        self.open_recorder = open_recorder
+        self.ready = threading.Event()
+        self.failure: BaseException | None = None
         self.path = path
         self.seal_interval = seal_interval
         self.group = group
@@ -92,6 +96,12 @@ class Server:
         assert self.listener is not None
         writer = threading.Thread(target=self.write_loop, name="writer")
         writer.start()
+        self.ready.wait()
+        if self.failure is not None:
+            writer.join()
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+            raise self.failure
         try:
             while not self.stopping.is_set():
                 try:
@@ -156,6 +166,19 @@ class Server:
     # -- the writer ------------------------------------------------------------------------------
 
     def write_loop(self) -> None:
+        try:
+            self.recorder = self.open_recorder()
+        except BaseException as e:
+            self.failure = e
+            self.ready.set()
+            return
+        self.ready.set()
+        try:
+            self.write_requests()
+        finally:
+            self.recorder.close()
+
+    def write_requests(self) -> None:
         next_seal = time.monotonic() + self.seal_interval
         running = True
         while running:
