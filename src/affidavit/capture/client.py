@@ -29,6 +29,11 @@ from affidavit.capture import conventions, spool, wire
 from affidavit.capture.intake import actor_of, decode, error_draft
 from affidavit.capture.observe import Observation
 
+try:
+    import fcntl
+except ImportError:  # Windows: no service mode yet
+    fcntl = None  # type: ignore[assignment]
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -190,9 +195,25 @@ def pack_blobs(blobs: list[snapshots.Snapshot]) -> list[list[Any]]:
 def drain(sock: socket.socket) -> None:
     """Hand the user's spool to the service; a file is deleted only once it was recorded."""
     base = user_spool_base()
-    if not os.path.isdir(spool.folder_of(base)):
+    folder = spool.folder_of(base)
+    if not os.path.isdir(folder):
         return
-    claimed = spool.claim(base)
+    # One drainer at a time: a second hook would otherwise rename files the first one is
+    # still reading. The kernel drops the lock of a hook that dies, and the next drainer
+    # takes over the files it had claimed.
+    fd = os.open(os.path.join(folder, "drain.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return  # another hook is handing the spool over right now
+        _drain_claimed(sock, spool.claim(base))
+    finally:
+        os.close(fd)
+
+
+def _drain_claimed(sock: socket.socket, claimed: list[tuple[str, str]]) -> None:
     done = 0
     try:
         while done < len(claimed):
@@ -201,6 +222,8 @@ def drain(sock: socket.socket) -> None:
             for key, path in batch:
                 try:
                     entries.append({"key": key, "entry": spool.read(path)})
+                except FileNotFoundError:
+                    continue  # gone: nothing to hand over, and nothing to mark as seen
                 except (OSError, ValueError) as e:
                     entries.append({"key": key, "unreadable": str(e)})
             exchange(sock, {"op": "drain", "entries": entries})
