@@ -23,9 +23,10 @@ import contextlib
 import json
 import os
 import socket
+import sys
 import zlib
 
-from affidavit.capture import conventions, spool, wire
+from affidavit.capture import conventions, wire
 from affidavit.capture.intake import actor_of, decode, error_draft
 from affidavit.capture.observe import Observation
 
@@ -54,6 +55,14 @@ def user_spool_base() -> str:
     chosen = os.environ.get("AFFIDAVIT_SPOOL")
     if chosen:
         return chosen
+    # platformdirs' user data folder, spelled out for the two platforms with a service mode:
+    # importing platformdirs would cost every hook run a few milliseconds.
+    home = os.path.expanduser("~")
+    if sys.platform == "darwin":
+        return os.path.join(home, "Library", "Application Support", "affidavit", "service")
+    if os.name == "posix":
+        data = os.environ.get("XDG_DATA_HOME", "").strip() or os.path.join(home, ".local", "share")
+        return os.path.join(data, "affidavit", "service")
     import platformdirs
 
     from affidavit.locations import APP
@@ -195,9 +204,11 @@ def pack_blobs(blobs: list[snapshots.Snapshot]) -> list[list[Any]]:
 def drain(sock: socket.socket) -> None:
     """Hand the user's spool to the service; a file is deleted only once it was recorded."""
     base = user_spool_base()
-    folder = spool.folder_of(base)
+    folder = base + ".spool"  # spool.folder_of, without importing it on the fast path
     if not os.path.isdir(folder):
         return
+    from affidavit.capture import spool
+
     # One drainer at a time: a second hook would otherwise rename files the first one is
     # still reading. The kernel drops the lock of a hook that dies, and the next drainer
     # takes over the files it had claimed.
@@ -214,6 +225,8 @@ def drain(sock: socket.socket) -> None:
 
 
 def _drain_claimed(sock: socket.socket, claimed: list[tuple[str, str]]) -> None:
+    from affidavit.capture import spool
+
     done = 0
     try:
         while done < len(claimed):

@@ -14,14 +14,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 
 from affidavit.capture import events, snapshots
-from affidavit.store.sqlite import SqliteStore
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import sqlite3
     from typing import Any
+
+    from affidavit.store.sqlite import SqliteStore
 
 FORCING_EVENTS = frozenset({"SessionStart", "ConfigChange", "FileChanged", "InstructionsLoaded"})
 FOLDERS = ("skills", "agents", "commands")

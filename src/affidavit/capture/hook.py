@@ -24,28 +24,42 @@ Runs inside the agent on every tool call, so:
 
 from __future__ import annotations
 
-import errno
-import hashlib
 import os
 import sys
 
-from affidavit.capture import events, spool, writer
-from affidavit.capture.direct import Capture as Capture
-from affidavit.capture.direct import start_seal as start_seal
 from affidavit.capture.intake import MAX_STDIN as MAX_STDIN
 from affidavit.capture.intake import actor_of as actor_of
 from affidavit.capture.intake import decode as decode
 from affidavit.capture.intake import error_draft as error_draft
 from affidavit.capture.intake import now_text as now_text
-from affidavit.capture.redact import redact_text
-from affidavit.capture.replay import replay_spool as replay_spool
-from affidavit.capture.stage import append_storable as append_storable
-from affidavit.compliance import policy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
+
+    from affidavit.capture.direct import Capture as Capture
+    from affidavit.capture.direct import start_seal as start_seal
+    from affidavit.capture.replay import replay_spool as replay_spool
+    from affidavit.capture.stage import append_storable as append_storable
+
+# Service mode must not pay for what only direct mode uses (SQLite store, policy, redaction):
+# these names load on first use.
+_LAZY = {
+    "Capture": "affidavit.capture.direct",
+    "start_seal": "affidavit.capture.direct",
+    "replay_spool": "affidavit.capture.replay",
+    "append_storable": "affidavit.capture.stage",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 BUSY_TIMEOUT = 5.0  # seconds; the hook command's own timeout in settings is 30 s
 SEAL_INTERVAL = 60.0
@@ -116,10 +130,6 @@ def parse_options(argv: list[str]) -> Options:
             setattr(opts, attr, convert(value))
         except ValueError:
             opts.problems.append(f"bad value {value!r} for {name} ignored")
-    if not opts.ledger:
-        from affidavit.locations import default_ledger_path
-
-        opts.ledger = str(default_ledger_path())
     if not opts.socket:
         from affidavit.capture.client import DEFAULT_SOCKET
 
@@ -150,8 +160,10 @@ def run_hook(argv: list[str], *, close: bool = True) -> int:
     # Claude Code blocks a PreToolUse call when its hook exits 2 and shows the model stderr.
     # The verdict stands even if the ledger write failed (the event is then spooled).
     if block:
+        from affidavit.compliance.policy import EXIT_BLOCK
+
         print(block, file=sys.stderr)
-        return policy.EXIT_BLOCK
+        return EXIT_BLOCK
     # -- end policy --
     return 0
 
@@ -164,7 +176,10 @@ def record(opts: Options, raw: bytes, *, close: bool) -> str | None:
     outcome = delivery.run()
     if outcome.acked:
         return outcome.block
+    default_ledger(opts)
     if outcome.problem is None and owns(opts.ledger):  # no service: direct mode
+        from affidavit.capture.direct import Capture
+
         capture = Capture(opts)
         capture.run(raw, close=close)
         return capture.verdict.block if capture.verdict else None
@@ -174,6 +189,15 @@ def record(opts: Options, raw: bytes, *, close: bool) -> str | None:
     )
     report_failure(opts, raw, why, delivery=delivery.id)
     return None
+
+
+def default_ledger(opts: Options) -> None:
+    """The user's default ledger unless --ledger or $AFFIDAVIT_LEDGER named one (looked up
+    only when the service did not take the event: platformdirs costs the hook time)."""
+    if not opts.ledger:
+        from affidavit.locations import default_ledger_path
+
+        opts.ledger = str(default_ledger_path())
 
 
 def owns(ledger: str) -> bool:
@@ -197,6 +221,12 @@ def report_failure(opts: Options, raw: bytes, reason: str, *, delivery: str = ""
     On a full disk the spool gives up the reserve (:func:`spool.release_reserve`) and tries
     again, so the event is kept even when the disk has not one byte left.
     """
+    import errno
+
+    from affidavit.capture import spool
+    from affidavit.capture.redact import redact_text
+
+    default_ledger(opts)
     line = redact_text(reason.splitlines()[0] if reason else "unknown error")[0]
     print(f"affidavit hook: {line[:300]}", file=sys.stderr)
     base = opts.spool_base or opts.ledger
@@ -221,6 +251,11 @@ def report_failure(opts: Options, raw: bytes, reason: str, *, delivery: str = ""
 def spool_entry(raw: bytes, line: str, stamp: str) -> dict[str, Any]:
     """What the spool keeps of an event: its drafts as the ledger would hold them (redacted),
     and the input's size and hash; never the raw input (see :mod:`affidavit.capture.spool`)."""
+    import hashlib
+
+    from affidavit.capture import events, spool, writer
+    from affidavit.capture.redact import redact_text
+
     head = {"bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
     entry: dict[str, Any] = {"format": spool.FORMAT, "time": stamp, "error": line, "input": head}
     try:

@@ -17,8 +17,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import zlib
-from collections.abc import Iterable
-from typing import Any
+
+TYPE_CHECKING = False  # not typing's: importing typing costs the hook a few ms
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
 
 Stat = tuple[int, int, int]  # size, mtime_ns, inode
 

@@ -61,6 +61,8 @@ class Paths:
         from affidavit.keys import require_key_access, require_write_access
 
         require_write_access(self.ledger, action)
+        if not self.ledger.exists():
+            return self.open()  # says there is no ledger, and what to run
         signer = require_key_access(self.key, action) if signs else None
         return Ledger.open(self.ledger, signer=signer, key_path=None if signs else self.key)
 
