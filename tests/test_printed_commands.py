@@ -245,7 +245,7 @@ def check_and_run(env: Env, lines: list[str]) -> list[str]:
         args = found.args
         if found.words[:1] and found.words[0] in DRY_RUN_ONLY and "--dry-run" not in args:
             args = [*args, "--dry-run"]
-        if found.placeholder or found.words[:1] and found.words[0] in HELP_ONLY:
+        if found.placeholder or (found.words[:1] and found.words[0] in HELP_ONLY):
             args = [*found.words, "--help"]
         code, _, err = affidavit(env, args, stdin=b"{}")
         if args == found.words and usage_error(err):

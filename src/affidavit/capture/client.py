@@ -87,6 +87,10 @@ class RemoteLookup:
         self.sock = sock
 
     def pending(self, use_id: str, *, packed: bool) -> Any:
+        if not packed:
+            # A Write/Edit's before-hash: the service adds it from its own table when it
+            # records the event (Recorder.merge_pending), which saves a round trip.
+            return None
         reply = exchange(self.sock, {"op": "pending", "tool_use_id": use_id})
         data = reply.get("state")
         if data is None:
@@ -122,6 +126,7 @@ class Delivery:
     def __init__(self, opts: Options, raw: bytes) -> None:
         self.opts, self.raw = opts, raw
         self.id = ""
+        self.fingerprint: tuple[str, str] | None = None  # conventions sent, to remember
 
     def run(self) -> Outcome:
         path = self.opts.socket
@@ -141,6 +146,8 @@ class Delivery:
             except (OSError, ValueError, ServiceError, EOFError) as e:
                 return Outcome(False, problem=f"recorder service at {path}: {e}")
             block = reply.get("block")
+            if self.fingerprint is not None:
+                remember_fingerprint(*self.fingerprint)
             # The event is recorded; a spool not handed over stays for the next run.
             with contextlib.suppress(OSError, ValueError, ServiceError, EOFError):
                 drain(sock)
@@ -174,12 +181,60 @@ class Delivery:
         found = conventions.fingerprint(event)
         if found is not None:
             key, print_, stats = found
-            if conventions.forced(event) or lookup.meta(key) != print_:
-                draft, snaps = conventions.snapshot_draft(event, stats, {}, opts.max_file_bytes)
-                blobs += snaps
-                message["conventions"] = {"key": key, "print": print_, "draft": list(draft)}
+            forced = conventions.forced(event)
+            # Ask the service only when this account has not had this fingerprint recorded.
+            if forced or known_fingerprint(key) != print_:
+                if forced or lookup.meta(key) != print_:
+                    draft, snaps = conventions.snapshot_draft(event, stats, {}, opts.max_file_bytes)
+                    blobs += snaps
+                    message["conventions"] = {"key": key, "print": print_, "draft": list(draft)}
+                self.fingerprint = (key, print_)
         message["blobs"] = pack_blobs(blobs)
         return message
+
+
+def _fingerprints_path() -> str:
+    return user_spool_base() + ".conventions.json"
+
+
+def known_fingerprint(key: str) -> str | None:
+    """The conventions fingerprint this account last had recorded for ``key`` (a cwd).
+
+    A cache in the user's own folder that spares every event a question to the service. The
+    user can change it, and so skip a convention snapshot: no more than a user can do by not
+    running the hook, and the service still records every event.
+    """
+    try:
+        with open(_fingerprints_path(), encoding="utf-8") as f:
+            value = json.load(f).get(key)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def remember_fingerprint(key: str, print_: str) -> None:
+    path = _fingerprints_path()
+    try:
+        with open(path, encoding="utf-8") as f:
+            known = json.load(f)
+        known = known if isinstance(known, dict) else {}
+    except (OSError, ValueError):
+        known = {}
+    if known.get(key) == print_:
+        return
+    known[key] = print_
+    if len(known) > 256:  # one entry per working folder: keep the newest
+        known = dict(list(known.items())[-256:])
+    temp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(known, f)
+        os.replace(temp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
 
 
 def pack_blobs(blobs: list[snapshots.Snapshot]) -> list[list[Any]]:

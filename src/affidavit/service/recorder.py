@@ -93,6 +93,7 @@ class Recorder:
                 return {"ok": True, "seqs": [done[0][0], done[0][0]], "again": True}
         actor = peer.actor(self.host, msg.get("claims") or {})
         obs = observation_of(msg)
+        self.merge_pending(peer, msg.get("event"), obs)
         stage.drop_unkept_reads(store, obs, self.config)
         prefix = [error_draft(actor, f"hook options: {p}", b"") for p in msg.get("problems", [])]
         event = msg.get("event")
@@ -113,6 +114,21 @@ class Recorder:
             state.index_keys(store.connection, [row])
         block = verdict.block if verdict is not None else None
         return {"ok": True, "seqs": [seqs.start, seqs.stop], "block": block}
+
+    def merge_pending(self, peer: Peer, event: object, obs: Observation) -> None:
+        """What this tool call's PreToolUse saw, for a Write/Edit's PostToolUse (the hook
+        leaves it to the service: see RemoteLookup.pending)."""
+        if not isinstance(event, dict) or obs.done_pending is None:
+            return
+        if event.get("tool_name") not in events.FILE_WRITERS:
+            return
+        before = state.load_pending(self.store.connection, f"{peer.uid}:{obs.done_pending}")
+        if not isinstance(before, dict):
+            return
+        found = {"before_sha256": before.get("before"), "before_known": before.get("known")}
+        for key, value in found.items():
+            if value is not None:
+                obs.observed.setdefault(key, value)
 
     # -- a user's spool ------------------------------------------------------------------------
 
