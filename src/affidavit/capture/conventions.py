@@ -40,7 +40,7 @@ def _folder_files(root: str) -> list[str]:
                         stack.append(e.path)
                     elif e.is_file() and len(found) < MAX_FOLDER_FILES:
                         found.append(e.path)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL in the event's cwd
             continue
     return sorted(found)
 
