@@ -196,3 +196,15 @@ def test_each_project_folder_has_its_own_snapshot(
     assert second.payload["agent"]["cwd"] == str(other)
     assert other / "CLAUDE.md" in listed(second)
     assert project / "CLAUDE.md" not in listed(second)
+
+
+def test_a_cwd_with_a_nul_byte_is_no_error(tmp_path: Path) -> None:
+    """Regression (found by the hostile-input suite): a cwd holding a NUL made the folder
+    scan raise ValueError, so the hook reported an error instead of recording the event."""
+    from affidavit.capture import conventions
+
+    found = conventions.fingerprint({"hook_event_name": "PreToolUse", "cwd": "\x00"})
+    assert found is not None
+    key, _, stats = found
+    assert key == "conventions:\x00"
+    assert all("\x00" not in path for path in stats)

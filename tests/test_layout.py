@@ -34,6 +34,9 @@ SQL_OWNERS = (
     "affidavit.views",
     "affidavit.capture",
     "affidavit.server",
+    # The recorder service is the ledger's one writer in service mode: it hands its
+    # connection to capture/state.py and the capture writer, as the hook does in direct mode.
+    "affidavit.service",
 )
 SQL_OWNERS_EXACT = ("affidavit.salvage",)
 SQL_CALLS = frozenset({"execute", "executemany", "executescript"})

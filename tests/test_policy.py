@@ -617,13 +617,15 @@ def test_findings_exit_zero_when_none_open(world: World) -> None:
     assert world.cli("findings", "--all", "--open").returncode == 2
 
 
-def test_hook_stays_fast_to_import() -> None:
-    """The hook imports the policy module; it must not pull in anything heavy."""
+@pytest.mark.parametrize("module", ["affidavit.capture.hook", "affidavit.capture.direct"])
+def test_hook_stays_fast_to_import(module: str) -> None:
+    """Direct mode imports the policy module; neither it nor the hook's service-mode path may
+    pull in anything heavy (the hook loads direct mode only when no service answers)."""
     done = subprocess.run(
         [
             sys.executable,
             "-c",
-            "import sys, affidavit.capture.hook; "
+            f"import sys, {module}; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('tomllib', 'platformdirs', 'dataclasses', 'click', 'affidavit')))",
         ],
@@ -635,4 +637,5 @@ def test_hook_stays_fast_to_import() -> None:
     loaded = done.stdout
     for heavy in ("tomllib", "platformdirs", "dataclasses", "click", "affidavit.config"):
         assert f"'{heavy}'" not in loaded
-    assert "'affidavit.capture.policy'" in loaded
+    if module == "affidavit.capture.direct":
+        assert "'affidavit.capture.policy'" in loaded

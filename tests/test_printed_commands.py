@@ -35,6 +35,8 @@ PLACEHOLDER = re.compile(r"[A-Z]{2,}|[|\[\]<>…]|\.\.\.|\.\.")
 # Commands that would change the machine outside the test's folders (the managed settings
 # under /etc) run only as --dry-run; the hook reads an event from stdin.
 DRY_RUN_ONLY = {"install", "uninstall"}
+# A command that serves until it is stopped (and listens under /run) runs only as --help.
+HELP_ONLY = {"service"}
 
 
 # -- collecting -------------------------------------------------------------------------------
@@ -95,7 +97,7 @@ def option_names(command: click.Command) -> dict[str, click.Option]:
 def hook_options() -> dict[str, click.Option]:
     """``affidavit hook`` is dispatched before click (it must start fast): its options are
     the capture path's own."""
-    from affidavit.capture.hook import _OPTIONS
+    from affidavit.capture.options import _OPTIONS
 
     return {name: click.Option([name]) for name in _OPTIONS}
 
@@ -243,7 +245,7 @@ def check_and_run(env: Env, lines: list[str]) -> list[str]:
         args = found.args
         if found.words[:1] and found.words[0] in DRY_RUN_ONLY and "--dry-run" not in args:
             args = [*args, "--dry-run"]
-        if found.placeholder:
+        if found.placeholder or (found.words[:1] and found.words[0] in HELP_ONLY):
             args = [*found.words, "--help"]
         code, _, err = affidavit(env, args, stdin=b"{}")
         if args == found.words and usage_error(err):

@@ -7,7 +7,8 @@ The hierarchy, with the CLI exit code each maps to (see the README's "Exit codes
     ├── LedgerError           (2)  the ledger cannot be used as asked
     │   ├── LedgerNotFoundError    no ledger at that path (run `affidavit init`)
     │   ├── LedgerExistsError      `init` would overwrite a ledger
-    │   └── LedgerCorruptError     the store is not a readable Affidavit ledger
+    │   ├── LedgerCorruptError     the store is not a readable Affidavit ledger
+    │   └── AccessRefusedError     this account may not sign or write (the service's job)
     └── VerificationError     (1)  a check failed: the evidence does not hold
         └── ConsistencyError       two checkpoints do not describe one growing log
 
@@ -39,6 +40,11 @@ class LedgerExistsError(LedgerError):
 
 class LedgerCorruptError(LedgerError):
     """The store exists but is not a readable Affidavit ledger."""
+
+
+class AccessRefusedError(LedgerError):
+    """This account cannot read the signing key or write the ledger: they belong to the
+    recorder service's account (``affidavit service``), which signs and writes for it."""
 
 
 class VerificationError(AffidavitError):

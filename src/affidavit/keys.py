@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from affidavit.errors import LedgerError
+from affidavit.errors import AccessRefusedError, LedgerError
 from affidavit.files import write_atomically
 from affidavit.note import Signer, Verifier
 
@@ -74,3 +74,62 @@ class FileSigner:
 
     def __repr__(self) -> str:
         return f"FileSigner({str(self.path)!r})"
+
+
+def owner_of(path: Path) -> str:
+    """``uid N (name)`` of the file's owner, for messages."""
+    try:
+        uid = path.stat().st_uid
+    except OSError:
+        return "another account"
+    try:
+        import pwd
+
+        return f"uid {uid} ({pwd.getpwuid(uid).pw_name})"
+    except (ImportError, KeyError):
+        return f"uid {uid}"
+
+
+def this_account() -> str:
+    getuid = getattr(os, "getuid", None)
+    return f"uid {getuid()}" if getuid else "this account"
+
+
+def require_key_access(path: Path, action: str) -> FileSigner:
+    """A signer over ``path`` with the key read now; :class:`AccessRefusedError` (one line)
+    when this account cannot read it, as the agent's account cannot in service mode."""
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise AccessRefusedError(
+            f"{action}: refused: this account ({this_account()}) cannot read the signing key "
+            f"{path}, owned by {owner_of(path)}; the recorder service (`affidavit service`) "
+            "signs for it, so run this as the service's account"
+        ) from None
+    except OSError:
+        pass  # missing or unreadable otherwise: read_key_file says which
+    signer = FileSigner(path)
+    signer.verifier()  # reads the key: fail here, before anything is written
+    return signer
+
+
+def require_write_access(ledger: Path, action: str) -> None:
+    """:class:`AccessRefusedError` (one line) when this account cannot write the ledger
+    (or cannot even reach its folder); a ledger that does not exist is left to the caller."""
+
+    def refused(owner: Path) -> AccessRefusedError:
+        return AccessRefusedError(
+            f"{action}: refused: this account ({this_account()}) cannot write the ledger "
+            f"{ledger}, whose folder is owned by {owner_of(owner)}; only the recorder "
+            "service (`affidavit service`) writes it"
+        )
+
+    try:
+        ledger.stat()
+    except PermissionError:
+        raise refused(ledger.parent) from None
+    except OSError:
+        return
+    if not os.access(ledger, os.W_OK) or not os.access(ledger.parent, os.W_OK):
+        raise refused(ledger.parent)

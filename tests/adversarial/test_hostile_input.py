@@ -43,7 +43,7 @@ from hypothesis import strategies as st
 from reliability import Reliability as Tally
 
 from affidavit import config
-from affidavit.capture import events, hook, snapshots, transcripts, writer
+from affidavit.capture import direct, events, hook, snapshots, transcripts, writer
 from affidavit.capture import rollback as undo
 from affidavit.cli.commands import _read_lines
 from affidavit.errors import AffidavitError, InputError, VerificationError
@@ -90,7 +90,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                 mp.setenv(name, value)
         for name in ("AFFIDAVIT_CONFIG", "AFFIDAVIT_LEDGER", "CLAUDE_CONFIG_DIR"):
             mp.delenv(name, raising=False)
-        mp.setattr(hook, "start_seal", lambda ledger: None)
+        mp.setattr(direct, "start_seal", lambda ledger: None)  # direct mode starts seals
         yield root
 
 

@@ -40,7 +40,7 @@ import pytest
 from reliability import Count
 from reliability import Reliability as Tally
 
-from affidavit.capture import hook
+from affidavit.capture import direct, hook
 from affidavit.cli import run
 from affidavit.evidence import archive as archiving
 from affidavit.evidence import build_pack
@@ -135,7 +135,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
                 mp.setenv(name, value)
         for name in ("AFFIDAVIT_CONFIG", "AFFIDAVIT_LEDGER", "CLAUDE_CONFIG_DIR"):
             mp.delenv(name, raising=False)
-        mp.setattr(hook, "start_seal", lambda ledger: None)
+        mp.setattr(direct, "start_seal", lambda ledger: None)  # direct mode starts seals
         hooked_session(path, work)
     ledger = Ledger.open(path, key_path=key_of(path))
     first = ledger.seal()

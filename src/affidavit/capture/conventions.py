@@ -14,14 +14,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 
 from affidavit.capture import events, snapshots
-from affidavit.store.sqlite import SqliteStore
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import sqlite3
     from typing import Any
+
+    from affidavit.store.sqlite import SqliteStore
 
 FORCING_EVENTS = frozenset({"SessionStart", "ConfigChange", "FileChanged", "InstructionsLoaded"})
 FOLDERS = ("skills", "agents", "commands")
@@ -39,7 +40,7 @@ def _folder_files(root: str) -> list[str]:
                         stack.append(e.path)
                     elif e.is_file() and len(found) < MAX_FOLDER_FILES:
                         found.append(e.path)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL in the event's cwd
             continue
     return sorted(found)
 
@@ -66,36 +67,43 @@ def candidates(cwd: str, home: str) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
-def check(
-    conn: sqlite3.Connection,
-    store: SqliteStore,
-    event: dict[str, Any],
-    actor: dict[str, Any],
-    max_bytes: int,
-) -> list[tuple[str, dict[str, Any]]]:
-    """A convention.snapshot draft when the conventions changed or the event asks for one."""
+def fingerprint(event: dict[str, Any]) -> tuple[str, str, dict[str, snapshots.Stat]] | None:
+    """(meta key, fingerprint, stats) of the conventions files around the event's cwd."""
     cwd = event.get("cwd")
     if not isinstance(cwd, str) or not cwd:
-        return []
-    name = event.get("hook_event_name")
-    name = name if isinstance(name, str) else None  # a list is not even hashable
+        return None
     stats = {}
     for path in candidates(cwd, os.path.expanduser("~")):
         st = snapshots.stat_of(path)
         if st is not None:
             stats[path] = st
     print_ = hashlib.sha256(json.dumps(sorted(stats.items())).encode()).hexdigest()
-    key = f"conventions:{cwd}"
-    if name not in FORCING_EVENTS and store.meta(key) == print_:
-        return []
+    return f"conventions:{cwd}", print_, stats
+
+
+def forced(event: dict[str, Any]) -> bool:
+    """Whether the event asks for a snapshot whatever the fingerprint says."""
+    name = event.get("hook_event_name")
+    return isinstance(name, str) and name in FORCING_EVENTS
+
+
+def snapshot_draft(
+    event: dict[str, Any],
+    stats: dict[str, snapshots.Stat],
+    actor: dict[str, Any],
+    max_bytes: int,
+) -> tuple[tuple[str, dict[str, Any]], list[snapshots.Snapshot]]:
+    """The convention.snapshot draft and the contents it names (to keep)."""
+    name = event.get("hook_event_name")
+    name = name if isinstance(name, str) else None  # a list is not even hashable
     files = []
+    snaps = []
     for path in stats:
         snap = snapshots.snapshot(path, max_bytes)
         if snap.sha256 is None:
             continue
-        snapshots.keep(conn, snap)
+        snaps.append(snap)
         files.append({"path": path, "sha256": snap.sha256, "size": snap.size})
-    store.set_meta(key, print_)
     product, surface = events.product_and_surface(event)
     agent = {
         k: v
@@ -104,14 +112,31 @@ def check(
             "surface": surface,
             "session_id": event.get("session_id"),
             "event": name,
-            "cwd": cwd,
+            "cwd": event.get("cwd"),
         }.items()
         if isinstance(v, str)
     }
     trigger = name if name in FORCING_EVENTS else "changed"
-    return [
-        (
-            "convention.snapshot",
-            {"actor": actor, "agent": agent, "conventions": {"trigger": trigger, "files": files}},
-        )
-    ]
+    payload = {"actor": actor, "agent": agent, "conventions": {"trigger": trigger, "files": files}}
+    return ("convention.snapshot", payload), snaps
+
+
+def check(
+    conn: sqlite3.Connection,
+    store: SqliteStore,
+    event: dict[str, Any],
+    actor: dict[str, Any],
+    max_bytes: int,
+) -> list[tuple[str, dict[str, Any]]]:
+    """A convention.snapshot draft when the conventions changed or the event asks for one."""
+    found = fingerprint(event)
+    if found is None:
+        return []
+    key, print_, stats = found
+    if not forced(event) and store.meta(key) == print_:
+        return []
+    draft, snaps = snapshot_draft(event, stats, actor, max_bytes)
+    for snap in snaps:
+        snapshots.keep(conn, snap)
+    store.set_meta(key, print_)
+    return [draft]

@@ -149,7 +149,9 @@ class Before:
 
     __slots__ = ("blobs", "conn", "files")
 
-    def __init__(self, conn: sqlite3.Connection, state: object, blobs: list[Snapshot]) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection | None, state: object, blobs: list[Snapshot]
+    ) -> None:
         self.conn, self.blobs = conn, blobs
         self.files: dict[tuple[int, int, int], list[Any]] = {}
         kept = state[2] if isinstance(state, list) and len(state) > 2 else None
@@ -157,11 +159,19 @@ class Before:
             if isinstance(row, list) and len(row) == 5:
                 self.files[(row[0], row[1], row[2])] = row
 
-    def recall(self, path: str, st: tuple[int, ...]) -> str | None:
+    def preimage(self, st: tuple[int, ...]) -> str | None:
+        """The hash of the pre-image taken of the file with stat ``st``, its bytes queued
+        for ``blobs``; None when no pre-image was taken of it."""
         row = self.files.get((st[0], st[1], st[2]))
         if row is not None:
             data = base64.b64decode(row[4])
             if hashlib.sha256(data).hexdigest() == row[3]:
                 self.blobs.append(Snapshot(True, row[3], len(data), data))
                 return str(row[3])
+        return None
+
+    def recall(self, path: str, st: tuple[int, ...]) -> str | None:
+        found = self.preimage(st)
+        if found is not None or self.conn is None:
+            return found
         return recall(self.conn, path, (st[0], st[1], st[2]))

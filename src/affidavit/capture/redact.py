@@ -33,6 +33,7 @@ import re
 
 TYPE_CHECKING = False  # typing itself costs the hook ~2 ms to import
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 MAX_DEPTH = 200
@@ -158,9 +159,15 @@ class _Compiled:
 _RE = _Compiled()
 
 
+_TRIGGER_SEARCH: list[Callable[[str], object]] = []
+
+
 def _candidate(text: str) -> bool:
-    low = text.lower()
-    return any(t in low for t in _TRIGGERS)
+    # One scan of a compiled alternation instead of one substring scan per trigger: the
+    # recorder service redacts every string of every record it appends.
+    if not _TRIGGER_SEARCH:
+        _TRIGGER_SEARCH.append(re.compile("|".join(map(re.escape, _TRIGGERS))).search)
+    return _TRIGGER_SEARCH[0](text.lower()) is not None
 
 
 _NOT_VALUES = {"none", "null", "nil", "true", "false", "undefined", "str", "bytes", "string"}

@@ -17,8 +17,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import zlib
-from collections.abc import Iterable
-from typing import Any
+
+TYPE_CHECKING = False  # not typing's: importing typing costs the hook a few ms
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
 
 Stat = tuple[int, int, int]  # size, mtime_ns, inode
 
@@ -33,6 +36,12 @@ def load_pending(conn: sqlite3.Connection, use_id: str, packed: bool = False) ->
         return None
     data = zlib.decompress(row[0]) if packed else row[0]
     return json.loads(data)
+
+
+def pending_bytes(conn: sqlite3.Connection, use_id: str) -> bytes | None:
+    """The state a PreToolUse kept for ``use_id``, as stored (the service hands it over)."""
+    row = conn.execute("SELECT state FROM pending WHERE tool_use_id = ?", (use_id,)).fetchone()
+    return None if row is None else bytes(row[0])
 
 
 def keep_pending(conn: sqlite3.Connection, use_id: str, created: str, state: bytes) -> None:

@@ -45,8 +45,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 HOOK_HELP = """\
-Usage: affidavit hook [--ledger PATH] [--config PATH] [--seal-interval SECONDS]
-                      [--busy-timeout SECONDS] [--max-file-bytes N] [--manifest-cap N]
+Usage: affidavit hook [--socket PATH] [--ledger PATH] [--config PATH]
+                      [--seal-interval SECONDS] [--busy-timeout SECONDS]
+                      [--service-timeout SECONDS] [--max-file-bytes N] [--manifest-cap N]
 
   Record one Claude Code / Cowork hook event, read as JSON from stdin. Claude Code calls
   this once per event (`affidavit install` registers it); you do not run it by hand.
@@ -57,7 +58,14 @@ Usage: affidavit hook [--ledger PATH] [--config PATH] [--seal-interval SECONDS]
   one-line reason, which Claude Code shows the agent. An unknown option is recorded as a
   capture.error, never refused: the command line is fixed in the agent's settings.
 
+  It sends the event to the recorder service when one listens on the socket; else, when
+  the ledger is this account's own, it records it directly; else it spools it (redacted,
+  mode 0600) for the service to take over.
+
 Options:
+  --socket PATH             the recorder service's socket (default: $AFFIDAVIT_SOCKET, else
+                            /run/affidavit/recorder.sock)
+  --service-timeout SECONDS wait this long for the service's acknowledgement (default 20)
   --ledger PATH             the ledger (default: $AFFIDAVIT_LEDGER, else the user's)
   --config PATH             the affidavit.toml with folder policy (default: $AFFIDAVIT_CONFIG)
   --seal-interval SECONDS   start a detached `affidavit seal` when the oldest unpublished
@@ -88,6 +96,7 @@ COMMAND_MODULES = (
     "affidavit.cli.sources",
     "affidavit.cli.server",
     "affidavit.cli.shipping",
+    "affidavit.cli.service",
 )
 
 

@@ -50,8 +50,9 @@ def rollback(paths: Paths, seq: int, force: bool, as_json: bool) -> None:
 def hook(paths: Paths, options: tuple[str, ...]) -> None:
     """Record one hook event read as JSON from stdin; Claude Code calls it once per event.
 
-    OPTIONS are the hook's own: --ledger PATH, --config PATH, --seal-interval SECONDS,
-    --busy-timeout SECONDS, --max-file-bytes N, --manifest-cap N. It exits 0 whatever
+    OPTIONS are the hook's own: --socket PATH, --ledger PATH, --config PATH,
+    --seal-interval SECONDS, --busy-timeout SECONDS, --service-timeout SECONDS,
+    --max-file-bytes N, --manifest-cap N (`affidavit hook --help` explains each). It exits 0 whatever
     happens to it (problems become capture.error records), except when an [enforce] rule
     blocks a tool call (a PreToolUse then exits 2 with a one-line reason).
 

@@ -172,7 +172,7 @@ def append(paths: Paths, file: IO[bytes], as_json: bool) -> None:
     from datetime import UTC, datetime
 
     name = "<stdin>" if file.name == "<stdin>" else file.name
-    with paths.open() as ledger:
+    with paths.open_privileged("affidavit append", signs=False) as ledger:
         seqs = ledger.append(_read_lines(file, name, lambda: datetime.now(UTC)))
     if as_json:
         emit_json({"seqs": list(seqs)})
@@ -186,7 +186,7 @@ def append(paths: Paths, file: IO[bytes], as_json: bool) -> None:
 @pass_paths
 def seal(paths: Paths, as_json: bool) -> None:
     """Integrate new records into the tree and publish a signed checkpoint; print it."""
-    with paths.open() as ledger:
+    with paths.open_privileged("affidavit seal") as ledger:
         note = ledger.seal()
         latest = ledger.latest_checkpoint()
     size = latest[0] if latest else 0
@@ -352,7 +352,7 @@ def erase(paths: Paths, seqs: tuple[int, ...], reason: str, yes: bool, as_json: 
         if not sys.stdin.isatty():
             raise InputError("erase needs --yes when not run from a terminal")
         click.confirm(f"Erase the payloads of {len(seqs)} record(s) for good?", abort=True)
-    with paths.open() as ledger:
+    with paths.open_privileged("affidavit erase") as ledger:
         seq = ledger.erase(list(seqs), reason)
     if as_json:
         emit_json({"erased": sorted(set(seqs)), "erasure_seq": seq})

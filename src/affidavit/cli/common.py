@@ -50,6 +50,17 @@ class Paths:
             self.ledger, key_path=self.key, readonly=readonly, check_pages=check_pages
         )
 
+    def open_privileged(self, action: str, *, signs: bool = True) -> Ledger:
+        """Open to write (and sign): refused in one line, before anything is touched, when
+        this account cannot write the ledger or read the key, as in service mode."""
+        from affidavit.keys import require_key_access, require_write_access
+
+        require_write_access(self.ledger, action)
+        if not self.ledger.exists():
+            return self.open()  # says there is no ledger, and what to run
+        signer = require_key_access(self.key, action) if signs else None
+        return Ledger.open(self.ledger, signer=signer, key_path=None if signs else self.key)
+
 
 def progress_bar(total: int, label: str) -> AbstractContextManager[Progress | None]:
     """A rich progress bar on a terminal; nothing in a pipe."""

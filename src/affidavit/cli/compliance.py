@@ -232,7 +232,7 @@ def attest(
     cfg = config.load(config_path)
     period = cfg.attestation_days if days is None else days
     now = datetime.now(UTC)
-    with paths.open() as ledger:
+    with paths.open_privileged("affidavit attest") as ledger:
         seq = attesting.attest(
             ledger,
             ledger_signer(ledger),
@@ -261,7 +261,7 @@ def drill(paths: Paths, as_json: bool) -> None:
     90 days is what turns "backup and rollback tested" green. Exit 1 if the drill failed
     (the failure is recorded too).
     """
-    with paths.open() as ledger:
+    with paths.open_privileged("affidavit drill") as ledger:
         result = drilling.run_drill(
             ledger, ledger_signer(ledger), now=datetime.now(UTC), actor=_actor()
         )
@@ -316,7 +316,7 @@ def review(
     paths = ctx.ensure_object(Paths)
     cfg = config.load(config_path)
     today = _today()
-    with paths.open() as ledger:
+    with paths.open_privileged("affidavit review") if attendees else paths.open() as ledger:
         report = reviewing.build_report(ledger, cfg, reviewing.Period.parse(period, today), today)
         seq = None
         if attendees:

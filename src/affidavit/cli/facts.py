@@ -67,7 +67,7 @@ def verify(paths: Paths, by: str, note: str, config_path: Path | None, as_json: 
     cfg = config.load(config_path)
     sheet = vendor.load(cfg.vendor_facts)
     now = datetime.now(UTC)
-    with paths.open() as ledger:
+    with paths.open_privileged("affidavit facts verify") as ledger:
         seq = vendor.verify(
             ledger, ledger_signer(ledger), sheet, by=by, note=note, now=now, actor=_actor()
         )

@@ -1,0 +1,301 @@
+"""Service mode: the hook as a thin client of the recorder service.
+
+The hook runs as the user, so it alone can read the user's files. It reads what the event
+touched (:class:`~affidavit.capture.observe.Observation`), asks the service the two things
+only the ledger knows (what the PreToolUse of this tool call saw; the last hash of a file
+under its stat), sends one ``record`` frame (:mod:`affidavit.capture.wire`) and waits for
+the ack, which the service sends only after the records are durably committed.
+
+The event goes over the socket as parsed, not redacted: the folder policy must judge the text
+an agent wrote (a credential written to a file is a finding), and the service redacts before
+anything is stored, as the hook does in direct mode. Everything that leaves the trusted path,
+the spool, is redacted.
+
+Each delivery carries a random id. When no ack comes (the service died), the event is
+spooled with that id, so a service that had committed it before dying records it once.
+After an ack, the hook hands over the user's spool (``drain``). Standard library only.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import socket
+import sys
+import zlib
+
+from affidavit.capture import conventions, wire
+from affidavit.capture.intake import actor_of, decode, error_draft
+from affidavit.capture.observe import Observation
+from affidavit.capture.options import DEFAULT_SOCKET as DEFAULT_SOCKET
+
+try:
+    import fcntl
+except ImportError:  # Windows: no service mode yet
+    fcntl = None  # type: ignore[assignment]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from affidavit.capture import snapshots
+    from affidavit.capture.options import Options
+
+DRAIN_BATCH = 64  # spool files handed over per frame
+
+
+class ServiceError(Exception):
+    """The service answered ``ok: false``, or the exchange broke off."""
+
+
+def user_spool_base() -> str:
+    """The base of this account's spool (``<base>.spool/``), outside any service folder."""
+    chosen = os.environ.get("AFFIDAVIT_SPOOL")
+    if chosen:
+        return chosen
+    # platformdirs' user data folder, spelled out for the two platforms with a service mode:
+    # importing platformdirs would cost every hook run a few milliseconds.
+    home = os.path.expanduser("~")
+    if sys.platform == "darwin":
+        return os.path.join(home, "Library", "Application Support", "affidavit", "service")
+    if os.name == "posix":
+        data = os.environ.get("XDG_DATA_HOME", "").strip() or os.path.join(home, ".local", "share")
+        return os.path.join(data, "affidavit", "service")
+    import platformdirs
+
+    from affidavit.locations import APP
+
+    return str(platformdirs.user_data_path(APP) / "service")
+
+
+def exchange(sock: socket.socket, message: dict[str, Any]) -> dict[str, Any]:
+    wire.send(sock, message)
+    reply = wire.receive(sock)
+    if reply is None:
+        raise ServiceError("the service closed the connection without an answer")
+    if not reply.get("ok"):
+        raise ServiceError(str(reply.get("error") or "the service refused the request"))
+    return reply
+
+
+class RemoteLookup:
+    """The ledger's answers, asked over the socket (see :class:`observe.ConnLookup`)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def pending(self, use_id: str, *, packed: bool) -> Any:
+        if not packed:
+            # A Write/Edit's before-hash: the service adds it from its own table when it
+            # records the event (Recorder.merge_pending), which saves a round trip.
+            return None
+        reply = exchange(self.sock, {"op": "pending", "tool_use_id": use_id})
+        data = reply.get("state")
+        if data is None:
+            return None
+        raw = base64.b64decode(data)
+        return json.loads(zlib.decompress(raw) if packed else raw)
+
+    def recall(self, items: list[tuple[str, snapshots.Stat]]) -> list[str | None]:
+        if not items:
+            return []
+        reply = exchange(self.sock, {"op": "recall", "items": [[p, list(st)] for p, st in items]})
+        hashes = reply.get("hashes")
+        if not isinstance(hashes, list) or len(hashes) != len(items):
+            raise ServiceError("the service's recall answer does not match the question")
+        return [h if isinstance(h, str) else None for h in hashes]
+
+    def meta(self, key: str) -> str | None:
+        value = exchange(self.sock, {"op": "meta", "key": key}).get("value")
+        return value if isinstance(value, str) else None
+
+
+class Outcome:
+    __slots__ = ("acked", "block", "problem")
+
+    def __init__(self, acked: bool, block: str | None = None, problem: str | None = None) -> None:
+        # problem: the service was reached and then failed; None: no service was there.
+        self.acked, self.block, self.problem = acked, block, problem
+
+
+class Delivery:
+    """One event sent to the service."""
+
+    def __init__(self, opts: Options, raw: bytes) -> None:
+        self.opts, self.raw = opts, raw
+        self.id = ""
+        self.fingerprint: tuple[str, str] | None = None  # conventions sent, to remember
+
+    def run(self) -> Outcome:
+        path = self.opts.socket
+        if not path or not os.path.exists(path):
+            return Outcome(False)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.opts.service_timeout)
+        try:
+            sock.connect(path)
+        except OSError:
+            sock.close()
+            return Outcome(False)  # nobody listening: the other modes
+        self.id = os.urandom(16).hex()
+        with sock:
+            try:
+                reply = exchange(sock, self.message(sock))
+            except Exception as e:  # no ack: the event is spooled, whatever went wrong
+                return Outcome(False, problem=f"recorder service at {path}: {e}")
+            block = reply.get("block")
+            if self.fingerprint is not None:
+                remember_fingerprint(*self.fingerprint)
+            # The event is recorded; a spool not handed over stays for the next run.
+            with contextlib.suppress(OSError, ValueError, ServiceError, EOFError):
+                drain(sock)
+        return Outcome(True, block if isinstance(block, str) else None)
+
+    def message(self, sock: socket.socket) -> dict[str, Any]:
+        opts, raw = self.opts, self.raw
+        event, problem = decode(raw)
+        obs = Observation(opts.max_file_bytes, opts.manifest_cap)
+        lookup = RemoteLookup(sock)
+        message: dict[str, Any] = {
+            "op": "record",
+            "delivery": self.id,
+            "claims": actor_of(None),
+            "problems": opts.problems,
+        }
+        if event is None:
+            message["problem"] = problem or "unreadable event"
+            message["input"] = error_draft({}, "", raw)[1]["input"]
+            return message
+        obs.observe(event, lookup)
+        message["event"] = event
+        message["observed"] = obs.observed
+        message["extra"] = obs.extra
+        message["reads"] = [[p, c, s.sha256, s.size] for p, c, s in obs.reads]
+        message["remembered"] = [[p, list(st), sha] for p, st, sha in obs.remembered]
+        if obs.pending is not None:
+            message["pending"] = [obs.pending[0], base64.b64encode(obs.pending[1]).decode()]
+        message["done_pending"] = obs.done_pending
+        blobs = list(obs.blobs)
+        found = conventions.fingerprint(event)
+        if found is not None:
+            key, print_, stats = found
+            forced = conventions.forced(event)
+            # Ask the service only when this account has not had this fingerprint recorded.
+            if forced or known_fingerprint(key) != print_:
+                if forced or lookup.meta(key) != print_:
+                    draft, snaps = conventions.snapshot_draft(event, stats, {}, opts.max_file_bytes)
+                    blobs += snaps
+                    message["conventions"] = {"key": key, "print": print_, "draft": list(draft)}
+                self.fingerprint = (key, print_)
+        message["blobs"] = pack_blobs(blobs)
+        return message
+
+
+def _fingerprints_path() -> str:
+    return user_spool_base() + ".conventions.json"
+
+
+def known_fingerprint(key: str) -> str | None:
+    """The conventions fingerprint this account last had recorded for ``key`` (a cwd).
+
+    A cache in the user's own folder that spares every event a question to the service. The
+    user can change it, and so skip a convention snapshot: no more than a user can do by not
+    running the hook, and the service still records every event.
+    """
+    try:
+        with open(_fingerprints_path(), encoding="utf-8") as f:
+            value = json.load(f).get(key)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def remember_fingerprint(key: str, print_: str) -> None:
+    path = _fingerprints_path()
+    try:
+        with open(path, encoding="utf-8") as f:
+            known = json.load(f)
+        known = known if isinstance(known, dict) else {}
+    except (OSError, ValueError):
+        known = {}
+    if known.get(key) == print_:
+        return
+    known[key] = print_
+    if len(known) > 256:  # one entry per working folder: keep the newest
+        known = dict(list(known.items())[-256:])
+    temp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(known, f)
+        os.replace(temp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+
+
+def pack_blobs(blobs: list[snapshots.Snapshot]) -> list[list[Any]]:
+    """[sha256, size, base64 of zlib] per kept content, as far as the frame limit allows."""
+    out: list[list[Any]] = []
+    room = wire.MAX_FRAME // 2  # the event itself gets the other half
+    seen: set[str] = set()
+    for snap in blobs:
+        if snap.sha256 is None or snap.sha256 in seen:
+            continue
+        seen.add(snap.sha256)
+        data = None
+        if snap.data is not None:
+            packed = base64.b64encode(zlib.compress(snap.data, 1)).decode()
+            if len(packed) <= room:  # else hashed, not kept, as for a file over the cap
+                room -= len(packed)
+                data = packed
+        out.append([snap.sha256, snap.size, data])
+    return out
+
+
+def drain(sock: socket.socket) -> None:
+    """Hand the user's spool to the service; a file is deleted only once it was recorded."""
+    base = user_spool_base()
+    folder = base + ".spool"  # spool.folder_of, without importing it on the fast path
+    if not os.path.isdir(folder):
+        return
+    from affidavit.capture import spool
+
+    # One drainer at a time: a second hook would otherwise rename files the first one is
+    # still reading. The kernel drops the lock of a hook that dies, and the next drainer
+    # takes over the files it had claimed.
+    fd = os.open(os.path.join(folder, "drain.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return  # another hook is handing the spool over right now
+        _drain_claimed(sock, spool.claim(base))
+    finally:
+        os.close(fd)
+
+
+def _drain_claimed(sock: socket.socket, claimed: list[tuple[str, str]]) -> None:
+    from affidavit.capture import spool
+
+    done = 0
+    try:
+        while done < len(claimed):
+            batch = claimed[done : done + DRAIN_BATCH]
+            entries = []
+            for key, path in batch:
+                try:
+                    entries.append({"key": key, "entry": spool.read(path)})
+                except FileNotFoundError:
+                    continue  # gone: nothing to hand over, and nothing to mark as seen
+                except (OSError, ValueError) as e:
+                    entries.append({"key": key, "unreadable": str(e)})
+            exchange(sock, {"op": "drain", "entries": entries})
+            spool.settle([path for _, path in batch], committed=True)
+            done += len(batch)
+    finally:  # what was not acknowledged goes back for the next run
+        spool.settle([path for _, path in claimed[done:]], committed=False)

@@ -1,0 +1,182 @@
+"""Direct mode: the hook writes the ledger itself, in one short transaction.
+
+Used when no recorder service answers and the ledger is the user's own (see the README,
+"Capture modes"): file reads and workspace scans happen before the write lock is taken, and
+the lock is held for one SQLite transaction. A run killed while it holds an event leaves an
+in-flight marker (:mod:`affidavit.capture.inflight`); integration and publishing never run
+here: when the oldest unpublished record is older than the seal interval, or at
+Stop/SessionEnd, it starts a detached ``affidavit seal``. Standard library only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import sys
+import time
+from datetime import datetime
+
+from affidavit.capture import conventions, inflight, spool, stage, writer
+from affidavit.capture.intake import actor_of, decode, error_draft
+from affidavit.capture.observe import ConnLookup, Observation
+from affidavit.capture.replay import replay_spool
+from affidavit.store.damage import explain
+from affidavit.store.sqlite import SqliteStore
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from affidavit.capture import policy
+    from affidavit.capture.options import Options
+
+    Draft = tuple[str, dict[str, Any]]
+    Failure = Callable[[Options, bytes, str], None]
+
+
+class Capture:
+    """One hook run in direct mode: observe the disk, then write everything in one transaction."""
+
+    def __init__(self, opts: Options, report_failure: Failure | None = None) -> None:
+        self.opts = opts
+        if report_failure is None:
+            from affidavit.capture.failure import report_failure as hook_failure
+
+            report_failure = hook_failure
+        self.report_failure: Failure = report_failure
+        self.obs = Observation(opts.max_file_bytes, opts.manifest_cap)
+        self.claimed: list[str] = []
+        self.orphans: list[str] = []  # in-flight markers of killed runs, recorded here
+        self.marker: inflight.Marker | None = None
+        self.verdict: policy.Verdict | None = None  # policy: findings, masks, block
+
+    def run(self, raw: bytes, *, close: bool = True) -> None:
+        """Record the event, or spool it; the in-flight marker spans exactly that."""
+        event, problem = decode(raw)
+        sha = hashlib.sha256(raw).hexdigest()
+        self.marker = inflight.Marker.create(
+            self.opts.ledger, inflight.facts_of(event, len(raw), sha)
+        )
+        try:
+            self.record(raw, event, problem, close=close)
+        except Exception as e:
+            self.report_failure(self.opts, raw, f"{type(e).__name__}: {e}")
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        if self.marker is not None:
+            self.marker.remove()
+            self.marker = None
+
+    def record(
+        self, raw: bytes, event: dict[str, Any] | None, problem: str | None, *, close: bool
+    ) -> None:
+        try:
+            # A full page check reads the whole file, too slow for every tool call: the hook
+            # relies on SQLite's checks of the pages it touches, the WAL header check, and the
+            # damage note that a full check elsewhere (the detached seal) leaves.
+            store = SqliteStore.open(self.opts.ledger, check_pages=False)
+            # Another writer holding the lock longer than this means something is wrong
+            # (a stuck process, a full disk): spool the event rather than keep the agent
+            # waiting until Claude Code kills the hook and the event is lost unrecorded.
+            store.connection.execute(f"PRAGMA busy_timeout = {int(self.opts.busy_timeout * 1000)}")
+        except Exception as e:
+            self.report_failure(self.opts, raw, f"ledger unavailable: {e}")
+            return
+        try:
+            self.write(store, raw, event, problem)
+        except Exception as e:
+            store.rollback()
+            spool.settle(self.claimed, committed=False)
+            if isinstance(e, sqlite3.DatabaseError):  # name the ledger, note any damage
+                e = explain(self.opts.ledger, e)
+            self.report_failure(self.opts, raw, f"{type(e).__name__}: {e}")
+        finally:
+            if close:
+                store.close()
+
+    def write(
+        self, store: SqliteStore, raw: bytes, event: dict[str, Any] | None, problem: str | None
+    ) -> None:
+        obs = self.obs
+        if event is not None:
+            obs.observe(event, ConnLookup(store.connection))
+        store.begin()
+        stage.drop_unkept_reads(store, obs, self.opts.config)
+        actor = actor_of(store)
+        prefix, self.claimed = replay_spool(self.opts.ledger, actor, store)
+        prefix += self.lost_events(store, actor)
+        prefix += [error_draft(actor, f"hook options: {p}", b"") for p in self.opts.problems]
+        bad_input = error_draft(actor, "", raw)[1]["input"]
+        drafts, self.verdict = stage.event_drafts(
+            store, obs, event, problem, bad_input, actor, self.opts.config
+        )
+        if event is not None:
+            drafts += conventions.check(
+                store.connection, store, event, actor, self.opts.max_file_bytes
+            )
+        if prefix:
+            stage.append_storable(store, prefix)
+        seqs = stage.append_storable(store, drafts)
+        stage.keep(store, obs, self.verdict, seqs)
+        spawn = self.seal_due(store, event)
+        store.commit()
+        spool.settle(self.claimed, committed=True)
+        inflight.discard(self.opts.ledger, self.orphans)
+        self.release()  # first: a kill from here on loses nothing
+        spool.keep_reserve(self.opts.ledger)
+        if spawn:
+            start_seal(self.opts.ledger)
+
+    def lost_events(self, store: SqliteStore, actor: dict[str, Any]) -> list[Draft]:
+        """A ``capture.gap`` for each killed run's marker (call under the write lock)."""
+        out: list[Draft] = []
+        for name, facts in inflight.orphans(self.opts.ledger, own=self.marker):
+            self.orphans.append(name)
+            if not writer.seen(store, f"inflight:{name}"):  # else recorded, not yet deleted
+                out.append(inflight.gap_draft(name, facts, actor))
+        return out
+
+    def seal_due(self, store: SqliteStore, event: dict[str, Any] | None) -> bool:
+        """Whether to start a detached seal now (and note that one was started)."""
+        now = time.time()
+        last = float(store.meta("seal_spawned") or 0)
+        name = event.get("hook_event_name") if event else None
+        if name in ("Stop", "SessionEnd"):
+            due = True
+        else:
+            if now - last < min(10.0, self.opts.seal_interval / 2):
+                return False
+            latest = store.latest_checkpoint()
+            row = store.record(latest[0] if latest else 0)
+            if row is None:
+                return False
+            stamp = json.loads(row[1]).get("time", "")
+            try:
+                age = now - datetime.fromisoformat(stamp).timestamp()
+            except ValueError:
+                age = float("inf")
+            due = age >= self.opts.seal_interval
+        if due:
+            store.set_meta("seal_spawned", str(now))
+        return due
+
+
+def start_seal(ledger: str) -> None:
+    """A detached ``affidavit seal``: the agent never waits for signing."""
+    import subprocess
+
+    try:
+        with spool.open_error_log(ledger) as log:
+            subprocess.Popen(
+                [sys.executable, "-m", "affidavit", "--ledger", ledger, "seal", "--json"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+            )
+    except OSError as e:
+        print(f"affidavit hook: could not start a seal: {e}", file=sys.stderr)

@@ -1,0 +1,80 @@
+"""The recorder service's wire format: length-prefixed JSON frames over a Unix socket.
+
+A frame is a 4-byte big-endian length, then that many bytes of UTF-8 JSON holding one
+object. Frames larger than :data:`MAX_FRAME` are refused before a byte of their body is
+read, so a peer cannot make the service buffer without bound. Requests carry ``op``; every
+reply carries ``ok`` and, when it is false, ``error``: one line saying what was wrong.
+
+Standard library only: the hook speaks it (:mod:`affidavit.capture.client`), and the
+service (:mod:`affidavit.service.server`) answers it.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+MAX_FRAME = 64 * 2**20
+"""Largest frame either side accepts: an event (at most 32 MiB) and its kept file contents."""
+
+_HEAD = struct.Struct(">I")
+
+
+class FrameError(ValueError):
+    """A frame that is not one: too large, cut short, not JSON, not an object."""
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    body = json.dumps(message, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    if len(body) > MAX_FRAME:
+        raise FrameError(f"frame of {len(body)} bytes is over the {MAX_FRAME}-byte limit")
+    return _HEAD.pack(len(body)) + body
+
+
+def send(sock: socket.socket, message: dict[str, Any]) -> None:
+    sock.sendall(encode(message))
+
+
+def _read_exactly(sock: socket.socket, n: int) -> bytes:
+    parts: list[bytes] = []
+    while n:
+        chunk = sock.recv(min(n, 1 << 20))
+        if not chunk:
+            raise EOFError("the peer closed the connection")
+        parts.append(chunk)
+        n -= len(chunk)
+    return b"".join(parts)
+
+
+def receive(sock: socket.socket) -> dict[str, Any] | None:
+    """The next frame's object; None when the peer closed cleanly between frames."""
+    head = sock.recv(_HEAD.size, socket.MSG_WAITALL)
+    if not head:
+        return None
+    if len(head) < _HEAD.size:
+        raise FrameError(f"frame header cut short after {len(head)} of {_HEAD.size} bytes")
+    (size,) = _HEAD.unpack(head)
+    if size > MAX_FRAME:
+        raise FrameError(f"frame of {size} bytes is over the {MAX_FRAME}-byte limit")
+    try:
+        body = _read_exactly(sock, size)
+    except EOFError:
+        raise FrameError(f"frame body cut short (announced {size} bytes)") from None
+    return decode(body)
+
+
+def decode(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body)
+    except RecursionError:
+        raise FrameError("frame JSON nests too deeply") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise FrameError(f"frame is not JSON: {e}") from None
+    if not isinstance(value, dict):
+        raise FrameError(f"frame is a JSON {type(value).__name__}, not an object")
+    return value

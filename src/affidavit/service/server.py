@@ -1,0 +1,245 @@
+"""The socket server: one thread per connection, one writer thread, a sealing schedule.
+
+Connection threads read frames (:mod:`affidavit.capture.wire`), learn the peer from the
+kernel (:mod:`.peer`) and hand each request to the writer thread through a queue. The writer
+is the only code that touches the ledger: it takes every request waiting in the queue,
+stages all the events among them in one transaction, commits (fsync) and only then wakes
+their connections to send the acks, so 16 hooks at once cost one commit, not 16. When the
+queue is idle it seals: every ``seal_interval`` seconds if anything new was appended, and
+when a client sends ``seal``.
+
+A malformed frame gets one ``ok: false`` line and the connection is closed (its framing can
+no longer be trusted); a well-framed request with a bad field gets the line and the
+connection stays. Neither changes the ledger.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import socket
+import stat
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from affidavit.capture import wire
+from affidavit.service import checks
+from affidavit.service.peer import Peer, credentials
+from affidavit.service.recorder import Recorder, Reply
+
+SEAL_INTERVAL = 10.0
+MAX_BATCH = 256
+QUESTIONS = ("pending", "recall", "meta")
+
+
+class Request:
+    __slots__ = ("done", "msg", "peer", "reply")
+
+    def __init__(self, peer: Peer, msg: dict[str, Any]) -> None:
+        self.peer, self.msg = peer, msg
+        self.reply: Reply = {"ok": False, "error": "the service stopped before answering"}
+        self.done = threading.Event()
+
+
+class Server:
+    def __init__(
+        self,
+        open_recorder: Callable[[], Recorder],
+        path: str,
+        *,
+        seal_interval: float = SEAL_INTERVAL,
+        group: int | None = None,
+    ) -> None:
+        # SQLite connections belong to the thread that made them: the writer opens it.
+        self.open_recorder = open_recorder
+        self.ready = threading.Event()
+        self.failure: BaseException | None = None
+        self.path = path
+        self.seal_interval = seal_interval
+        self.group = group
+        self.requests: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
+        self.stopping = threading.Event()
+        self.listener: socket.socket | None = None
+
+    # -- the socket ------------------------------------------------------------------------
+
+    def bind(self) -> None:
+        """Listen at ``path``: the socket 0660 (0770 folder made if missing), group ``group``."""
+        folder = os.path.dirname(self.path) or "."
+        if not os.path.isdir(folder):
+            os.makedirs(folder, mode=0o770)
+            os.chmod(folder, 0o770)  # makedirs' mode is masked by the umask
+            if self.group is not None:
+                os.chown(folder, -1, self.group)
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISSOCK(os.lstat(self.path).st_mode):
+                os.unlink(self.path)  # left by a service that died; a live one holds no lock
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o117)  # created 0660 from the start: no instant of a wider mode
+        try:
+            listener.bind(self.path)
+        finally:
+            os.umask(old)
+        if self.group is not None:
+            os.chown(self.path, -1, self.group)
+        listener.listen(128)
+        self.listener = listener
+
+    def serve(self) -> None:
+        """Accept until :meth:`stop`; then finish queued work, seal, and return."""
+        if self.listener is None:
+            self.bind()
+        assert self.listener is not None
+        writer = threading.Thread(target=self.write_loop, name="writer")
+        writer.start()
+        self.ready.wait()
+        if self.failure is not None:
+            writer.join()
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+            raise self.failure
+        try:
+            while not self.stopping.is_set():
+                try:
+                    conn, _ = self.listener.accept()
+                except OSError:
+                    if self.stopping.is_set():
+                        break
+                    raise
+                threading.Thread(target=self.converse, args=(conn,), daemon=True).start()
+        finally:
+            self.requests.put(None)
+            writer.join()
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.listener is not None:
+            with contextlib.suppress(OSError):
+                self.listener.shutdown(socket.SHUT_RDWR)
+            self.listener.close()
+
+    # -- one connection ----------------------------------------------------------------------
+
+    def converse(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                peer = credentials(conn)
+            except OSError as e:
+                with contextlib.suppress(OSError):
+                    wire.send(conn, {"ok": False, "error": f"cannot identify the peer: {e}"})
+                return
+            while True:
+                try:
+                    msg = wire.receive(conn)
+                except wire.FrameError as e:
+                    with contextlib.suppress(OSError):
+                        wire.send(conn, {"ok": False, "error": f"malformed frame: {e}"})
+                    return
+                except (OSError, EOFError):
+                    return
+                if msg is None:
+                    return
+                reply = self.handle(peer, msg)
+                try:
+                    wire.send(conn, reply)
+                except OSError:
+                    return
+
+    def handle(self, peer: Peer, msg: dict[str, Any]) -> Reply:
+        try:
+            op = checks.op_of(msg)
+            if op == "record":
+                checks.record(msg)
+        except wire.FrameError as e:
+            return {"ok": False, "error": f"refused: {e}"}
+        request = Request(peer, msg)
+        self.requests.put(request)
+        request.done.wait()
+        return request.reply
+
+    # -- the writer ------------------------------------------------------------------------------
+
+    def write_loop(self) -> None:
+        try:
+            self.recorder = self.open_recorder()
+        except BaseException as e:
+            self.failure = e
+            self.ready.set()
+            return
+        self.ready.set()
+        try:
+            self.write_requests()
+        finally:
+            self.recorder.close()
+
+    def write_requests(self) -> None:
+        next_seal = time.monotonic() + self.seal_interval
+        running = True
+        while running:
+            timeout = max(0.0, next_seal - time.monotonic())
+            try:
+                first = self.requests.get(timeout=timeout)
+            except queue.Empty:
+                self.seal_if_new()
+                next_seal = time.monotonic() + self.seal_interval
+                continue
+            batch: list[Request] = []
+            item: Request | None = first
+            while item is not None:
+                batch.append(item)
+                if len(batch) >= MAX_BATCH:
+                    break
+                try:
+                    item = self.requests.get_nowait()
+                except queue.Empty:
+                    break
+            running = item is not None
+            self.run_batch(batch)
+        self.seal_if_new()
+
+    def run_batch(self, batch: list[Request]) -> None:
+        events = [r for r in batch if r.msg["op"] == "record"]
+        try:
+            if events:
+                replies = self.recorder.record([(r.peer, r.msg) for r in events])
+                for r, reply in zip(events, replies, strict=True):
+                    r.reply = reply
+            for r in batch:
+                if r.msg["op"] != "record":
+                    r.reply = self.other(r)
+        except Exception as e:
+            line = f"not recorded: {type(e).__name__}: {e}".splitlines()[0]
+            print(f"affidavit service: {line}", file=sys.stderr)
+            for r in events:
+                r.reply = {"ok": False, "error": line}
+        finally:
+            for r in batch:
+                r.done.set()
+
+    def other(self, r: Request) -> Reply:
+        op = r.msg["op"]
+        try:
+            if op in QUESTIONS:
+                return self.recorder.answer(r.peer, r.msg)
+            if op == "drain":
+                return self.recorder.drain(r.peer, r.msg)
+            return self.recorder.seal()
+        except wire.FrameError as e:
+            return {"ok": False, "error": f"refused: {e}"}
+        except Exception as e:
+            line = f"{op} failed: {type(e).__name__}: {e}".splitlines()[0]
+            print(f"affidavit service: {line}", file=sys.stderr)
+            return {"ok": False, "error": line}
+
+    def seal_if_new(self) -> None:
+        try:
+            if self.recorder.unpublished():
+                self.recorder.seal()
+        except Exception as e:  # the next tick tries again; appends go on meanwhile
+            print(f"affidavit service: seal failed: {type(e).__name__}: {e}", file=sys.stderr)
