@@ -318,7 +318,9 @@ def test_managed_drop_in_beside_an_existing_policy(tmp_path: Path) -> None:
     drop_in = root / "etc/claude-code/managed-settings.d/affidavit.json"
     document = json.loads(drop_in.read_text(encoding="utf-8"))
     assert document == managed.document(
-        core.hook_command(PYTHON), system.LAYOUTS["linux"], events=core.EVENTS
+        core.hook_command(PYTHON, socket=system.LAYOUTS["linux"].socket),
+        system.LAYOUTS["linux"],
+        events=core.EVENTS,
     )
     assert cli("uninstall", "--scope", "managed", "--root", str(root)) == 0
     assert not drop_in.parent.exists() and not (root / "etc/affidavit").exists()
@@ -334,3 +336,15 @@ def test_a_foreign_drop_in_is_refused(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "exists and is not Affidavit's; nothing was changed" in capsys.readouterr().err
     assert foreign.read_text(encoding="utf-8") == '{"model": "opus"}\n'
     assert sorted(p.name for p in (root / "etc").iterdir()) == ["claude-code"]
+
+
+@pytest.mark.parametrize("name", ["linux-system-managed.txt", "macos-system-managed.txt"])
+def test_the_managed_hooks_call_the_socket_the_service_listens_on(name: str) -> None:
+    """The installed service and the hooks in managed settings must meet on one socket."""
+    import re
+
+    plan = (ASSETS / "install" / name).read_text(encoding="utf-8")
+    hooks = set(re.findall(r"affidavit hook --socket (\S+?)\"", plan))
+    served = set(re.findall(r"--socket (\S+?\.sock)\b", plan.split('"hooks"')[0]))
+    served |= set(re.findall(r"<string>(\S+?\.sock)</string>", plan))
+    assert len(hooks) == 1 and hooks == served, (hooks, served)

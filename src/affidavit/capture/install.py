@@ -57,7 +57,7 @@ import stat
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from affidavit.errors import InputError
@@ -171,9 +171,12 @@ def _is_shim(path: str) -> bool:
         return False
 
 
-def hook_command(python: str, ledger: Path | None = None) -> str:
-    """The shell command Claude Code runs for every event, shell-quoted."""
+def hook_command(python: str, ledger: Path | None = None, *, socket: Path | None = None) -> str:
+    """The shell command Claude Code runs for every event, shell-quoted; ``socket`` names
+    the recorder service's socket (an admin install's layout), so hooks find the service."""
     args = [python, "-E", "-P", "-m", "affidavit", "hook"]
+    if socket is not None:
+        args += ["--socket", str(socket)]
     if ledger is not None:
         args += ["--ledger", os.path.abspath(ledger)]
     return shlex.join(args)

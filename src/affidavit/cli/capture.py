@@ -52,9 +52,10 @@ def hook(paths: Paths, options: tuple[str, ...]) -> None:
 
     OPTIONS are the hook's own: --socket PATH, --ledger PATH, --config PATH,
     --seal-interval SECONDS, --busy-timeout SECONDS, --service-timeout SECONDS,
-    --max-file-bytes N, --manifest-cap N (`affidavit hook --help` explains each). It exits 0 whatever
-    happens to it (problems become capture.error records), except when an [enforce] rule
-    blocks a tool call (a PreToolUse then exits 2 with a one-line reason).
+    --max-file-bytes N, --manifest-cap N (`affidavit hook --help` explains each).
+    It exits 0 whatever happens to it (problems become capture.error records), except
+    when an [enforce] rule blocks a tool call (a PreToolUse then exits 2 with a one-line
+    reason).
 
     Claude Code runs `affidavit hook ...` with `hook` as the first word, which starts
     without loading the rest of the command line; `affidavit --ledger PATH hook` works too.

@@ -81,7 +81,7 @@ def install(admin: Admin, *, events: tuple[str, ...], dry_run: bool, as_json: bo
             native=native,
         )
     if admin.managed:
-        command = core.hook_command(python)
+        command = core.hook_command(python, socket=layout.socket)
         managed.plan_install(plan, root=root, command=command, events=events, native=native)
     _drop_unchanged(plan, root, native=native)
     notes: list[str] = []
