@@ -171,7 +171,7 @@ def _is_shim(path: str) -> bool:
         return False
 
 
-def hook_command(python: str, ledger: Path | None = None, *, socket: Path | None = None) -> str:
+def hook_command(python: str, ledger: Path | None = None, *, socket: PurePath | None = None) -> str:
     """The shell command Claude Code runs for every event, shell-quoted; ``socket`` names
     the recorder service's socket (an admin install's layout), so hooks find the service."""
     args = [python, "-E", "-P", "-m", "affidavit", "hook"]
