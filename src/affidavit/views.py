@@ -140,6 +140,28 @@ def committed_row(
 
 _PATH = [c for c, _, _ in derived.PAYLOAD_COLUMNS].index("path")
 
+
+def _folder_of_sql(folder: str, path: str) -> str:
+    """1 when ``folder`` is ``path``'s folder (:func:`_dirname`, the contract), else 0 or NULL.
+
+    Checks the stored folder against the path instead of deriving it again: the derivation
+    (:func:`affidavit.store.derived.folder_sql`) trims with a character set as long as the
+    path, which cost as much as parsing the payload. Here: a folder is a prefix of the path
+    followed by a separator, with no separator after it; the root separator is its own
+    folder; a path without separators has the empty folder.
+    """
+    seps = "instr({x}, '/') = 0 AND instr({x}, '\\') = 0"
+    rest = f"substr({path}, length({folder}) + 2)"
+    return (
+        f"CASE WHEN {path} IS NULL OR {path} = '' THEN {folder} IS NULL "
+        f"WHEN {folder} = '' THEN {seps.format(x=path)} "
+        f"WHEN {folder} IN ('/', '\\') AND substr({path}, 1, 1) = {folder} "
+        f"AND {seps.format(x=f'substr({path}, 2)')} THEN 1 "
+        f"ELSE substr({path}, 1, length({folder})) = {folder} "
+        f"AND substr({path}, length({folder}) + 1, 1) IN ('/', '\\') "
+        f"AND {seps.format(x=rest)} END"
+    )
+
 _PAYLOAD_PATHS = ", ".join(f"'{p}'" for _, p, _ in derived.PAYLOAD_COLUMNS)
 _PAYLOAD_STORED = ", ".join(f"a.{c}" for c, _, _ in derived.PAYLOAD_COLUMNS)
 _ENVELOPE_PATHS = ", ".join(f"'$.{c}'" for c in derived.ENVELOPE_COLUMNS)
@@ -157,7 +179,7 @@ WHERE a.seq IS NULL
         THEN coalesce({_PAYLOAD_STORED}, a.folder, a.function) IS NOT NULL
         ELSE json_array({_PAYLOAD_STORED})
             IS NOT json_extract(CAST(r.payload AS TEXT), {_PAYLOAD_PATHS}) END
-    OR a.folder IS NOT ({derived.folder_sql("a.path")})
+    OR ({_folder_of_sql("a.folder", "a.path")}) IS NOT 1
     OR a.function IS NOT {derived.function_sql("a.path")}
 ORDER BY r.seq
 """
