@@ -162,6 +162,7 @@ def _folder_of_sql(folder: str, path: str) -> str:
         f"AND {seps.format(x=rest)} END"
     )
 
+
 _PAYLOAD_PATHS = ", ".join(f"'{p}'" for _, p, _ in derived.PAYLOAD_COLUMNS)
 _PAYLOAD_STORED = ", ".join(f"a.{c}" for c, _, _ in derived.PAYLOAD_COLUMNS)
 _ENVELOPE_PATHS = ", ".join(f"'$.{c}'" for c in derived.ENVELOPE_COLUMNS)
