@@ -148,12 +148,15 @@ def _folder_of_sql(folder: str, path: str) -> str:
     (:func:`affidavit.store.derived.folder_sql`) trims with a character set as long as the
     path, which cost as much as parsing the payload. Here: a folder is a prefix of the path
     followed by a separator, with no separator after it; the root separator is its own
-    folder; a path without separators has the empty folder.
+    folder; a path without separators has the empty folder. SQLite's text functions stop at
+    a NUL, which no derived path holds (the triggers cut values there), so a path with one
+    is always flagged and the row rechecked in Python.
     """
     seps = "instr({x}, '/') = 0 AND instr({x}, '\\') = 0"
     rest = f"substr({path}, length({folder}) + 2)"
     return (
         f"CASE WHEN {path} IS NULL OR {path} = '' THEN {folder} IS NULL "
+        f"WHEN instr(CAST({path} AS BLOB), x'00') > 0 THEN 0 "
         f"WHEN {folder} = '' THEN {seps.format(x=path)} "
         f"WHEN {folder} IN ('/', '\\') AND substr({path}, 1, 1) = {folder} "
         f"AND {seps.format(x=f'substr({path}, 2)')} THEN 1 "
