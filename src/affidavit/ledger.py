@@ -386,8 +386,8 @@ class Ledger(Generic[StoreT]):
     ) -> VerifyReport:
         """Recheck the whole ledger from its stored bytes; raise on the first failure.
 
-        Runs :func:`affidavit.verify.verify_log` in one read snapshot, after SQLite's page
-        check of the whole file: every row (leaf hash, envelope, commitment, erasures),
+        Runs :func:`affidavit.verify.verify_log` in one read snapshot, with SQLite's page
+        check of the whole file (first, or beside the rows with the views): every row (leaf hash, envelope, commitment, erasures),
         every stored subtree, every checkpoint's signature and root, consistency between
         consecutive checkpoints, and with ``from_checkpoint`` (a signed note the verifier
         kept) that the log only grew since. ``key`` pins the verifier key instead of
