@@ -23,7 +23,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from affidavit import merkle, views
+from affidavit import merkle, query, views
 from affidavit.errors import AffidavitError, VerificationError
 from affidavit.ledger import Ledger, _integrated
 from affidavit.record import Kind, Record
@@ -320,3 +320,19 @@ def test_the_paired_snapshot_is_one_snapshot_while_a_writer_commits(tmp_path: Pa
     finally:
         stop.set()
         thread.join()
+
+
+@pytest.mark.parametrize("rules", [[], [("docs/d1", "finance"), ("docs", "records")]])
+@pytest.mark.parametrize("seq", [1, 2])
+def test_a_changed_function_is_caught_with_and_without_folder_rules(
+    ledger: Ledger, rules: list[tuple[str, str]], seq: int
+) -> None:
+    """The SQL pass skips the rule lookup when there are no rules: a function is then wrong
+    whenever it is set; with rules, whenever it is not the first match."""
+    query.refresh(ledger.store, rules)
+    assert _beside(ledger) == "ok"
+    with raw(Path(ledger.store.path)) as conn:
+        conn.execute("UPDATE actions SET function = 'legal' WHERE seq = ?", (seq,))
+    message = _beside(ledger)
+    assert f"actions row for seq {seq}: function differs" in message, message
+    assert message == _sequential(ledger)

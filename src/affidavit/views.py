@@ -184,7 +184,8 @@ WHERE a.seq IS NULL
         ELSE json_array({_PAYLOAD_STORED})
             IS NOT json_extract(CAST(r.payload AS TEXT), {_PAYLOAD_PATHS}) END
     OR ({_folder_of_sql("a.folder", "a.path")}) IS NOT 1
-    OR a.function IS NOT {derived.function_sql("a.path")}
+    OR a.function IS NOT (CASE WHEN EXISTS (SELECT 1 FROM function_rules)
+        THEN {derived.function_sql("a.path")} END)
 ORDER BY r.seq
 """
 
