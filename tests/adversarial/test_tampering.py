@@ -265,12 +265,14 @@ KEYS = {
     "pending": ("tool_use_id",),
     "actions": ("seq",),
     "file_state": ("path",),
+    "function_rules": ("rowid",),
 }
 WHY_NOT = {
     "actions": "the query index, rebuilt from records and payloads",
     "tool_uses": "the capture's deduplication index",
     "pending": "what a PreToolUse saw, until its PostToolUse",
     "file_state": "the capture's stat cache",
+    "function_rules": "the folder rules of affidavit.toml, copied for the index's function column",
     "blobs": "file contents, checked against their hash when diff, rollback or archive reads them",
     "checkpoints.published": "the local time a checkpoint was stored; the note itself is signed",
     "meta": "caches and local notes (created, seal_spawned, conventions, policy, actor)",
