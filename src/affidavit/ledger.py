@@ -387,12 +387,13 @@ class Ledger(Generic[StoreT]):
         """Recheck the whole ledger from its stored bytes; raise on the first failure.
 
         Runs :func:`affidavit.verify.verify_log` in one read snapshot, with SQLite's page
-        check of the whole file (first, or beside the rows with the views): every row (leaf hash, envelope, commitment, erasures),
-        every stored subtree, every checkpoint's signature and root, consistency between
-        consecutive checkpoints, and with ``from_checkpoint`` (a signed note the verifier
-        kept) that the log only grew since. ``key`` pins the verifier key instead of
-        trusting the one stored. ``views`` are the derived tables to check against the
-        verified records (:data:`affidavit.views.VIEWS`; ``affidavit verify`` passes all).
+        check of the whole file (first, or beside the rows with the views): every row (leaf
+        hash, envelope, commitment, erasures), every stored subtree, every checkpoint's
+        signature and root, consistency between consecutive checkpoints, and with
+        ``from_checkpoint`` (a signed note the verifier kept) that the log only grew since.
+        ``key`` pins the verifier key instead of trusting the one stored. ``views`` are the
+        derived tables to check against the verified records (:data:`affidavit.views.VIEWS`;
+        ``affidavit verify`` passes all).
 
         A damaged file raises :class:`LedgerCorruptError`; :func:`affidavit.salvage.salvage`
         then tells which records are still provable.
