@@ -312,12 +312,6 @@ def test_every_command_in_the_review_pack_runs(env: Env) -> None:
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report.html tells the reviewer to run `affidavit verify --from-checkpoint`, which "
-    "does not exist (the flag is --from): issue 10, finding 6; the report is another "
-    "developer's. Strict: this fails the suite once the template is fixed, to drop the mark.",
-)
 def test_every_command_in_the_review_packs_html_runs(env: Env) -> None:
     review = env.work / "review-html"
     code, _, err = affidavit(env, ["report", "--out", str(review), "--no-pdf"])
