@@ -269,6 +269,9 @@ TAMPERS = {
     # SQLite's text functions stop at a NUL: the SQL pass must still flag this row.
     "an index path with a NUL": ["UPDATE actions SET path = path || char(0) || 'x' WHERE seq = 4"],
     "an index row gone": ["DELETE FROM actions WHERE seq = 30"],
+    # SQLite's JSON functions raise on a BLOB: verify crashed instead of naming the row.
+    "a BLOB in an index user": ["UPDATE actions SET actor_user = x'7530' WHERE seq = 6"],
+    "a BLOB in an index time": ["UPDATE actions SET time = x'41' WHERE seq = 8"],
     "a payload and an index row": [
         "UPDATE records SET payload = x'7b7d' WHERE seq = 5",
         "UPDATE actions SET path = '/elsewhere' WHERE seq = 2",
@@ -289,6 +292,8 @@ def test_views_beside_the_rows_report_what_views_after_them_report(
     assert (beside == "ok") == (name == "nothing"), beside
     if name == "a payload and an index row":
         assert "record 5" in beside and "actions" not in beside
+    if name.startswith("a BLOB"):
+        assert "differs from the" in beside, beside
 
 
 def test_the_paired_snapshot_is_one_snapshot_while_a_writer_commits(tmp_path: Path) -> None:
