@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Run every benchmark at the sizes the README quotes, one after another (they are noisy
 # when run side by side on a 2-core machine), saving each one's output in bench/results/.
-#   bash scripts/bench.sh              # all of them (about 15 minutes)
+#   bash scripts/bench.sh              # all of them (about 30 minutes)
 #   bash scripts/bench.sh hook query   # just these
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || bash scripts/test.sh -q tests/test_record.py >/dev/null
 mkdir -p bench/results
-all=(ledger hook service query import export evidence scan collector)
+all=(ledger scale hook service query import export evidence scan collector)
 for name in "${@:-${all[@]}}"; do
   echo "== bench/bench_$name.py" >&2
   .venv/bin/python "bench/bench_$name.py" | tee "bench/results/$name.txt"

@@ -14,12 +14,13 @@ A record moves through three states:
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Generic, Self
+from typing import Generic, Self, cast
 
 from typing_extensions import TypeVar
 
@@ -385,13 +386,14 @@ class Ledger(Generic[StoreT]):
     ) -> VerifyReport:
         """Recheck the whole ledger from its stored bytes; raise on the first failure.
 
-        Runs :func:`affidavit.verify.verify_log` in one read snapshot, after SQLite's page
-        check of the whole file: every row (leaf hash, envelope, commitment, erasures),
-        every stored subtree, every checkpoint's signature and root, consistency between
-        consecutive checkpoints, and with ``from_checkpoint`` (a signed note the verifier
-        kept) that the log only grew since. ``key`` pins the verifier key instead of
-        trusting the one stored. ``views`` are the derived tables to check against the
-        verified records (:data:`affidavit.views.VIEWS`; ``affidavit verify`` passes all).
+        Runs :func:`affidavit.verify.verify_log` in one read snapshot, with SQLite's page
+        check of the whole file (first, or beside the rows with the views): every row (leaf
+        hash, envelope, commitment, erasures), every stored subtree, every checkpoint's
+        signature and root, consistency between consecutive checkpoints, and with
+        ``from_checkpoint`` (a signed note the verifier kept) that the log only grew since.
+        ``key`` pins the verifier key instead of trusting the one stored. ``views`` are the
+        derived tables to check against the verified records (:data:`affidavit.views.VIEWS`;
+        ``affidavit verify`` passes all).
 
         A damaged file raises :class:`LedgerCorruptError`; :func:`affidavit.salvage.salvage`
         then tells which records are still provable.
@@ -401,10 +403,17 @@ class Ledger(Generic[StoreT]):
                 f"the ledger's key {self.verifier.vkey()} is not the pinned key {key.vkey()}",
                 where="verifier key",
             )
-        self.store.check_pages()
         # One snapshot: a seal committing midway would otherwise show subtree hashes past
-        # the integrated size read at the start.
-        with self.store.snapshot():
+        # the integrated size read at the start. A SQLite file gets a second connection on
+        # the same snapshot, which checks the pages and the views beside the rows.
+        with contextlib.ExitStack() as reading:
+            beside: StoreT | None = None
+            if views and isinstance(self.store, SqliteStore):
+                # The isinstance narrows the store, not StoreT: here StoreT is SqliteStore.
+                beside = cast("StoreT", reading.enter_context(self.store.paired_snapshot()))
+            else:
+                self.store.check_pages()
+                reading.enter_context(self.store.snapshot())
             return verify_log(
                 self.store,
                 origin=self.origin,
@@ -413,6 +422,7 @@ class Ledger(Generic[StoreT]):
                 from_checkpoint=from_checkpoint,
                 progress=progress,
                 views=views,
+                views_store=beside,
             )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import zlib
 from binascii import b2a_base64
 from collections.abc import Callable, Sequence
@@ -140,33 +141,80 @@ def committed_row(
 
 _PATH = [c for c, _, _ in derived.PAYLOAD_COLUMNS].index("path")
 
+
+def _folder_of_sql(folder: str, path: str) -> str:
+    """1 when ``folder`` is ``path``'s folder (:func:`_dirname`, the contract), else 0 or NULL.
+
+    Checks the stored folder against the path instead of deriving it again: the derivation
+    (:func:`affidavit.store.derived.folder_sql`) trims with a character set as long as the
+    path, which cost as much as parsing the payload. Here: a folder is a prefix of the path
+    followed by a separator, with no separator after it; the root separator is its own
+    folder; a path without separators has the empty folder. SQLite's text functions stop at
+    a NUL, which no derived path holds (the triggers cut values there), so a path with one
+    is always flagged and the row rechecked in Python.
+    """
+    seps = "instr({x}, '/') = 0 AND instr({x}, '\\') = 0"
+    rest = f"substr({path}, length({folder}) + 2)"
+    return (
+        f"CASE WHEN {path} IS NULL OR {path} = '' THEN {folder} IS NULL "
+        f"WHEN instr(CAST({path} AS BLOB), x'00') > 0 THEN 0 "
+        f"WHEN {folder} = '' THEN {seps.format(x=path)} "
+        f"WHEN {folder} IN ('/', '\\') AND substr({path}, 1, 1) = {folder} "
+        f"AND {seps.format(x=f'substr({path}, 2)')} THEN 1 "
+        f"ELSE substr({path}, 1, length({folder})) = {folder} "
+        f"AND substr({path}, length({folder}) + 1, 1) IN ('/', '\\') "
+        f"AND {seps.format(x=rest)} END"
+    )
+
+
 _PAYLOAD_PATHS = ", ".join(f"'{p}'" for _, p, _ in derived.PAYLOAD_COLUMNS)
 _PAYLOAD_STORED = ", ".join(f"a.{c}" for c, _, _ in derived.PAYLOAD_COLUMNS)
 _ENVELOPE_PATHS = ", ".join(f"'$.{c}'" for c in derived.ENVELOPE_COLUMNS)
 _ENVELOPE_STORED = ", ".join(f"a.{c}" for c in derived.ENVELOPE_COLUMNS)
 
-_FLAGGED = f"""
+
+def _json_differs(stored: str, json_text: str, paths: str, *, guarded: bool) -> str:
+    """``json_array(stored) IS NOT json_extract(json_text, paths)``: SQLite's JSON functions
+    raise on a BLOB, so the guarded form flags a row holding one before comparing."""
+    compare = f"json_array({stored}) IS NOT json_extract({json_text}, {paths})"
+    if not guarded:
+        return compare
+    blobs = ", ".join(f"typeof({c})" for c in stored.split(", "))
+    return f"(CASE WHEN 'blob' IN ({blobs}) THEN 1 ELSE {compare} END)"
+
+
+def _flagged_sql(*, guarded: bool) -> str:
+    """The rows that may disagree with their record, for the Python recheck."""
+    leaf = _json_differs(_ENVELOPE_STORED, "CAST(r.leaf AS TEXT)", _ENVELOPE_PATHS, guarded=guarded)
+    payload = _json_differs(
+        _PAYLOAD_STORED, "CAST(r.payload AS TEXT)", _PAYLOAD_PATHS, guarded=guarded
+    )
+    return f"""
 SELECT r.seq, r.leaf, r.leaf_hash, r.payload, a.seq IS NOT NULL
 FROM records r LEFT JOIN actions a ON a.seq = r.seq
 WHERE a.seq IS NULL
     OR a.leaf_hash IS NOT lower(hex(r.leaf_hash))
-    OR json_array({_ENVELOPE_STORED})
-        IS NOT json_extract(CAST(r.leaf AS TEXT), {_ENVELOPE_PATHS})
+    OR {leaf}
     OR a.erased IS NOT (r.payload IS NULL)
     OR CASE WHEN r.payload IS NULL
         THEN coalesce({_PAYLOAD_STORED}, a.folder, a.function) IS NOT NULL
-        ELSE json_array({_PAYLOAD_STORED})
-            IS NOT json_extract(CAST(r.payload AS TEXT), {_PAYLOAD_PATHS}) END
-    OR a.folder IS NOT ({derived.folder_sql("a.path")})
-    OR a.function IS NOT {derived.function_sql("a.path")}
+        ELSE {payload} END
+    OR ({_folder_of_sql("a.folder", "a.path")}) IS NOT 1
+    OR a.function IS NOT (CASE WHEN EXISTS (SELECT 1 FROM function_rules)
+        THEN {derived.function_sql("a.path")} END)
 ORDER BY r.seq
 """
 
 
-def check_actions(store: SqliteStore) -> int:
-    """Check the ``actions`` index row by row; returns the number of rows checked."""
+_FLAGGED = _flagged_sql(guarded=False)
+# Only when the fast form meets a BLOB (a hand edit): typeof() on every column costs.
+_FLAGGED_GUARDED = _flagged_sql(guarded=True)
+
+
+def _recheck_flagged(store: SqliteStore, flagged: str) -> None:
+    """Rederive each flagged row in Python; raise naming the first that truly differs."""
     conn = store.connection
-    for seq, leaf, leaf_hash, payload, present in conn.execute(_FLAGGED):
+    for seq, leaf, leaf_hash, payload, present in conn.execute(flagged):
         where = f"actions row for seq {seq}"
         if not present:
             raise VerificationError(f"{where} is missing from the index", where=where)
@@ -183,6 +231,17 @@ def check_actions(store: SqliteStore) -> int:
                     else "committed payload"
                 )
                 raise VerificationError(f"{where}: {column} differs from the {source}", where=where)
+
+
+def check_actions(store: SqliteStore) -> int:
+    """Check the ``actions`` index row by row; returns the number of rows checked."""
+    try:
+        _recheck_flagged(store, _FLAGGED)
+    except sqlite3.OperationalError as e:
+        if "BLOB" not in str(e):
+            raise
+        _recheck_flagged(store, _FLAGGED_GUARDED)
+    conn = store.connection
     extra = conn.execute(
         "SELECT a.seq FROM actions a WHERE NOT EXISTS "
         "(SELECT 1 FROM records r WHERE r.seq = a.seq) LIMIT 1"

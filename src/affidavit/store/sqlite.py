@@ -299,6 +299,44 @@ class SqliteStore:
         finally:
             self.rollback()  # nothing was written: ending the read is all it does
 
+    @contextlib.contextmanager
+    def paired_snapshot(self) -> Iterator[SqliteStore]:
+        """:meth:`snapshot` on this connection and on a second, read-only one (yielded, for
+        one other thread) that reads the very same committed state, so checks can run side
+        by side. Both read transactions begin after a moment A; if the second connection's
+        ``data_version`` moved since A, a writer committed in between, and both begin again.
+        """
+        from pathlib import Path
+
+        uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        twin = SqliteStore(conn, self.path)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            while True:
+                try:
+                    before = conn.execute("PRAGMA data_version").fetchone()
+                    for c in (self._conn, conn):
+                        c.execute("BEGIN DEFERRED")
+                        c.execute("SELECT count(*) FROM meta").fetchone()  # the snapshot
+                    if conn.execute("PRAGMA data_version").fetchone() == before:
+                        break
+                except sqlite3.DatabaseError:
+                    self.rollback()
+                    self.check_pages()  # name the damage, if that is what it is
+                    raise
+                self.rollback()
+                twin.rollback()
+            yield twin
+        finally:
+            self.rollback()
+            twin.rollback()
+            twin.close()
+
+    def interrupt(self) -> None:
+        """Stop the statement running on this connection (callable from another thread)."""
+        self._conn.interrupt()
+
     # -- meta -------------------------------------------------------------------------------
 
     def meta(self, key: str) -> str | None:

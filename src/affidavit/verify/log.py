@@ -4,25 +4,30 @@
 streaming pass, then checks every checkpoint (signature, root, consistency with the one
 before) and a checkpoint the caller kept, then the derived views it is given
 (:mod:`affidavit.views`), all inside the caller's one read snapshot.
+
+Given a second store open on that same snapshot, the page check and the views run on it
+in a worker thread while the rows are checked (:mod:`affidavit.verify.beside`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import islice
 from typing import TypeVar
 
 from affidavit import merkle
 from affidavit.errors import ConsistencyError, InputError, VerificationError
 from affidavit.note import Checkpoint, Verifier, open_checkpoint
 from affidavit.store.log import LogStore
+from affidavit.verify.beside import Beside
 from affidavit.verify.rows import RowCheck
 from affidavit.verify.tree import TreeCheck
 
 Progress = Callable[[int], None]
 S = TypeVar("S", bound=LogStore)
 
-_PROGRESS_EVERY = 4_096
+_BATCH = 4_096  # rows checked per step; also how often progress is reported
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,20 +62,57 @@ def verify_log(
     from_checkpoint: str | None = None,
     progress: Progress | None = None,
     views: Sequence[tuple[str, Callable[[S], int]]] = (),
+    views_store: S | None = None,
 ) -> VerifyReport:
     """Recheck a ledger's store from its bytes; raise on the first failure.
 
     Call inside one read snapshot of ``store``. ``integrated`` is the size the store says
     was integrated; ``verifier`` the key checkpoints must be signed with.
+
+    ``views_store``, a second store on the same snapshot, moves the medium check
+    (``check_pages``, which the caller otherwise runs first) and the views into a worker
+    thread beside the rows (:mod:`affidavit.verify.beside`).
     """
+    beside = None if views_store is None else Beside(views_store, views)
+    try:
+        report = _verify_log(
+            store,
+            origin=origin,
+            verifier=verifier,
+            integrated=integrated,
+            from_checkpoint=from_checkpoint,
+            progress=progress,
+        )
+    except BaseException as e:
+        damage = None if beside is None else beside.cancel()
+        if damage is not None:
+            raise damage from e
+        raise
+    if beside is not None:
+        checked = beside.result()
+    else:
+        checked = tuple((name, check(store)) for name, check in views)
+    return replace(report, views=checked)
+
+
+def _verify_log(
+    store: LogStore,
+    *,
+    origin: str,
+    verifier: Verifier,
+    integrated: int,
+    from_checkpoint: str | None,
+    progress: Progress | None,
+) -> VerifyReport:
     checkpoints = [(s, n) for s, n, _ in store.checkpoints()]
     rows = RowCheck()
     tree = TreeCheck(store.nodes_at, [s for s, _ in checkpoints])
-    for seq, leaf, stored_hash, salt, body in store.records():
-        h = rows.add(seq, leaf, stored_hash, salt, body)
-        if seq < integrated:
-            tree.add(h)
-        if progress is not None and rows.expected % _PROGRESS_EVERY == 0:
+    stream = store.records()
+    while batch := list(islice(stream, _BATCH)):
+        first = rows.expected
+        hashes = rows.add_batch(batch)
+        tree.add_batch(hashes[: max(0, integrated - first)])
+        if progress is not None:
             progress(rows.expected)
     tree.finish()
     if rows.expected < integrated:
@@ -107,7 +149,6 @@ def verify_log(
     from_size = None
     if from_checkpoint is not None:
         from_size = _verify_from(store, from_checkpoint, verifier, previous)
-    checked = tuple((name, check(store)) for name, check in views)
     return VerifyReport(
         records=rows.expected,
         erased=len(rows.erased),
@@ -116,7 +157,6 @@ def verify_log(
         tree_size=previous.size if previous else 0,
         root=previous.root if previous else merkle.EMPTY_ROOT,
         from_size=from_size,
-        views=checked,
     )
 
 

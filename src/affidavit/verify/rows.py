@@ -14,6 +14,7 @@ For every row (seq, leaf, leaf hash, salt, payload), streamed in seq order:
 from __future__ import annotations
 
 from binascii import b2a_base64
+from collections.abc import Iterable
 from hashlib import sha256
 
 from affidavit import merkle
@@ -22,6 +23,8 @@ from affidavit.record import read_leaf
 from affidavit.verify.erasure import erased_by
 
 _ERASURE = "erasure"
+
+RawRow = tuple[int, object, object, object, object]
 
 
 class RowCheck:
@@ -70,6 +73,44 @@ class RowCheck:
         if kind == _ERASURE:
             self.erasures.update(erased_by(seq, source, body))
         return h
+
+    def add_batch(self, rows: Iterable[RawRow]) -> list[bytes]:
+        """:meth:`add` each row in order, in fewer Python steps; returns their leaf hashes.
+
+        The fast path settles only a live, whole, non-erasure row in sequence whose hashes
+        all match; every other row (a gap, a damaged row, an erased or erasure record, any
+        mismatch) goes through :meth:`add`, so each outcome and message is :meth:`add`'s.
+        """
+        hashes: list[bytes] = []
+        keep = hashes.append
+        leaf_hash, parse, encode = merkle.leaf_hash, read_leaf, b2a_base64
+        expected = self.expected
+        for row in rows:
+            seq, leaf, stored_hash, salt, body = row
+            if (
+                seq == expected
+                and type(leaf) is bytes
+                and type(stored_hash) is bytes
+                and type(salt) is bytes
+                and type(body) is bytes
+                and (h := leaf_hash(leaf)) == stored_hash
+            ):
+                try:
+                    commitment, kind, _, _ = parse(leaf)
+                except InputError:
+                    kind = _ERASURE  # add() raises the precise error
+                if (
+                    kind != _ERASURE
+                    and encode(sha256(salt + body).digest(), newline=False) == commitment
+                ):
+                    keep(h)
+                    expected += 1
+                    continue
+            self.expected = expected
+            keep(self.add(*row))
+            expected = self.expected
+        self.expected = expected
+        return hashes
 
     def finish(self) -> None:
         """Every missing payload must be named by an erasure record."""

@@ -8,7 +8,8 @@ keeps the root at every size where a checkpoint was published.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import NoReturn
 
 from affidavit import merkle
 from affidavit.errors import VerificationError
@@ -37,6 +38,19 @@ class TreeCheck:
         if len(self._batch) >= _CHUNK or self.size + len(self._batch) == self._next_stop:
             self.flush()
 
+    def add_batch(self, leaf_hashes: Sequence[bytes]) -> None:
+        """:meth:`add` each hash in order, a slice at a time (a flush still lands exactly
+        on every checkpoint size)."""
+        at, end = 0, len(leaf_hashes)
+        while at < end:
+            room = _CHUNK - len(self._batch)
+            if self._next_stop > 0:
+                room = min(room, self._next_stop - self.size - len(self._batch))
+            self._batch.extend(leaf_hashes[at : at + room])
+            at += room
+            if len(self._batch) >= _CHUNK or self.size + len(self._batch) == self._next_stop:
+                self.flush()
+
     def flush(self) -> None:
         if not self._batch:
             return
@@ -55,23 +69,27 @@ class TreeCheck:
 
     def _check(self, nodes: list[tuple[int, int, bytes]]) -> None:
         assert self._nodes_at is not None
+        levels = self._levels
         for level, idx, h in nodes:
-            cursor = self._levels.get(level)
+            cursor = levels.get(level)
             if cursor is None:
-                cursor = self._levels[level] = self._nodes_at(level)
+                cursor = levels[level] = self._nodes_at(level)
             stored = next(cursor, None)
-            first = idx << level
-            where = f"subtree (level {level}, index {idx})"
-            span = f"records {first}..{first + (1 << level) - 1}"
-            if stored is None or stored[0] != idx:
-                raise VerificationError(f"{where} over {span} is missing", where=where)
-            if stored[1] != h:
-                raise VerificationError(
-                    f"{where} does not match {span} under it: a record or the stored hash "
-                    "was changed",
-                    where=where,
-                )
-            self.nodes += 1
+            if stored is None or stored[0] != idx or stored[1] != h:
+                self._fail(level, idx, stored)
+        self.nodes += len(nodes)
+
+    @staticmethod
+    def _fail(level: int, idx: int, stored: tuple[int, bytes] | None) -> NoReturn:
+        first = idx << level
+        where = f"subtree (level {level}, index {idx})"
+        span = f"records {first}..{first + (1 << level) - 1}"
+        if stored is None or stored[0] != idx:
+            raise VerificationError(f"{where} over {span} is missing", where=where)
+        raise VerificationError(
+            f"{where} does not match {span} under it: a record or the stored hash was changed",
+            where=where,
+        )
 
     def finish(self) -> None:
         """After the last leaf: no stored subtree may lie beyond the folded tree."""
