@@ -122,8 +122,8 @@ def main() -> None:
         t = time.perf_counter()
         query.refresh(ledger.store)
         print(
-            f"actions index, cold refresh of {args.records:,} records: "
-            f"{time.perf_counter() - t:.2f} s (once per ledger, incremental after)"
+            f"folder rules applied to the index of {args.records:,} records: "
+            f"{time.perf_counter() - t:.2f} s (again only when the rules change)"
         )
         for label, window in (("pack", False), ("pack --window-complete", True)):
             out = folder / ("window.zip" if window else "pack.zip")

@@ -163,7 +163,7 @@ def main() -> None:
         t_publish = time.perf_counter() - t
         del records
         pipeline = t_append + t_integrate + t_publish
-        ledger.store.purge_wal()
+        ledger.store.purge_erased()
         disk = path.stat().st_size
 
         hash_rate = rate(n, base_hash)
