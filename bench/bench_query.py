@@ -4,9 +4,9 @@
 
 Measures, on one ledger: applying the folder rules to every row of the `actions` index
 (the rows themselves are written by triggers with each record; the rules are applied again
-only when they change), `log --path <folder>` and `log --by function` through the real CLI code (rows
-written to /dev/null), and, as the baseline in the same run, a bare `SELECT count(*)` over
-the same table (the floor for any full scan in SQLite).
+only when they change), `log --path <folder>` and `log --by function` through the real CLI
+code (rows written to /dev/null), and, as the baseline in the same run, a bare
+`SELECT count(*)` over the same table (the floor for any full scan in SQLite).
 """
 
 from __future__ import annotations

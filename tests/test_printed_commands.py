@@ -99,7 +99,8 @@ def hook_options() -> dict[str, click.Option]:
     the capture path's own."""
     from affidavit.capture.options import _OPTIONS
 
-    return {name: click.Option([name]) for name in _OPTIONS}
+    # --help / -h are answered before the hook reads anything (affidavit.cli.main).
+    return {name: click.Option([name]) for name in (*_OPTIONS, "--help", "-h")}
 
 
 def resolve(line: str) -> Resolved:
