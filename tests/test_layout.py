@@ -58,6 +58,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "affidavit.files",
             "affidavit.locations",
             "affidavit.config",
+            "affidavit.config_starter",
             "affidavit.subtree",
             "affidavit.detect",
             "affidavit.capture.redact",
