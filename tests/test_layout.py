@@ -67,7 +67,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("store", ("affidavit.store",)),
     ("verify", ("affidavit.verify", "affidavit.salvage")),
-    ("ledger", ("affidavit.ledger", "affidavit.signing", "affidavit")),
+    ("ledger", ("affidavit.ledger", "affidavit.ledger_results", "affidavit.signing", "affidavit")),
     (
         "capture, query, evidence, export",
         (
