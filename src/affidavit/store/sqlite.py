@@ -40,7 +40,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from affidavit import merkle
 from affidavit.errors import LedgerCorruptError
 from affidavit.store import sqlite_file
-from affidavit.store.damage import damaged
+from affidavit.store.damage import clear_damage, damaged, summary, wal_damage
 from affidavit.store.sqlite_file import BUSY_TIMEOUT_MS as BUSY_TIMEOUT_MS
 from affidavit.store.sqlite_file import SCHEMA as SCHEMA
 
@@ -84,7 +84,23 @@ class SqliteStore:
         append) the last records. ``check_pages=True`` adds SQLite's page check of the whole
         file (``affidavit verify`` and ``status --check`` run it).
         """
-        return cls(sqlite_file.open_file(path, readonly=readonly, check_pages=check_pages), path)
+        conn, schema = sqlite_file.open_file(path, readonly=readonly)
+        store = cls(conn, path)
+        if schema != str(SCHEMA):
+            problems = store.page_problems()
+            store.close()
+            if problems:
+                raise damaged(path, summary(problems), note=False)
+            raise LedgerCorruptError(f"{path} has no Affidavit schema {SCHEMA} marker")
+        try:
+            if not readonly and check_pages:
+                store.check_pages()
+            if not readonly:
+                sqlite_file.ensure_derived(conn)
+        except BaseException:
+            store.close()
+            raise
+        return store
 
     def page_problems(self) -> list[str]:
         """What SQLite's ``PRAGMA quick_check`` finds wrong with the file (empty: nothing).
@@ -98,7 +114,13 @@ class SqliteStore:
 
         Also rereads the WAL header. A file found whole clears an earlier damage note.
         """
-        sqlite_file.check_file_pages(self._conn, self.path)
+        problem = wal_damage(self.path)
+        if problem is not None:
+            raise damaged(self.path, problem)
+        problems = self.page_problems()
+        if problems:
+            raise damaged(self.path, summary(problems))
+        clear_damage(self.path)
 
     @property
     def connection(self) -> sqlite3.Connection:

@@ -18,12 +18,10 @@ from affidavit.errors import LedgerCorruptError, LedgerExistsError, LedgerNotFou
 from affidavit.store import derived
 from affidavit.store.damage import (
     CHECK_LIMIT,
-    clear_damage,
     damage_note,
     damaged,
     file_header_problem,
     read_note,
-    summary,
     wal_damage,
 )
 
@@ -119,8 +117,9 @@ def create_file(path: StrPath, meta: dict[str, str]) -> sqlite3.Connection:
     return conn
 
 
-def open_file(path: StrPath, *, readonly: bool, check_pages: bool) -> sqlite3.Connection:
-    """Open a ledger file, refusing a damaged one; see :meth:`SqliteStore.open`."""
+def open_file(path: StrPath, *, readonly: bool) -> tuple[sqlite3.Connection, object]:
+    """Connect to a ledger file after the checks that must come first (see
+    :meth:`SqliteStore.open`); returns the connection and the schema marker as stored."""
     if not os.path.isfile(path):
         raise LedgerNotFoundError(
             f"no ledger at {path}; create one with `affidavit init` "
@@ -153,21 +152,7 @@ def open_file(path: StrPath, *, readonly: bool, check_pages: bool) -> sqlite3.Co
         if problem is not None:
             raise damaged(path, problem, note=False) from e
         raise LedgerCorruptError(f"{path} is not a readable Affidavit ledger: {e}") from e
-    if version is None or version[0] != str(SCHEMA):
-        problems = page_problems(conn)
-        conn.close()
-        if problems:
-            raise damaged(path, summary(problems), note=False)
-        raise LedgerCorruptError(f"{path} has no Affidavit schema {SCHEMA} marker")
-    try:
-        if not readonly and check_pages:
-            check_file_pages(conn, os.fspath(path))
-        if not readonly:
-            ensure_derived(conn)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
+    return conn, None if version is None else version[0]
 
 
 def ensure_derived(conn: sqlite3.Connection) -> None:
@@ -204,17 +189,3 @@ def page_problems(conn: sqlite3.Connection) -> list[str]:
         return [str(e)]
     found = [line for (text,) in rows for line in str(text).splitlines()]
     return [] if found == ["ok"] else [p for p in found if not p.startswith("*** ")]
-
-
-def check_file_pages(conn: sqlite3.Connection, path: str) -> None:
-    """Raise :class:`LedgerCorruptError` naming the damage if any page is damaged.
-
-    Also rereads the WAL header. A file found whole clears an earlier damage note.
-    """
-    problem = wal_damage(path)
-    if problem is not None:
-        raise damaged(path, problem)
-    problems = page_problems(conn)
-    if problems:
-        raise damaged(path, summary(problems))
-    clear_damage(path)
