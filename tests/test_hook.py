@@ -664,11 +664,11 @@ def test_missing_ledger_spools_and_replays(tmp_path: Path) -> None:
     seal_and_verify(ledger)
 
 
-# The busy timeout is 30 s (store/sqlite.py BUSY_TIMEOUT_MS): this driver runs the real hook
+# The busy timeout is 30 s (store/sqlite_file.py BUSY_TIMEOUT_MS): this driver runs the real hook
 # entry with a shorter one, so that the test holds the lock for longer than the timeout
 # without waiting 30 s.
 SHORT_BUSY = (
-    "import sys, affidavit.store.sqlite as s; s.BUSY_TIMEOUT_MS = int(sys.argv[1]); "
+    "import sys, affidavit.store.sqlite_file as s; s.BUSY_TIMEOUT_MS = int(sys.argv[1]); "
     "from affidavit.cli import main; main(['hook', *sys.argv[2:]])"
 )
 

@@ -38,7 +38,7 @@ SQL_OWNERS = (
     # connection to capture/state.py and the capture writer, as the hook does in direct mode.
     "affidavit.service",
 )
-SQL_OWNERS_EXACT = ("affidavit.salvage",)
+SQL_OWNERS_EXACT = ("affidavit.salvage", "affidavit.salvage_tree")
 SQL_CALLS = frozenset({"execute", "executemany", "executescript"})
 
 # Lowest first. A module belongs to the layer of its longest matching prefix. DESIGN.md
@@ -58,6 +58,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "affidavit.files",
             "affidavit.locations",
             "affidavit.config",
+            "affidavit.config_starter",
             "affidavit.subtree",
             "affidavit.detect",
             "affidavit.capture.redact",
@@ -65,8 +66,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("store", ("affidavit.store",)),
-    ("verify", ("affidavit.verify", "affidavit.salvage")),
-    ("ledger", ("affidavit.ledger", "affidavit.signing", "affidavit")),
+    ("verify", ("affidavit.verify", "affidavit.salvage", "affidavit.salvage_tree")),
+    ("ledger", ("affidavit.ledger", "affidavit.ledger_results", "affidavit.signing", "affidavit")),
     (
         "capture, query, evidence, export",
         (

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Generic, Self, cast
@@ -32,6 +31,9 @@ from affidavit.errors import (
     VerificationError,
 )
 from affidavit.keys import FileSigner, write_key_file
+from affidavit.ledger_results import ConsistencyProof as ConsistencyProof
+from affidavit.ledger_results import InclusionProof as InclusionProof
+from affidavit.ledger_results import Status as Status
 from affidavit.note import Checkpoint, NoteSigner, Signer, Verifier, sign_checkpoint
 from affidavit.record import Envelope, Kind, Record, format_time
 from affidavit.store.log import LogStore, Row
@@ -47,38 +49,6 @@ _INTEGRATE_CHUNK = 65_536
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-# -- results --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class InclusionProof:
-    index: int
-    tree_size: int
-    leaf_hash: bytes
-    proof: tuple[bytes, ...]
-    checkpoint: str
-
-
-@dataclass(frozen=True, slots=True)
-class ConsistencyProof:
-    size1: int
-    size2: int
-    proof: tuple[bytes, ...]
-    checkpoint: str
-
-
-@dataclass(frozen=True, slots=True)
-class Status:
-    origin: str
-    vkey: str
-    size: int
-    integrated: int
-    published: int
-    last_checkpoint: str | None
-    last_published_at: str | None
-    erased: int
 
 
 # -- the ledger -----------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import shutil
 import sqlite3
 import tempfile
 from binascii import b2a_base64
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from hashlib import sha256
@@ -41,6 +41,8 @@ from affidavit import merkle
 from affidavit.errors import AffidavitError, InputError, LedgerCorruptError
 from affidavit.note import Checkpoint, Verifier, open_checkpoint
 from affidavit.record import read_leaf
+from affidavit.salvage_tree import RebuiltTree, ranges_of
+from affidavit.salvage_tree import describe as describe
 from affidavit.store import pages
 from affidavit.store.damage import SQLITE_MAGIC, file_header_problem, wal_damage
 
@@ -98,7 +100,9 @@ def salvage(
             )
         if verifier is None:
             found.append("the verifier key is unreadable: checkpoints cannot be checked")
-        tree = _Tree(conn, leaves, max((cp.size for cp, _, _ in good), default=0))
+        tree = RebuiltTree(
+            conn, leaves.hashes, leaves.ok, max((cp.size for cp, _, _ in good), default=0)
+        )
     # The last good checkpoint: of those whose root is rebuilt, the one that proves the
     # most records, the newest of equals (an older one can prove no more than its size).
     chosen: tuple[Checkpoint, str] | None = None
@@ -126,12 +130,12 @@ def salvage(
         path=str(path),
         damage=tuple(dict.fromkeys(found)),
         records=leaves.count,
-        unreadable=_ranges(bytes(1 - ok for ok in leaves.ok)),
+        unreadable=ranges_of(bytes(1 - ok for ok in leaves.ok)),
         checkpoint=chosen[0] if chosen else None,
         note=chosen[1] if chosen else None,
-        provable=_ranges(provable),
-        unproven=_ranges(bytes(ok & (1 - p) for ok, p in zip(leaves.ok, provable, strict=True))),
-        payload_damaged=_ranges(leaves.payload_damaged_below(chosen[0].size if chosen else 0)),
+        provable=ranges_of(provable),
+        unproven=ranges_of(bytes(ok & (1 - p) for ok, p in zip(leaves.ok, provable, strict=True))),
+        payload_damaged=ranges_of(leaves.payload_damaged_below(chosen[0].size if chosen else 0)),
         rejected=tuple(sorted(rejected, reverse=True)),
         advice=advice,
     )
@@ -368,106 +372,3 @@ def _intact(leaf: bytes, stored: bytes) -> bytes | None:
 def _last_seq(conn: sqlite3.Connection) -> int:
     sql = "SELECT seq FROM records WHERE seq < ? ORDER BY seq DESC LIMIT 1"
     return next((row[0] for row in _keyed(conn, sql, 1 << 62, "<")), -1)
-
-
-# -- the tree -------------------------------------------------------------------------------
-
-
-class _Tree:
-    """RFC 9162 subtree hashes over the first ``size`` leaves, rebuilt from readable data.
-
-    ``levels[k]`` packs the hash of every complete subtree of level k (``known`` marks
-    which are known). A hash is computed from its two children when both are known, else
-    read from the stored ``nodes`` table; ``stand_ins`` lists the subtrees read that way.
-    """
-
-    def __init__(self, conn: sqlite3.Connection, leaves: _Leaves, size: int) -> None:
-        size = min(size, leaves.count)
-        self.size = size
-        self.levels = [bytes(leaves.hashes[: 32 * size])]
-        self.known = [bytes(leaves.ok[:size])]
-        self.stand_ins: list[tuple[int, int]] = []
-        level = 0
-        while (size >> (level + 1)) > 0:
-            below, known_below = self.levels[level], self.known[level]
-            count = size >> (level + 1)
-            hashes, known = bytearray(32 * count), bytearray(count)
-            for i in range(count):
-                if known_below[2 * i] and known_below[2 * i + 1]:
-                    hashes[32 * i : 32 * i + 32] = merkle.node_hash(
-                        below[64 * i : 64 * i + 32], below[64 * i + 32 : 64 * i + 64]
-                    )
-                    known[i] = 1
-                    continue
-                stored = _stored_node(conn, level + 1, i)
-                if stored is not None:
-                    hashes[32 * i : 32 * i + 32] = stored
-                    known[i] = 1
-                    self.stand_ins.append((level + 1, i))
-            self.levels.append(bytes(hashes))
-            self.known.append(bytes(known))
-            level += 1
-
-    def check(self, cp: Checkpoint) -> str | None:
-        """Why ``cp``'s root cannot be rebuilt from the readable data, or None if it is."""
-        if cp.size == 0:
-            return None if cp.root == merkle.EMPTY_ROOT else "an empty tree with a wrong root"
-        if cp.size > self.size:
-            return f"it covers {cp.size} records, only {self.size} are known"
-        frontier = []
-        for level, idx in merkle.subtrees(0, cp.size):
-            if not self.known[level][idx]:
-                first = idx << level
-                return (
-                    f"records {first}..{first + (1 << level) - 1} and the subtree hash over "
-                    "them are unreadable, so its root cannot be rebuilt"
-                )
-            frontier.append(self.levels[level][32 * idx : 32 * idx + 32])
-        if merkle.fold(frontier) != cp.root:
-            return "the readable records and subtree hashes do not hash to its root"
-        return None
-
-    def provable(self, size: int) -> bytes:
-        """Mask of the intact leaves below ``size`` whose audit path is rebuilt: no stand-in
-        lies above them."""
-        cut = bytearray(self.known[0][:size])
-        for level, idx in self.stand_ins:
-            first, end = idx << level, (idx + 1) << level
-            if end <= size:
-                cut[first:end] = bytes(end - first)
-        return bytes(cut)
-
-
-def _stored_node(conn: sqlite3.Connection, level: int, idx: int) -> bytes | None:
-    try:
-        row = conn.execute(
-            "SELECT hash FROM nodes WHERE level = ? AND idx = ?", (level, idx)
-        ).fetchone()
-    except sqlite3.DatabaseError:
-        return None
-    if row is None or type(row[0]) is not bytes or len(row[0]) != 32:
-        return None
-    return bytes(row[0])
-
-
-# -- ranges ---------------------------------------------------------------------------------
-
-
-def _ranges(mask: bytes | bytearray) -> tuple[range, ...]:
-    """The runs of non-zero bytes in ``mask``, as ranges of their indexes."""
-    out: list[range] = []
-    start = None
-    for i, bit in enumerate(mask):
-        if bit and start is None:
-            start = i
-        elif not bit and start is not None:
-            out.append(range(start, i))
-            start = None
-    if start is not None:
-        out.append(range(start, len(mask)))
-    return tuple(out)
-
-
-def describe(ranges: Sequence[range]) -> str:
-    """``0..995, 1000..1999`` (inclusive, as the CLI prints seq ranges)."""
-    return ", ".join(str(r.start) if len(r) == 1 else f"{r.start}..{r[-1]}" for r in ranges)

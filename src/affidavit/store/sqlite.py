@@ -25,7 +25,7 @@ file's header and its write-ahead log's; a writable open also runs SQLite's
 ``PRAGMA quick_check`` over every page, unless the caller cannot afford O(file size) per call
 (the hook, the query index) and opts out with ``check_pages=False``: such stores refuse while
 a damage note lies beside the ledger, and every append first rereads the last records, where
-a torn write lands.
+a torn write lands. Opening, creating and those checks are in :mod:`affidavit.store.sqlite_file`.
 
 Only the standard library: the capture hook appends through this module directly.
 """
@@ -38,74 +38,17 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 
 from affidavit import merkle
-from affidavit.errors import LedgerCorruptError, LedgerExistsError, LedgerNotFoundError
-from affidavit.store import derived
-from affidavit.store.damage import (
-    CHECK_LIMIT,
-    clear_damage,
-    damage_note,
-    damaged,
-    file_header_problem,
-    read_note,
-    summary,
-    wal_damage,
-)
+from affidavit.errors import LedgerCorruptError
+from affidavit.store import sqlite_file
+from affidavit.store.damage import clear_damage, damaged, summary, wal_damage
+from affidavit.store.sqlite_file import BUSY_TIMEOUT_MS as BUSY_TIMEOUT_MS
+from affidavit.store.sqlite_file import SCHEMA as SCHEMA
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
     StrPath = str | os.PathLike[str]
-
-SCHEMA = 1
-BUSY_TIMEOUT_MS = 30_000
-
-_DDL = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE records (
-    seq INTEGER PRIMARY KEY,
-    leaf BLOB NOT NULL,
-    leaf_hash BLOB NOT NULL,
-    salt BLOB,
-    payload BLOB
-);
-CREATE TABLE nodes (
-    level INTEGER NOT NULL,
-    idx INTEGER NOT NULL,
-    hash BLOB NOT NULL,
-    PRIMARY KEY (level, idx)
-) WITHOUT ROWID;
-CREATE TABLE checkpoints (
-    size INTEGER PRIMARY KEY,
-    note TEXT NOT NULL,
-    published TEXT NOT NULL
-);
-CREATE TABLE blobs (
-    sha256 TEXT PRIMARY KEY,
-    size INTEGER NOT NULL,
-    codec TEXT NOT NULL,
-    data BLOB NOT NULL
-);
-CREATE TABLE tool_uses (
-    tool_use_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    source TEXT NOT NULL,
-    kind TEXT NOT NULL
-);
-CREATE INDEX tool_uses_id ON tool_uses (tool_use_id);
-CREATE TABLE pending (
-    tool_use_id TEXT PRIMARY KEY,
-    created TEXT NOT NULL,
-    state BLOB NOT NULL
-);
-CREATE TABLE file_state (
-    path TEXT PRIMARY KEY,
-    size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    inode INTEGER NOT NULL,
-    sha256 TEXT NOT NULL
-);
-"""
 
 Row = tuple[int, bytes, bytes, bytes | None, bytes | None]
 
@@ -123,43 +66,12 @@ class SqliteStore:
         self._conn = conn
         self.path = os.fspath(path)
 
-    # -- opening ----------------------------------------------------------------------------
-
-    @classmethod
-    def _connect(cls, path: StrPath) -> sqlite3.Connection:
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
-        # Erased payloads and forgotten blobs are overwritten on disk, not just unlinked.
-        conn.execute("PRAGMA secure_delete = ON")
-        return conn
+    # -- opening (the work is in sqlite_file) -----------------------------------------------
 
     @classmethod
     def create(cls, path: StrPath, meta: dict[str, str]) -> SqliteStore:
         """Create a new ledger file; refuses to touch an existing one."""
-        if os.path.lexists(path):
-            raise LedgerExistsError(f"a ledger already exists at {path}; not overwriting it")
-        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
-        # 0600 before SQLite opens it: SQLite gives the -wal and -shm files the same mode.
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        conn = cls._connect(path)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for statement in _DDL.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            for statement in derived.statements(derived.ACTIONS_DDL + derived.TRIGGERS):
-                conn.execute(statement)
-            rows = {"schema": str(SCHEMA), "integrated": "0", **meta}
-            conn.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.close()
-            if os.path.exists(path):
-                os.unlink(path)
-            raise
-        return cls(conn, path)
+        return cls(sqlite_file.create_file(path, meta), path)
 
     @classmethod
     def open(
@@ -172,40 +84,9 @@ class SqliteStore:
         append) the last records. ``check_pages=True`` adds SQLite's page check of the whole
         file (``affidavit verify`` and ``status --check`` run it).
         """
-        if not os.path.isfile(path):
-            raise LedgerNotFoundError(
-                f"no ledger at {path}; create one with `affidavit init` "
-                "or choose another with --ledger / AFFIDAVIT_LEDGER"
-            )
-        # Before connecting: a writable connection would make an empty file a new database,
-        # and its last close would drop a damaged WAL for good.
-        problem = file_header_problem(path, page_count=False) or wal_damage(path)
-        if problem is not None:
-            raise damaged(path, problem, note=False)
-        if not readonly and os.path.exists(damage_note(path)):
-            raise LedgerCorruptError(read_note(path))
-        conn: sqlite3.Connection | None = None
-        try:
-            if readonly:
-                from pathlib import Path
-
-                uri = Path(path).resolve().as_uri() + "?mode=ro"
-                conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
-                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            else:
-                conn = cls._connect(path)
-            version = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-        except sqlite3.DatabaseError as e:
-            if conn is not None:
-                conn.close()
-            # No damage note: every open finds this again, cheaply, and the file may not
-            # even be a ledger (a wrong --ledger path).
-            problem = file_header_problem(path)
-            if problem is not None:
-                raise damaged(path, problem, note=False) from e
-            raise LedgerCorruptError(f"{path} is not a readable Affidavit ledger: {e}") from e
+        conn, schema = sqlite_file.open_file(path, readonly=readonly)
         store = cls(conn, path)
-        if version is None or version[0] != str(SCHEMA):
+        if schema != str(SCHEMA):
             problems = store.page_problems()
             store.close()
             if problems:
@@ -215,45 +96,18 @@ class SqliteStore:
             if not readonly and check_pages:
                 store.check_pages()
             if not readonly:
-                store._ensure_derived()
+                sqlite_file.ensure_derived(conn)
         except BaseException:
             store.close()
             raise
         return store
-
-    def _ensure_derived(self) -> None:
-        """Install the triggers that keep the derived tables in step (a ledger written by an
-        earlier version, or one whose triggers were dropped) and re-derive the index."""
-        names = {
-            str(n)
-            for (n,) in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-        }
-        if names.issuperset(derived.TRIGGER_NAMES):
-            return
-        self.begin()
-        try:
-            self._conn.execute("DROP TABLE IF EXISTS actions")
-            self._conn.execute("DELETE FROM meta WHERE key = 'actions_rules'")
-            for statement in derived.statements(derived.ACTIONS_DDL + derived.TRIGGERS):
-                self._conn.execute(statement)
-            for statement in derived.REBUILD:
-                self._conn.execute(statement)
-            self.commit()
-        except BaseException:
-            self.rollback()
-            raise
 
     def page_problems(self) -> list[str]:
         """What SQLite's ``PRAGMA quick_check`` finds wrong with the file (empty: nothing).
 
         Reads every page: O(file size), about 0.6 s per million records.
         """
-        try:
-            rows = self._conn.execute(f"PRAGMA quick_check({CHECK_LIMIT})").fetchall()
-        except sqlite3.DatabaseError as e:
-            return [str(e)]
-        found = [line for (text,) in rows for line in str(text).splitlines()]
-        return [] if found == ["ok"] else [p for p in found if not p.startswith("*** ")]
+        return sqlite_file.page_problems(self._conn)
 
     def check_pages(self) -> None:
         """Raise :class:`LedgerCorruptError` naming the damage if any page is damaged.
@@ -312,7 +166,7 @@ class SqliteStore:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         twin = SqliteStore(conn, self.path)
         try:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute(f"PRAGMA busy_timeout = {sqlite_file.BUSY_TIMEOUT_MS}")
             while True:
                 try:
                     before = conn.execute("PRAGMA data_version").fetchone()
