@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from affidavit.capture import snapshots
+from affidavit.capture.conventions import memo_key
 from ledger_helpers import new_ledger
 from test_hook import QUIET, Rec, read_records, send, tool_event
 
@@ -208,3 +209,29 @@ def test_a_cwd_with_a_nul_byte_is_no_error(tmp_path: Path) -> None:
     key, _, stats = found
     assert key == "conventions:\x00"
     assert all("\x00" not in path for path in stats)
+
+
+def test_a_cwd_that_is_not_utf8_does_not_break_the_memo(tmp_path: Path) -> None:
+    """Found by the hostile-input suite: a UTF-16 event whose cwd holds a lone surrogate
+    made the conventions memo key unstorable, and the hook printed a UnicodeEncodeError."""
+    import json as _json
+
+    from ledger_helpers import affidavit as run_cli
+
+    new_ledger(tmp_path).close()
+    event = {
+        "hook_event_name": "PostToolUse",
+        "session_id": "s",
+        "tool_name": "Bash",
+        "tool_use_id": "toolu_surrogate",
+        "cwd": str(tmp_path) + "/\ud800x",
+        "tool_input": {"command": "ls"},
+        "tool_response": {},
+    }
+    raw = _json.dumps(event, ensure_ascii=False).encode("utf-16", "surrogatepass")
+    done = run_cli(
+        tmp_path / "ledger.sqlite", "hook", "--socket", str(tmp_path / "no.sock"), stdin=raw
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert memo_key("/a/\ud800") != memo_key("/a/\udc00")
+    assert memo_key("/a/b") == "conventions:/a/b"

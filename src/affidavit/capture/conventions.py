@@ -78,7 +78,7 @@ def fingerprint(event: dict[str, Any]) -> tuple[str, str, dict[str, snapshots.St
         if st is not None:
             stats[path] = st
     print_ = hashlib.sha256(json.dumps(sorted(stats.items())).encode()).hexdigest()
-    return f"conventions:{cwd}", print_, stats
+    return memo_key(cwd), print_, stats
 
 
 def forced(event: dict[str, Any]) -> bool:
@@ -140,3 +140,15 @@ def check(
         snapshots.keep(conn, snap)
     store.set_meta(key, print_)
     return [draft]
+
+
+def memo_key(cwd: str) -> str:
+    """The ``meta`` key that remembers a folder's conventions. A folder name that is not
+    UTF-8 (lone surrogates from ``os.fsdecode`` or a hostile event) is not SQLite text, so
+    its key holds the name's hash instead: such a name cannot be in a payload either."""
+    try:
+        cwd.encode("utf-8")
+    except UnicodeEncodeError:
+        digest = hashlib.sha256(cwd.encode("utf-8", "surrogatepass")).hexdigest()
+        return f"conventions:sha256:{digest}"
+    return f"conventions:{cwd}"
