@@ -29,15 +29,72 @@ import pytest
 SRC = Path(__file__).resolve().parent.parent / "src"
 
 
+def _reachable(path: str | Path) -> bool:
+    """Whether another account can reach ``path``: every folder above it enterable."""
+    return all(os.stat(p).st_mode & 0o001 for p in Path(path).resolve().parents)
+
+
+_NEEDED = """
+import sys
+import affidavit.cli as cli
+for name in cli.COMMAND_MODULES:
+    __import__(name)
+import affidavit.service.server, affidavit.capture.hook, affidavit.capture.client
+# What the commands import only when they run: the runtime dependencies in pyproject.toml.
+import click, platformdirs, rfc8785, typing_extensions
+import rich.console, rich.markdown, rich.progress, rich.syntax, rich.table
+from cryptography.hazmat.primitives.asymmetric import ed25519
+files = {str(getattr(m, "__file__", None) or "") for m in list(sys.modules.values())}
+print("\\n".join(sorted(files)))
+"""
+
+
+def _mirror(site_packages: list[str]) -> list[str]:
+    """A copy, in a folder every account can enter, of this checkout's package and of the
+    installed packages the service and the CLI import: for a checkout under a folder only
+    root can enter (a fresh clone in a mktemp folder, mode 0700). Removed at exit."""
+    import atexit
+    import tempfile
+
+    files = subprocess.run(
+        [sys.executable, "-c", _NEEDED], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    mirror = Path(tempfile.mkdtemp(prefix="affidavit-accounts-"))
+    mirror.chmod(0o755)
+    atexit.register(shutil.rmtree, mirror, True)
+    shutil.copytree(SRC / "affidavit", mirror / "src" / "affidavit", dirs_exist_ok=True)
+    out = mirror / "site"
+    out.mkdir()
+    wanted: set[str] = set()
+    for file in files:
+        for site in site_packages:
+            if file.startswith(site + os.sep):
+                wanted.add(file[len(site) + 1 :].split(os.sep)[0])
+    for site in site_packages:
+        for entry in Path(site).iterdir():
+            stem = entry.name.split(".")[0]
+            if entry.name in wanted or (entry.name.endswith(".libs") and stem in wanted):
+                if entry.is_dir():
+                    shutil.copytree(entry, out / entry.name, dirs_exist_ok=True)
+                else:
+                    shutil.copy2(entry, out / entry.name)
+    for folder in (mirror, mirror / "src", out):
+        folder.chmod(0o755)
+    return [str(mirror / "src"), str(out)]
+
+
 def _account_python() -> tuple[str, dict[str, str]]:
     """An interpreter the test accounts can run, with this checkout's packages on its path.
 
     The test's own interpreter may live under a folder only root can enter (a pyenv under
     /root): then the same Python version from a system folder, given the venv's
-    site-packages, runs the same code.
+    site-packages, runs the same code. A checkout the accounts cannot enter is mirrored.
     """
     real = os.path.realpath(sys.executable)
-    path = [str(SRC), *(p for p in sys.path if p.endswith("site-packages"))]
+    sites = [p for p in sys.path if p.endswith("site-packages")]
+    path = [str(SRC), *sites]
+    if os.geteuid() == 0 and not all(_reachable(p) for p in [SRC, *sites]):
+        path = _mirror(sites)
     extra = {"PYTHONPATH": os.pathsep.join(path)}
     parts = Path(real).parents
     if all(os.stat(p).st_mode & 0o001 for p in parts):
@@ -225,6 +282,8 @@ def wait_listening(path: Path, proc: subprocess.Popen[bytes], limit: float = 30.
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             err = proc.stderr.read().decode() if proc.stderr else ""
+            if proc.stderr:
+                proc.stderr.close()  # else the pipe is collected later, in another test
             raise AssertionError(f"the service exited with {proc.returncode}: {err}")
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
