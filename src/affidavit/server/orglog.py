@@ -15,7 +15,7 @@ entry and giving it its org seq happen in one transaction, so each entry is in t
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -106,6 +106,15 @@ def _take_batch(conn: psycopg.Connection[Any], c: Collector, ledger: Ledger[Post
     return len(pending)
 
 
+def append_direct(conn: psycopg.Connection[Any], c: Collector, records: Sequence[Record]) -> range:
+    """Append records the collector itself received (not shipped by an endpoint log: an
+    ``http`` hook, an OpenTelemetry log, a pulled API feed) to the org log; returns their
+    org seqs. They are sequenced under the log's writer lock like every other org leaf and
+    published by the integrator's next seal, so their proofs lead straight to the org
+    checkpoint."""
+    return org_ledger(conn, c).append(list(records))
+
+
 def record_conflict(
     conn: psycopg.Connection[Any],
     c: Collector,
@@ -123,4 +132,4 @@ def record_conflict(
         {"origin": origin, "cosigned": cosigned, "refused": refused, "reason": reason},
         time=now,
     )
-    return org_ledger(conn, c).append([record]).start
+    return append_direct(conn, c, [record]).start
