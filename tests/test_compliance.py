@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -44,39 +42,14 @@ from affidavit.ledger import Ledger
 from affidavit.note import Signer
 from affidavit.record import Kind, Record, format_time
 from affidavit.signing import ledger_signer, sign_payload, verify_payload
-from conftest import ASSETS, shared_path
-from ledger_helpers import ORIGIN, cli_env, key_of
+from compliance_helpers import CONFIGS, NOON, TODAY, profile, replay_hooks, sign_off_month
+from ledger_helpers import ORIGIN, key_of
 
-TODAY = date(2026, 11, 26)
-NOON = datetime(2026, 11, 26, 12, tzinfo=UTC)
-CONFIGS = ASSETS / "config"
 FOLDER = "/private/var/folders/p2/xpfv5y4n1q9gmxzf52f5q3l40000gn/T/tmp.gOyhlOEkeJ"
-HOOKS = (
-    "session_start",
-    "user_prompt_submit",
-    "pre_tool_use_read",
-    "post_tool_use_read",
-    "pre_tool_use_write",
-    "post_tool_use_write",
-    "pre_tool_use_edit",
-    "post_tool_use_edit",
-    "pre_tool_use_bash",
-    "post_tool_use_bash",
-    "post_tool_use_failure_bash",
-    "pre_tool_use_agent",
-    "post_tool_use_agent",
-    "subagent_stop",
-    "stop",
-    "session_end",
-)
 Status = dict[tuple[str, str], str]
 
 
 # -- building ledgers -----------------------------------------------------------------------
-
-
-def profile(name: str) -> Config:
-    return config.load(CONFIGS / f"{name}.toml")
 
 
 def copy_ledger(source: Path, folder: Path) -> Path:
@@ -101,21 +74,7 @@ def opened(path: Path) -> Ledger:
 @pytest.fixture(scope="module")
 def session_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real hook fixtures, one ``affidavit hook`` process per event, in order."""
-    hooks = shared_path("fixtures", "RonKat2008__agent-verdict", "tests", "fixtures", "hooks")
-    folder = tmp_path_factory.mktemp("session")
-    path = folder / "ledger.sqlite"
-    Ledger.create(path, origin=ORIGIN, key_path=key_of(path)).close()
-    for name in HOOKS:
-        done = subprocess.run(
-            [sys.executable, "-m", "affidavit", "hook", "--ledger", str(path)],
-            input=(hooks / f"{name}.json").read_bytes(),
-            capture_output=True,
-            env=cli_env(folder / "home"),
-            timeout=60,
-            check=False,
-        )
-        assert (done.returncode, done.stderr) == (0, b""), done.stderr
-    return path
+    return replay_hooks(tmp_path_factory.mktemp("session"))
 
 
 def record_archive(ledger: Ledger, when: datetime) -> int:
@@ -156,16 +115,7 @@ def complete(ledger: Ledger, *, drill_at: datetime = NOON - timedelta(days=5)) -
     )
     drilling.run_drill(ledger, signer, now=drill_at)
     record_archive(ledger, NOON - timedelta(days=3))
-    cfg = profile("enterprise")
-    report = reviewing.build_report(ledger, cfg, reviewing.Period.of(TODAY), TODAY)
-    reviewing.sign_off(
-        ledger,
-        signer,
-        report,
-        attendees=["Ann CISO", "Bob IT"],
-        decisions=["keep FedRAMP workloads off the agents"],
-        now=NOON - timedelta(days=2),
-    )
+    sign_off_month(ledger, signer)
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,6 @@ piece stays green or workable.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -38,11 +36,10 @@ from affidavit.compliance.regimes import NOT_YET, WORKABLE, score_posture
 from affidavit.config import Config
 from affidavit.ledger import Ledger
 from affidavit.record import Kind, Record
-from conftest import ASSETS, shared_path
-from ledger_helpers import ORIGIN, cli_env, key_of
+from compliance_helpers import NOON, TODAY, replay_hooks
+from conftest import ASSETS
+from ledger_helpers import ORIGIN, key_of
 
-TODAY = date(2026, 11, 26)
-NOON = datetime(2026, 11, 26, 12, tzinfo=UTC)
 SHEET = vendor.load()
 COMPLETE = config.load(ASSETS / "config" / "enterprise.toml")
 
@@ -194,20 +191,7 @@ HOOKS = ("session_start", "user_prompt_submit", "pre_tool_use_write", "post_tool
 
 def replayed(folder: Path) -> Path:
     """The real RonKat2008 hook payloads, one `affidavit hook` process per event."""
-    hooks = shared_path("fixtures", "RonKat2008__agent-verdict", "tests", "fixtures", "hooks")
-    path = folder / "ledger.sqlite"
-    Ledger.create(path, origin=ORIGIN, key_path=key_of(path)).close()
-    for name in HOOKS:
-        done = subprocess.run(
-            [sys.executable, "-m", "affidavit", "hook", "--ledger", str(path)],
-            input=(hooks / f"{name}.json").read_bytes(),
-            capture_output=True,
-            env=cli_env(folder / "home"),
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-    return path
+    return replay_hooks(folder, HOOKS)
 
 
 def test_a_fresh_starter_and_a_replayed_session_show_no_green(tmp_path: Path) -> None:

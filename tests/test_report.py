@@ -17,10 +17,9 @@ import base64
 import hashlib
 import json
 import re
-import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +28,9 @@ import pypdf
 import pytest
 import regex
 
-from affidavit import config
 from affidavit.cli import run
 from affidavit.compliance import attest as attesting
 from affidavit.compliance import drill as drilling
-from affidavit.compliance import review as reviewing
-from affidavit.config import Config
 from affidavit.errors import InputError
 from affidavit.ledger import Ledger
 from affidavit.record import Kind, Record, format_time
@@ -52,42 +48,18 @@ from affidavit.report.pack import write_pack
 from affidavit.report.pdf import render_pdf
 from affidavit.report.wording import summary
 from affidavit.signing import ledger_signer, sign_payload
-from conftest import ASSETS, shared_path
-from ledger_helpers import ORIGIN, cli_env, key_of
+from compliance_helpers import CONFIGS, NOON, TODAY, profile, replay_hooks, sign_off_month
+from conftest import shared_path
+from ledger_helpers import ORIGIN, key_of
 
 # WeasyPrint warns when Debian's libharfbuzz-subset0 is missing (it is optional today and
 # not on a new machine of this kind); the PDF is the same without it.
 pytestmark = pytest.mark.filterwarnings("ignore:HarfBuzz-Subset:DeprecationWarning")
 
-TODAY = date(2026, 11, 26)
 NOW = datetime(2026, 11, 26, 15, 30, tzinfo=UTC)
-NOON = datetime(2026, 11, 26, 12, tzinfo=UTC)
-CONFIGS = ASSETS / "config"
 SCHEMA_SHA256 = "d8faf5a7510d66c911c5f88e6875d52e7e8223fb58b2283f1f095366369296f9"
-HOOKS = (
-    "session_start",
-    "user_prompt_submit",
-    "pre_tool_use_read",
-    "post_tool_use_read",
-    "pre_tool_use_write",
-    "post_tool_use_write",
-    "pre_tool_use_edit",
-    "post_tool_use_edit",
-    "pre_tool_use_bash",
-    "post_tool_use_bash",
-    "post_tool_use_failure_bash",
-    "pre_tool_use_agent",
-    "post_tool_use_agent",
-    "subagent_stop",
-    "stop",
-    "session_end",
-)
 # Weekly file actions added to the ledger: (function folder, days before TODAY, count).
 SPREAD = (("finance", 50, 3), ("finance", 22, 2), ("clinical", 22, 4), ("finance", 1, 1))
-
-
-def profile(name: str) -> Config:
-    return config.load(CONFIGS / f"{name}.toml")
 
 
 def spread_records() -> list[Record]:
@@ -127,16 +99,7 @@ def complete(ledger: Ledger) -> None:
             )
         ]
     )
-    cfg = profile("enterprise")
-    report = reviewing.build_report(ledger, cfg, reviewing.Period.of(TODAY), TODAY)
-    reviewing.sign_off(
-        ledger,
-        signer,
-        report,
-        attendees=["Ann CISO", "Bob IT"],
-        decisions=["keep FedRAMP workloads off the agents"],
-        now=NOON - timedelta(days=2),
-    )
+    sign_off_month(ledger, signer)
     finding = {
         "type": "data",
         "data_class": "card",
@@ -151,20 +114,7 @@ def complete(ledger: Ledger) -> None:
 
 @pytest.fixture(scope="module")
 def ledger_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    hooks = shared_path("fixtures", "RonKat2008__agent-verdict", "tests", "fixtures", "hooks")
-    folder = tmp_path_factory.mktemp("report")
-    path = folder / "ledger.sqlite"
-    Ledger.create(path, origin=ORIGIN, key_path=key_of(path)).close()
-    for name in HOOKS:
-        done = subprocess.run(
-            [sys.executable, "-m", "affidavit", "hook", "--ledger", str(path)],
-            input=(hooks / f"{name}.json").read_bytes(),
-            capture_output=True,
-            env=cli_env(folder / "home"),
-            timeout=60,
-            check=False,
-        )
-        assert (done.returncode, done.stderr) == (0, b""), done.stderr
+    path = replay_hooks(tmp_path_factory.mktemp("report"))
     with Ledger.open(path, key_path=key_of(path)) as ledger:
         ledger.append(spread_records())
         complete(ledger)
