@@ -68,11 +68,11 @@ from affidavit.evidence.archive_format import (
     SOURCE,
     ArchiveReport,
     Manifest,
-    b64,
     json_line,
     segment_name,
 )
 from affidavit.evidence.archive_verify import verify_archive
+from affidavit.evidence.layout import b64
 from affidavit.ledger import Ledger
 from affidavit.note import NoteSigner, open_checkpoint, sign_note
 from affidavit.record import Kind, Record, format_time

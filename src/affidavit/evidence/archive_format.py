@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from collections.abc import Mapping
@@ -15,6 +13,7 @@ from affidavit import merkle
 from affidavit.errors import (
     InputError,
 )
+from affidavit.evidence.layout import b64, unb64
 
 FORMAT = "affidavit.archive/v1"
 SOURCE = "affidavit.archive"
@@ -110,22 +109,6 @@ class ArchiveReport:
     """The ledger record of the archive (``affidavit archive`` only)."""
     unpublished: str | None = None
     """Why that record is not published yet, if publishing it failed (the next seal does)."""
-
-
-def b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
-
-
-def unb64(value: object, what: str) -> bytes:
-    if not isinstance(value, str):
-        raise InputError(f"{what} is not a base64 string")
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as e:
-        raise InputError(f"{what} is not base64") from e
-    if b64(raw) != value:
-        raise InputError(f"{what} is not canonical base64")
-    return raw
 
 
 def json_line(item: Mapping[str, object]) -> bytes:

@@ -27,8 +27,8 @@ from affidavit.evidence.archive_format import (
     Manifest,
     json_line,
     segment_name,
-    unb64,
 )
+from affidavit.evidence.layout import unb64
 from affidavit.ledger import Ledger
 from affidavit.note import Verifier, open_checkpoint, open_note
 from affidavit.record import Envelope, Kind, commitment, read_leaf
