@@ -286,6 +286,7 @@ def every_kind() -> list[tuple[str, dict[str, Any]]]:
                        "kind": "file.create"}),
         ("witness.conflict", {"origin": "laptop.example.com/1", "cosigned": "a",
                               "refused": "b", "reason": "a different tree"}),
+        ("connector.match", {"match": {"server": "salesforce", "counts": {"unmatched": 0}}}),
     ]  # fmt: skip
 
 

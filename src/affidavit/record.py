@@ -76,6 +76,8 @@ class Kind(StrEnum):
     # checkpoint the witness refused because it contradicts one it had cosigned.
     ORG_ENTRY = "org.entry"
     WITNESS_CONFLICT = "witness.conflict"
+    # `affidavit sources match`: what matched the connector's own log and what did not.
+    CONNECTOR_MATCH = "connector.match"
 
 
 _SOURCE_RE = re.compile(r"[a-z0-9][a-z0-9._:/-]{0,63}")

@@ -205,12 +205,24 @@ def match_cmd(
     log does not show; exit 1 when there is any.
 
     A call matches an entry within --window-minutes of it by the same user (where both
-    name one). Calls outside the time the imported exports cover are counted apart.
+    name one). Calls outside the time the imported exports cover are counted apart. The
+    result (every pair, every call with no entry) is recorded as a connector.match record
+    and sealed, so it is in the log and verifiable.
     """
-    from affidavit.sources.connector_log import match
+    from affidavit.sources.connector_log import match, record_match
 
-    with paths.open(readonly=True) as ledger:
-        report = match(ledger, server, connector, window=timedelta(minutes=window_minutes))
+    window = timedelta(minutes=window_minutes)
+    with paths.open() as ledger:
+        report = match(ledger, server, connector, window=window)
+        seq = record_match(
+            ledger,
+            report,
+            server=server,
+            connector=connector,
+            window=window,
+            now=datetime.now(UTC),
+        )
+        ledger.seal()
     if as_json:
         emit_json(
             {
@@ -220,6 +232,7 @@ def match_cmd(
                     for c in report.unmatched
                 ],
                 "uncovered": [c.seq for c in report.uncovered],
+                "record": seq,
             }
         )
     else:
@@ -228,7 +241,7 @@ def match_cmd(
     say(
         f"{len(report.matched)} call(s) matched in the {connector} log, "
         f"{len(report.unmatched)} with no entry there, {len(report.uncovered)} outside the "
-        "time the imported exports cover"
+        f"time the imported exports cover; recorded as connector.match record {seq}"
     )
     if report.unmatched:
         raise click.exceptions.Exit(1)
