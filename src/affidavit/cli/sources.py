@@ -39,9 +39,17 @@ def sources() -> None:
 @click.option("--remote-root", default="", help="The provider folder it maps to (default: root).")
 @click.option(
     "--token-file",
-    required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="A file holding the OAuth access token (or JSON with access_token); never logged.",
+)
+@click.option(
+    "--token-keyring",
+    metavar="SERVICE:USERNAME",
+    help="Read the token from the OS keyring entry SERVICE, USERNAME instead "
+    "(the keyring extra: pip install 'affidavit[keyring]').",
+)
+@click.option(
+    "--token-env", metavar="NAME", help="Read the token from the environment variable NAME."
 )
 @click.option("--api-url", help="The provider's API base URL (default: the provider's own).")
 @click.option(
@@ -57,21 +65,38 @@ def add_cmd(
     name: str,
     local_root: str,
     remote_root: str,
-    token_file: Path,
+    token_file: Path | None,
+    token_keyring: str | None,
+    token_env: str | None,
     api_url: str | None,
     retention_days: int | None,
 ) -> None:
-    """Add (or replace) the source NAME: a PROVIDER folder synced to --local-root."""
+    """Add (or replace) the source NAME: a PROVIDER folder synced to --local-root.
+
+    The token comes from one of --token-file, --token-keyring or --token-env; the source
+    records where it is, never the token.
+    """
     from affidavit.sources import cloud
     from affidavit.sources.providers import PROVIDERS
 
+    given = [
+        ref
+        for ref in (
+            None if token_file is None else str(token_file.absolute()),
+            None if token_keyring is None else f"keyring:{token_keyring}",
+            None if token_env is None else f"env:{token_env}",
+        )
+        if ref is not None
+    ]
+    if len(given) != 1:
+        raise InputError("give the token with one of --token-file, --token-keyring, --token-env")
     p = PROVIDERS[provider]
     cfg = cloud.SourceConfig(
         name,
         provider,
         str(Path(local_root).expanduser().absolute()),
         remote_root.strip("/"),
-        str(token_file.absolute()),
+        given[0],
         api_url or p.api_url,
         retention_days if retention_days is not None else p.default_retention_days,
     )
