@@ -287,6 +287,11 @@ def every_kind() -> list[tuple[str, dict[str, Any]]]:
         ("witness.conflict", {"origin": "laptop.example.com/1", "cosigned": "a",
                               "refused": "b", "reason": "a different tree"}),
         ("connector.match", {"match": {"server": "salesforce", "counts": {"unmatched": 0}}}),
+        ("compliance.activity", {"compliance": {"source": "acme", "type": "user_logged_in"},
+                                 "actor": {"email": "dana@example.com"}}),
+        ("compliance.session", {"compliance": {"source": "acme", "family": "local"},
+                                "agent": {"product": "cowork", "session_id": "clls_1"}}),
+        ("compliance.pull", {"pull": {"source": "acme", "new": {"activities": 1}}}),
     ]  # fmt: skip
 
 

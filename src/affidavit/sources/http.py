@@ -49,6 +49,8 @@ class Client:
     """Where the token came from (:meth:`.secrets.SecretRef.describe`), for messages."""
     sleep: Callable[[float], None] = time.sleep
     retries: int = 5
+    key_header: str | None = None
+    """Send the token in this header (Anthropic's ``x-api-key``) instead of as a Bearer."""
     waited: list[float] = field(default_factory=list)
     """Every Retry-After honoured, in seconds (reported by ``sources pull``)."""
 
@@ -78,7 +80,10 @@ class Client:
         if not request.full_url.startswith(self.base_url.rstrip("/") + "/"):
             # A next-page link must not carry the token to another host.
             raise SourceError(f"{self.name}: the provider linked outside {self.base_url}")
-        request.add_header("Authorization", f"Bearer {self.token}")
+        if self.key_header is None:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        else:
+            request.add_header(self.key_header, self.token)
         request.add_header("Accept", "application/json")
         where = (
             f"{self.name}: {request.get_method()} {urllib.parse.urlsplit(request.full_url).path}"
@@ -94,7 +99,7 @@ class Client:
                     continue
                 if e.code == 401:
                     raise SourceError(
-                        f"{where}: HTTP 401, the access token is expired or revoked; put a "
+                        f"{where}: HTTP 401, the token or key is expired or revoked; put a "
                         f"fresh one in {self.token_source} and pull again"
                     ) from None
                 if e.code in (404, 409, 410):
