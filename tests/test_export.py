@@ -292,6 +292,7 @@ def every_kind() -> list[tuple[str, dict[str, Any]]]:
         ("compliance.session", {"compliance": {"source": "acme", "family": "local"},
                                 "agent": {"product": "cowork", "session_id": "clls_1"}}),
         ("compliance.pull", {"pull": {"source": "acme", "new": {"activities": 1}}}),
+        ("archive.run", {"run": {"to": "s3://b/p", "outcome": "archived", "archive": 3}}),
     ]  # fmt: skip
 
 

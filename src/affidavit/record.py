@@ -84,6 +84,8 @@ class Kind(StrEnum):
     COMPLIANCE_ACTIVITY = "compliance.activity"
     COMPLIANCE_SESSION = "compliance.session"
     COMPLIANCE_PULL = "compliance.pull"
+    # The recorder service's monthly archive schedule: each scheduled run, archived or failed.
+    ARCHIVE_RUN = "archive.run"
 
 
 _SOURCE_RE = re.compile(r"[a-z0-9][a-z0-9._:/-]{0,63}")
