@@ -147,12 +147,15 @@ def test_pull_pages_throttles_records_once_and_reconciles(org: Collector, tmp_pa
         assert again["gaps"] == 0  # the missed session was judged once
         assert all("created_at%5Bgte%5D=" in p for p, _ in fake.log)  # resumed from the cursor
         fake.items["activities"].append(_activity(9, NOW - timedelta(minutes=2)))
+        # Listable only now, though older than the newest activity already pulled (the feed
+        # lists activities "within 1 minute"): the pull looks back 5 minutes for such.
+        fake.items["activities"].append(_activity(8, T + timedelta(hours=2, minutes=-3)))
         third = json.loads(c.cli("sources", "pull", "--json").stdout)[0]
-        assert third["new"]["activities"] == 1
+        assert third["new"]["activities"] == 2
 
     activities = _org_records(c, "compliance.activity")
     assert sorted(a["compliance"]["id"] for a in activities) == sorted(
-        [f"activity_{n:04d}" for n in range(5)] + ["activity_0009"]
+        [f"activity_{n:04d}" for n in range(5)] + ["activity_0008", "activity_0009"]
     )
     assert activities[0]["activity"]["some_new_field"] == {"kept": True}  # unknown fields kept
     assert activities[0]["actor"] == {"email": DANA}

@@ -8,12 +8,12 @@ lock ``affidavit.compliance:<schema>:<name>``, so one worker pulls a source at a
 
 A pull lists the Activity Feed and the local and remote session lists
 (:mod:`.compliance_feed`) from each family's cursor, the newest ``created_at`` of its last
-complete listing, and appends through :func:`.orglog.append_direct` one
-``compliance.activity`` or ``compliance.session`` record per item not held before
-(``compliance_items`` keys them by id), oldest first, with the items and the cursor in the
-same transaction: a crash leaves both or neither, and a pull that stopped part way (429
-for longer than :data:`~affidavit.sources.http.MAX_WAIT`, a refused key) keeps the old
-cursor and resumes, recording nothing twice.
+complete listing (less :data:`LAG`, for items that become listable late), and appends
+through :func:`.orglog.append_direct` one ``compliance.activity`` or ``compliance.session``
+record per item not held before (``compliance_items`` keys them by id), oldest first, with
+the items and the cursor in the same transaction: a crash leaves both or neither, and a
+pull that stopped part way (429 for longer than :data:`~affidavit.sources.http.MAX_WAIT`,
+a refused key) keeps the old cursor and resumes, recording nothing twice.
 
 Then it reconciles: a local ``cowork`` or ``claude_code`` session older than the grace
 period (default 10 minutes) is *captured* when a hook record of the same person (the
@@ -46,6 +46,7 @@ PROVIDER = "anthropic-compliance"
 SOURCE = "affidavit.compliance"
 EVERY = timedelta(hours=1)
 GRACE = timedelta(minutes=10)
+LAG = timedelta(minutes=5)
 RECONCILED_PRODUCTS = ("cowork", "claude_code")
 """Sessions that run on users' machines, where the hooks run; remote ones have no hooks."""
 
@@ -258,7 +259,9 @@ def _pull_locked(
         client.sleep = sleep
     for family in FAMILIES if client is not None else ():
         assert client is not None
-        since = parse_time(cursors[family]) if family in cursors else None
+        # Back by LAG: an item can become listable after a newer one was (the Activity Feed
+        # promises "within 1 minute"); what is listed again is skipped by its id.
+        since = parse_time(cursors[family]) - LAG if family in cursors else None
         try:
             items = list_since(client, family, since)
         except SourceError as e:
