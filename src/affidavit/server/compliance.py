@@ -15,18 +15,13 @@ the items and the cursor in the same transaction: a crash leaves both or neither
 pull that stopped part way (429 for longer than :data:`~affidavit.sources.http.MAX_WAIT`,
 a refused key) keeps the old cursor and resumes, recording nothing twice.
 
-Then it reconciles: a local ``cowork`` or ``claude_code`` session older than the grace
-period (default 10 minutes) is *captured* when a hook record of the same person (the
-record's ``actor.email``, or an ``identity.link`` naming the hook record's session) was
-shipped within the grace period of the session's first inference call; otherwise a
-``capture.gap`` goes on the org log: the platform saw a session no hook recorded. A
+Then it reconciles the sessions with the hook records (:mod:`.compliance_reconcile`); a
 ``compliance.pull`` record closes every pull with its counts, cursors and what stopped it.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,17 +33,15 @@ from affidavit.errors import InputError
 from affidavit.record import Kind, Record, format_time, parse_time
 from affidavit.server import orglog
 from affidavit.server.compliance_feed import FAMILIES, Item, list_since
+from affidavit.server.compliance_reconcile import SOURCE, reconcile
 from affidavit.server.schema import Collector
 from affidavit.sources.http import Client, SourceError
 from affidavit.sources.secrets import SecretRef, read_secret
 
 PROVIDER = "anthropic-compliance"
-SOURCE = "affidavit.compliance"
 EVERY = timedelta(hours=1)
 GRACE = timedelta(minutes=10)
 LAG = timedelta(minutes=5)
-RECONCILED_PRODUCTS = ("cowork", "claude_code")
-"""Sessions that run on users' machines, where the hooks run; remote ones have no hooks."""
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS {s}.compliance_sources (
@@ -271,7 +264,9 @@ def _pull_locked(
         report.new[family] = _store_items(conn, c, name, family, items, cursors)
     if client is not None:
         report.waited = list(client.waited)
-    _reconcile(conn, c, name, report, now=now, grace=timedelta(seconds=grace_s))
+    verdicts = reconcile(conn, c, name, now=now, grace=timedelta(seconds=grace_s))
+    report.captured, report.gaps = verdicts["captured"], verdicts["gap"]
+    report.unattributed = verdicts["unattributed"]
     summary = {**report.to_json(), "at": format_time(now), "cursors": cursors}
     record = Record.create(Kind.COMPLIANCE_PULL, SOURCE, {"pull": summary}, time=now)
 
@@ -346,105 +341,6 @@ def _record(name: str, item: Item) -> Record:
     if item.email:
         payload["actor"] = {"email": item.email}
     return Record.create(kind, SOURCE, payload, time=item.created_at)
-
-
-def _reconcile(
-    conn: psycopg.Connection[Any],
-    c: Collector,
-    name: str,
-    report: PullReport,
-    *,
-    now: datetime,
-    grace: timedelta,
-) -> None:
-    pending = conn.execute(
-        f'SELECT item_id, created_at, email, product, org_seq FROM "{c.schema}".compliance_items '
-        "WHERE source = %s AND family = 'local' AND reconciled IS NULL AND product = ANY(%s) "
-        "AND created_at <= %s ORDER BY created_at",
-        (name, list(RECONCILED_PRODUCTS), format_time(now - grace)),
-    ).fetchall()
-    if not pending:
-        return
-    times = [parse_time(str(p[1])) for p in pending]
-    seen = _hook_times(conn, c, min(times) - grace, max(times) + grace)
-    verdicts: list[tuple[str, str]] = []
-    gaps: list[Record] = []
-    for (ident, _, email, product, seq), at in zip(pending, times, strict=True):
-        if not email:
-            verdicts.append(("unattributed", str(ident)))
-            report.unattributed += 1
-        elif any(abs(t - at) <= grace for t in seen.get(str(email), ())):
-            verdicts.append(("captured", str(ident)))
-            report.captured += 1
-        else:
-            verdicts.append(("gap", str(ident)))
-            report.gaps += 1
-            reason = (
-                f"the Compliance API lists {product} session {ident} of {email} at "
-                f"{format_time(at)}, and no hook record of that person was shipped within "
-                f"{int(grace.total_seconds() // 60)} minutes of it: the hook did not fire, "
-                "was removed, or the device does not ship"
-            )
-            gap = {"source": name, "session": ident, "product_surface": product, "evidence": seq}
-            gap |= {"created_at": format_time(at), "reason": reason}
-            payload = {"gap": gap, "actor": {"email": email}}
-            gaps.append(Record.create(Kind.CAPTURE_GAP, SOURCE, payload, time=now))
-
-    def mark(seqs: range) -> None:
-        with conn.cursor() as cur:
-            cur.executemany(
-                f'UPDATE "{c.schema}".compliance_items SET reconciled = %s '
-                "WHERE source = %s AND family = 'local' AND item_id = %s",
-                [(verdict, name, ident) for verdict, ident in verdicts],
-            )
-
-    orglog.append_direct(conn, c, gaps, then=mark)
-
-
-def _hook_times(
-    conn: psycopg.Connection[Any], c: Collector, start: datetime, end: datetime
-) -> dict[str, list[datetime]]:
-    """email -> times of the shipped records attributed to that person in [start, end]."""
-    links = _links(conn, c)
-    out: dict[str, list[datetime]] = defaultdict(list)
-    rows = conn.execute(
-        f'SELECT origin, time, payload FROM "{c.schema}".entries '
-        "WHERE time >= %s AND time <= %s AND payload IS NOT NULL",
-        (format_time(start), format_time(end)),
-    )
-    for origin, stamp, payload in rows:
-        body = _json(payload)
-        actor, agent = body.get("actor"), body.get("agent")
-        email = actor.get("email") if isinstance(actor, dict) else None
-        if not isinstance(email, str) and isinstance(agent, dict):
-            email = links.get((str(origin), str(agent.get("session_id"))))
-        if isinstance(email, str) and email:
-            out[email.lower()].append(parse_time(str(stamp)))
-    return out
-
-
-def _links(conn: psycopg.Connection[Any], c: Collector) -> dict[tuple[str, str], str]:
-    """(hook origin, session id) -> email, from the org log's ``identity.link`` records."""
-    rows = conn.execute(
-        f'SELECT payload FROM "{c.org_schema}".records WHERE payload IS NOT NULL '
-        "AND position(%s::bytea in leaf) > 0",
-        (b'"kind":"identity.link"',),
-    )
-    out: dict[tuple[str, str], str] = {}
-    for (payload,) in rows:
-        body = _json(payload)
-        hook, user = body.get("hook"), body.get("user")
-        if isinstance(hook, dict) and isinstance(user, dict) and user.get("email"):
-            out[(str(hook.get("origin")), str(body.get("session_id")))] = str(user["email"])
-    return out
-
-
-def _json(raw: bytes | memoryview | None) -> dict[str, Any]:
-    try:
-        value = json.loads(bytes(raw or b"{}"))
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _seconds(src: ComplianceSource) -> Iterable[int]:
