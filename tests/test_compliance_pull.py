@@ -289,3 +289,8 @@ def test_unknown_sources_and_missing_keys_are_one_line(org: Collector, tmp_path:
     assert org.cli("sources", "pull", "nope", check=False).stderr.startswith("error: no source")
     none = org.cli("sources", "add", "anthropic-compliance", "x", check=False)
     assert none.returncode == 2 and "one of --key-file" in none.stderr
+    key = str(_key_file(tmp_path))
+    local = org.cli("sources", "add", "anthropic-compliance", "x", "--key-file", key,
+                    "--api-url", "file:///etc", check=False)  # fmt: skip
+    assert local.returncode == 2 and "is not http(s)://" in local.stderr
+    assert "x\t" not in org.cli("sources", "list").stdout  # nothing stored

@@ -237,6 +237,10 @@ def test_token_file_without_a_token_is_refused(ledger: Ledger, tmp_path: Path) -
     Path(cfg.token).write_text("{}")
     with pytest.raises(InputError, match="no secret in it"):
         cloud.add(ledger, cfg, now=NOW)
+    Path(cfg.token).write_text(TOKEN)
+    with pytest.raises(InputError, match=r"'file:///etc' is not http\(s\)://"):
+        cloud.add(ledger, replace(cfg, api_url="file:///etc"), now=NOW)
+    assert cloud.configs(ledger) == {}
 
 
 def test_the_token_can_come_from_the_os_keyring_or_the_environment(

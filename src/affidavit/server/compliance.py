@@ -127,6 +127,7 @@ def add(
     The key is read once here (owner-only file, env or keyring) so a source that could
     never pull is refused now; it is not stored."""
     read_secret(src.key_ref, private=True)
+    Client(src.name, src.api_url, "", "")  # refuses an API URL that is not http(s)://
     if src.every < timedelta(minutes=1) or src.grace < timedelta(0):
         raise InputError("--every-minutes must be at least 1 and --grace-minutes not negative")
     ensure_tables(conn, c.schema)

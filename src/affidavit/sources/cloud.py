@@ -121,6 +121,7 @@ def add(ledger: Ledger, cfg: SourceConfig, *, now: datetime) -> int:
     if cfg.retention_days is not None and cfg.retention_days < 1:
         raise InputError("--retention-days must be a positive number of days")
     read_secret(cfg.token)  # refuse a source that could never pull
+    Client(cfg.name, cfg.api_url, "", "")  # and one whose API URL is not http(s)://
     body = {"source": {**cfg.to_json(), "added": format_time(now)}}
     return ledger.append([Record.create(Kind.SOURCE_CONFIG, SOURCE, body, time=now)])[0]
 

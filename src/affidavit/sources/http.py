@@ -54,6 +54,11 @@ class Client:
     waited: list[float] = field(default_factory=list)
     """Every Retry-After honoured, in seconds (reported by ``sources pull``)."""
 
+    def __post_init__(self) -> None:
+        # urllib also opens file: and ftp: URLs; a token must only ever go to an HTTP API.
+        if urllib.parse.urlsplit(self.base_url).scheme not in ("https", "http"):
+            raise SourceError(f"{self.name}: the API URL {self.base_url!r} is not http(s)://")
+
     def url(self, path: str, params: Mapping[str, str] | None = None) -> str:
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
         return self.base_url.rstrip("/") + path + query
