@@ -286,6 +286,13 @@ def every_kind() -> list[tuple[str, dict[str, Any]]]:
                        "kind": "file.create"}),
         ("witness.conflict", {"origin": "laptop.example.com/1", "cosigned": "a",
                               "refused": "b", "reason": "a different tree"}),
+        ("connector.match", {"match": {"server": "salesforce", "counts": {"unmatched": 0}}}),
+        ("compliance.activity", {"compliance": {"source": "acme", "type": "user_logged_in"},
+                                 "actor": {"email": "dana@example.com"}}),
+        ("compliance.session", {"compliance": {"source": "acme", "family": "local"},
+                                "agent": {"product": "cowork", "session_id": "clls_1"}}),
+        ("compliance.pull", {"pull": {"source": "acme", "new": {"activities": 1}}}),
+        ("archive.run", {"run": {"to": "s3://b/p", "outcome": "archived", "archive": 3}}),
     ]  # fmt: skip
 
 

@@ -206,3 +206,31 @@ def test_bad_urls_are_input_errors() -> None:
     for url in ("bucket/prefix", "s3://UPPER/x", "s3://"):
         with pytest.raises(InputError):
             Location.parse(url)
+
+
+def test_the_service_schedule_archives_to_s3_monthly_and_records_each_run(
+    ledger: Ledger, client: Any, endpoint: str
+) -> None:
+    from affidavit.record import Kind
+    from affidavit.service.schedule import ArchiveSchedule
+
+    now = datetime.now(UTC)
+    refused = ArchiveSchedule(f"s3://{_bucket(client, lock=False)}/a", timedelta(days=30), endpoint)
+    run = refused.tick(ledger, now)
+    assert run is not None
+    failed = ledger.record(run).payload
+    assert failed is not None and failed["run"]["outcome"] == "failed"
+    assert "Object Lock" in failed["run"]["error"]
+    schedule = ArchiveSchedule(f"s3://{_bucket(client)}/a", timedelta(days=30), endpoint)
+    assert schedule.tick(ledger, now + timedelta(minutes=5)) is None  # retries after an hour
+    run = schedule.tick(ledger, now + timedelta(hours=1))
+    assert run is not None
+    body = ledger.record(run).payload
+    assert body is not None and body["run"]["outcome"] == "archived"
+    archived = ledger.record(body["run"]["archive"])
+    assert archived.envelope.kind == Kind.ATTESTATION
+    assert archived.payload is not None and archived.payload["archive"]["store"] == "s3"
+    verify_payload(archived.payload, ledger.verifier)
+    assert schedule.tick(ledger, now + timedelta(days=20)) is None
+    latest = gather(ledger, Config()).archive
+    assert latest is not None and latest.seq == body["run"]["archive"]

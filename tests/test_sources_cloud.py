@@ -26,6 +26,7 @@ from affidavit.ledger import Ledger
 from affidavit.record import Kind, Record
 from affidavit.sources import cloud
 from affidavit.sources.providers import PROVIDERS
+from keyring_helpers import memory_keyring
 from ledger_helpers import affidavit, new_ledger
 from provider_server import Fake, serve
 
@@ -215,7 +216,7 @@ def test_expired_token_stops_after_recording_what_was_judged_then_resumes(
         cfg = _source(tmp_path, "dropbox", api)
         first = cloud.pull(ledger, cfg, now=NOW)
         assert first.judged == 1 and first.stopped is not None
-        assert "HTTP 401" in first.stopped and cfg.token_file in first.stopped
+        assert "HTTP 401" in first.stopped and cfg.token in first.stopped
         assert TOKEN not in first.stopped
         fake.expire_after = None
         second = cloud.pull(ledger, cfg, now=NOW)
@@ -233,9 +234,37 @@ def test_recent_edits_wait_for_the_next_pull(ledger: Ledger, tmp_path: Path) -> 
 
 def test_token_file_without_a_token_is_refused(ledger: Ledger, tmp_path: Path) -> None:
     cfg = _source(tmp_path, "dropbox", "http://127.0.0.1:9")
-    Path(cfg.token_file).write_text("{}")
-    with pytest.raises(InputError, match="no access token"):
+    Path(cfg.token).write_text("{}")
+    with pytest.raises(InputError, match="no secret in it"):
         cloud.add(ledger, cfg, now=NOW)
+    Path(cfg.token).write_text(TOKEN)
+    with pytest.raises(InputError, match=r"'file:///etc' is not http\(s\)://"):
+        cloud.add(ledger, replace(cfg, api_url="file:///etc"), now=NOW)
+    assert cloud.configs(ledger) == {}
+
+
+def test_the_token_can_come_from_the_os_keyring_or_the_environment(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _edit(ledger, str(tmp_path / "Sync" / "a.txt"), b"a", T, keep=False)
+    fake = Fake()
+    fake.files["a.txt"] = [{"rev": "r1", "server_modified": _stamp(T + timedelta(minutes=1))}]
+    with memory_keyring() as ring, serve(fake) as api:
+        ring.set_password("affidavit-dropbox", "team", TOKEN)
+        cfg = replace(_source(tmp_path, "dropbox", api), token="keyring:affidavit-dropbox:team")
+        cloud.add(ledger, cfg, now=NOW)
+        assert cloud.configs(ledger)["team"].token == "keyring:affidavit-dropbox:team"
+        assert cloud.pull(ledger, cfg, now=NOW).linked == 1
+        assert {token for _, _, token in fake.log} == {TOKEN}  # the keyring's token was sent
+        missing = replace(cfg, token="keyring:affidavit-dropbox:nobody")
+        with pytest.raises(InputError, match="keyring entry affidavit-dropbox:nobody: no such"):
+            cloud.add(ledger, missing, now=NOW)
+        monkeypatch.setenv("DROPBOX_TOKEN", "from-the-environment")
+        cloud.add(ledger, replace(cfg, name="env", token="env:DROPBOX_TOKEN"), now=NOW)
+        _edit(ledger, str(tmp_path / "Sync" / "a.txt"), b"b", T + timedelta(hours=1), keep=False)
+        assert cloud.pull(ledger, cloud.configs(ledger)["env"], now=NOW).judged == 2
+        assert fake.log[-1][2] == "from-the-environment"
+    assert TOKEN.encode() not in (tmp_path / "ledger.sqlite").read_bytes()
 
 
 def _history_items(ledger: Ledger) -> tuple[Any, Any]:

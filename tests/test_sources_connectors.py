@@ -99,6 +99,26 @@ def test_salesforce_logs_import_once_and_unmatched_calls_are_reported(
     assert sorted(c.seq for c, _ in report.matched) == [seen, setup]
     assert [c.seq for c in report.unmatched] == [missing]  # sam's entry is not dana's call
     assert [c.seq for c in report.uncovered] == [early]
+    window = connector_log.WINDOW
+    seq = connector_log.record_match(
+        ledger, report, server="salesforce", connector="salesforce", window=window, now=NOW
+    )
+    ((found, body),) = records(ledger, Kind.CONNECTOR_MATCH, "affidavit.connectors")
+    assert found == seq and body["match"]["counts"] == {
+        "matched": 2,
+        "unmatched": 1,
+        "uncovered": 1,
+    }
+    assert sorted(m["call"] for m in body["match"]["matched"]) == [seen, setup]
+    assert body["match"]["unmatched"] == [
+        {
+            "call": missing,
+            "time": "2026-11-02T11:00:00.000000Z",
+            "tool": "mcp__salesforce__update_record",
+            "user": DANA,
+        }
+    ]
+    assert body["match"]["uncovered"] == [early] and body["match"]["window_s"] == 300
     (entry,) = [
         p for _, p in records(ledger, Kind.CONNECTOR_SALESFORCE_AUDIT, "affidavit.connectors")
     ]
@@ -196,6 +216,16 @@ def test_cli_import_and_match(tmp_path: Path) -> None:
     found = affidavit(path, "sources", "match", "salesforce", "--log", "salesforce")
     assert found.returncode == 1
     assert found.stdout.split("\t")[0] == str(lonely)
+    recorded = int(found.stderr.rsplit("connector.match record ", 1)[1].split()[0])
+    with Ledger.open(path, readonly=True) as led:
+        payload = led.record(recorded).payload
+        assert led.record(recorded).envelope.kind == Kind.CONNECTOR_MATCH
+        sealed = led.latest_checkpoint()
+    assert sealed is not None and sealed[0] == recorded + 1  # sealed with the result in it
+    assert payload is not None
+    assert [u["call"] for u in payload["match"]["unmatched"]] == [lonely]
+    checked = affidavit(path, "verify")
+    assert checked.returncode == 0, checked.stderr
     elf.write_text(elf.read_text()[:-30])
     bad = affidavit(path, "sources", "import", "salesforce-event", str(elf))
     assert bad.returncode == 2 and bad.stderr.startswith(f"error: {elf}:3: ")

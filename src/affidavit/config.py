@@ -24,6 +24,8 @@ DATA_CLASSES = ("card", "ssn", "iban", "nhs", "phi", "email", "phone", "secret")
 MIN_RETENTION_DAYS = 90
 WORKSPACE = "workspace"  # in capture.keep_read_contents: the session's own folder (its cwd)
 KEEP_READ_MAX_BYTES = 2**20
+ARCHIVE_EVERY_DAYS = 30
+MAX_ARCHIVE_EVERY_DAYS = 31  # the checklist's "archive at least every 31 days"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,10 @@ class Config:
     # Contents of files the agent only read are kept (for rollback and diffs) only here.
     keep_read_contents: tuple[str, ...] = (WORKSPACE,)
     keep_read_max_bytes: int = KEEP_READ_MAX_BYTES
+    # [archive]: where and how often the recorder service archives by itself (None: never).
+    archive_to: str | None = None
+    archive_every_days: int = ARCHIVE_EVERY_DAYS
+    archive_endpoint_url: str | None = None
 
     @property
     def function_rules(self) -> list[tuple[str, str]]:
@@ -210,6 +216,7 @@ def parse(text: str, path: Path | None = None) -> Config:
         "scan",
         "vendor",
         "capture",
+        "archive",
     }
     for key in data:
         if key not in known:
@@ -309,6 +316,10 @@ def parse(text: str, path: Path | None = None) -> Config:
         vendor_facts = Path(facts_file).expanduser()
         if not vendor_facts.is_absolute() and path is not None:
             vendor_facts = path.parent / vendor_facts
+    archive_to, archive_every, archive_endpoint = _archive(r, r.table(data, "archive", "archive"))
+    if archive_to is not None and not archive_to.startswith("s3://"):
+        folder = Path(archive_to).expanduser()  # relative to the file, like vendor.facts_file
+        archive_to = str(folder if folder.is_absolute() or path is None else path.parent / folder)
     return Config(
         path=path,
         org_name=r.get(org, "name", "org.name", str),
@@ -353,4 +364,32 @@ def parse(text: str, path: Path | None = None) -> Config:
         scan_hmac_key=r.get(r.table(data, "scan", "scan"), "hmac_key", "scan.hmac_key", str),
         keep_read_contents=keep_reads,
         keep_read_max_bytes=keep_max,
+        archive_to=archive_to,
+        archive_every_days=archive_every,
+        archive_endpoint_url=archive_endpoint,
     )
+
+
+def _archive(r: _Reader, table: dict[str, Any]) -> tuple[str | None, int, str | None]:
+    """``[archive]``: ``to`` (a folder or s3://bucket/prefix), ``every_days``, ``endpoint_url``."""
+    for key in table:
+        if key not in ("to", "every_days", "endpoint_url"):
+            raise r.fail(f"archive.{key}", "unknown field; expected to, every_days, endpoint_url")
+    to = r.get(table, "to", "archive.to", str)
+    if to is not None and (not to.strip() or "\0" in to):
+        raise r.fail("archive.to", "must name a folder or s3://bucket/prefix")
+    if (
+        to is not None
+        and to.startswith("s3://")
+        and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?", to)
+    ):
+        raise r.fail("archive.to", f"{to!r} is not s3://bucket/prefix with an S3 bucket name")
+    every = r.get(table, "every_days", "archive.every_days", int, ARCHIVE_EVERY_DAYS)
+    if not 1 <= every <= MAX_ARCHIVE_EVERY_DAYS:
+        raise r.fail("archive.every_days", f"must be 1 to {MAX_ARCHIVE_EVERY_DAYS} days")
+    endpoint = r.get(table, "endpoint_url", "archive.endpoint_url", str)
+    if endpoint is not None and not (to or "").startswith("s3://"):
+        raise r.fail("archive.endpoint_url", "only for an s3:// archive.to")
+    if to is None and table:
+        raise r.fail("archive", "needs to = a folder or s3://bucket/prefix")
+    return to, every, endpoint

@@ -89,4 +89,12 @@ expiry_days = 90                     # an `affidavit attest` counts this long
 # session's own folder. [] keeps no read contents at all.
 keep_read_contents = ["workspace"]
 keep_read_max_bytes = 1048576        # larger files read are hashed, not kept
+
+# The recorder service (`affidavit service`) archives the ledger by itself every
+# every_days (1-31; the checklist asks for one at least every 31 days), into a folder or
+# S3 Object Lock, as the archive command does, and records each run.
+# [archive]
+# to = "s3://audit-archive/affidavit"   # or a folder, relative to this file
+# every_days = 30
+# endpoint_url = "https://s3.example.com"   # an S3-compatible store (default: AWS)
 """

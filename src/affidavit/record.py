@@ -76,6 +76,16 @@ class Kind(StrEnum):
     # checkpoint the witness refused because it contradicts one it had cosigned.
     ORG_ENTRY = "org.entry"
     WITNESS_CONFLICT = "witness.conflict"
+    # `affidavit sources match`: what matched the connector's own log and what did not.
+    CONNECTOR_MATCH = "connector.match"
+    # The collector's Compliance API pull (affidavit.server.compliance): one record per
+    # activity (its API ``type`` in the payload: 300+ types that grow, so not one Kind each),
+    # one per listed Cowork / Claude Code session, one per pull with its cursors.
+    COMPLIANCE_ACTIVITY = "compliance.activity"
+    COMPLIANCE_SESSION = "compliance.session"
+    COMPLIANCE_PULL = "compliance.pull"
+    # The recorder service's monthly archive schedule: each scheduled run, archived or failed.
+    ARCHIVE_RUN = "archive.run"
 
 
 _SOURCE_RE = re.compile(r"[a-z0-9][a-z0-9._:/-]{0,63}")

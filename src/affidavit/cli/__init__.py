@@ -95,6 +95,7 @@ COMMAND_MODULES = (
     "affidavit.cli.facts",
     "affidavit.cli.sources",
     "affidavit.cli.server",
+    "affidavit.cli.server_sources",
     "affidavit.cli.shipping",
     "affidavit.cli.service",
 )

@@ -40,8 +40,8 @@ from affidavit.keys import require_key_access
     "--config",
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Folder policy and read-keeping config. Default: $AFFIDAVIT_CONFIG, else the "
-    "service account's config folder.",
+    help="Folder policy, read-keeping and [archive] schedule config. Default: "
+    "$AFFIDAVIT_CONFIG, else the service account's config folder.",
 )
 @pass_paths
 def service(
@@ -73,11 +73,17 @@ def service(
     signer = require_key_access(paths.key, "affidavit service")
     Ledger.open(paths.ledger, signer=signer).close()  # fail here, before the socket exists
     config = str(config_path) if config_path else None
+    from affidavit import config as configuration
+    from affidavit.service.schedule import ArchiveSchedule
+
+    archive = ArchiveSchedule.from_config(configuration.load(config_path))
 
     def open_recorder() -> Recorder:
         return Recorder(Ledger.open(paths.ledger, signer=signer), config=config)
 
-    server = Server(open_recorder, str(socket_path), seal_interval=seal_interval, group=gid)
+    server = Server(
+        open_recorder, str(socket_path), seal_interval=seal_interval, group=gid, archive=archive
+    )
     server.bind()
 
     def stop(signum: int, frame: object) -> None:
@@ -86,6 +92,8 @@ def service(
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     say(f"recording {paths.ledger} on {socket_path}; sealing every {seal_interval:g} s")
+    if archive is not None:
+        say(f"archiving to {archive.to} every {archive.every.days} days ([archive] in config)")
     server.serve()
     say("stopped")
     sys.stdout.flush()

@@ -39,9 +39,17 @@ def sources() -> None:
 @click.option("--remote-root", default="", help="The provider folder it maps to (default: root).")
 @click.option(
     "--token-file",
-    required=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="A file holding the OAuth access token (or JSON with access_token); never logged.",
+)
+@click.option(
+    "--token-keyring",
+    metavar="SERVICE:USERNAME",
+    help="Read the token from the OS keyring entry SERVICE, USERNAME instead "
+    "(the keyring extra: pip install 'affidavit[keyring]').",
+)
+@click.option(
+    "--token-env", metavar="NAME", help="Read the token from the environment variable NAME."
 )
 @click.option("--api-url", help="The provider's API base URL (default: the provider's own).")
 @click.option(
@@ -57,21 +65,38 @@ def add_cmd(
     name: str,
     local_root: str,
     remote_root: str,
-    token_file: Path,
+    token_file: Path | None,
+    token_keyring: str | None,
+    token_env: str | None,
     api_url: str | None,
     retention_days: int | None,
 ) -> None:
-    """Add (or replace) the source NAME: a PROVIDER folder synced to --local-root."""
+    """Add (or replace) the source NAME: a PROVIDER folder synced to --local-root.
+
+    The token comes from one of --token-file, --token-keyring or --token-env; the source
+    records where it is, never the token.
+    """
     from affidavit.sources import cloud
     from affidavit.sources.providers import PROVIDERS
 
+    given = [
+        ref
+        for ref in (
+            None if token_file is None else str(token_file.absolute()),
+            None if token_keyring is None else f"keyring:{token_keyring}",
+            None if token_env is None else f"env:{token_env}",
+        )
+        if ref is not None
+    ]
+    if len(given) != 1:
+        raise InputError("give the token with one of --token-file, --token-keyring, --token-env")
     p = PROVIDERS[provider]
     cfg = cloud.SourceConfig(
         name,
         provider,
         str(Path(local_root).expanduser().absolute()),
         remote_root.strip("/"),
-        str(token_file.absolute()),
+        given[0],
         api_url or p.api_url,
         retention_days if retention_days is not None else p.default_retention_days,
     )
@@ -205,12 +230,24 @@ def match_cmd(
     log does not show; exit 1 when there is any.
 
     A call matches an entry within --window-minutes of it by the same user (where both
-    name one). Calls outside the time the imported exports cover are counted apart.
+    name one). Calls outside the time the imported exports cover are counted apart. The
+    result (every pair, every call with no entry) is recorded as a connector.match record
+    and sealed, so it is in the log and verifiable.
     """
-    from affidavit.sources.connector_log import match
+    from affidavit.sources.connector_log import match, record_match
 
-    with paths.open(readonly=True) as ledger:
-        report = match(ledger, server, connector, window=timedelta(minutes=window_minutes))
+    window = timedelta(minutes=window_minutes)
+    with paths.open() as ledger:
+        report = match(ledger, server, connector, window=window)
+        seq = record_match(
+            ledger,
+            report,
+            server=server,
+            connector=connector,
+            window=window,
+            now=datetime.now(UTC),
+        )
+        ledger.seal()
     if as_json:
         emit_json(
             {
@@ -220,6 +257,7 @@ def match_cmd(
                     for c in report.unmatched
                 ],
                 "uncovered": [c.seq for c in report.uncovered],
+                "record": seq,
             }
         )
     else:
@@ -228,7 +266,7 @@ def match_cmd(
     say(
         f"{len(report.matched)} call(s) matched in the {connector} log, "
         f"{len(report.unmatched)} with no entry there, {len(report.uncovered)} outside the "
-        "time the imported exports cover"
+        f"time the imported exports cover; recorded as connector.match record {seq}"
     )
     if report.unmatched:
         raise click.exceptions.Exit(1)

@@ -280,6 +280,10 @@ class OcsfExporter:
             user["email_addr"] = row.actor_email
         if account:
             user["uid"] = account
+        if row.actor_email and not (row.actor_user or account):
+            # OCSF's User needs one of account, name, uid: a person known only by email (a
+            # connector log entry, a Compliance API activity) is named by it.
+            user["name"] = row.actor_email
         who: dict[str, Any] = {"user": user} if user else {}
         who["app_name"] = row.agent or row.source
         if row.session_id:

@@ -3,8 +3,9 @@
 Workers are stateless: everything lives in PostgreSQL, reached through a psycopg pool, so any
 number of them can serve one database. Every request is authenticated with a bearer token
 (:mod:`.tokens`); the role decides what it may do. Database work runs in Starlette's thread
-pool. Each worker also runs the org log's integrator every few seconds; the advisory lock
-makes exactly one of them do the work at a time.
+pool. Each worker also runs the org log's integrator every few seconds, and the scheduled
+pulls of external feeds (:mod:`.compliance`) every ``AFFIDAVIT_SERVER_PULL_EVERY`` seconds
+(default 30); advisory locks make exactly one of them do each piece of work at a time.
 
 Configuration comes from the environment, because uvicorn starts workers as new processes:
 ``AFFIDAVIT_SERVER_DB`` (the PostgreSQL URL), ``AFFIDAVIT_SERVER_SCHEMA`` and
@@ -34,13 +35,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from affidavit.errors import AffidavitError
-from affidavit.server import ingest, orglog, records, tiles
+from affidavit.server import compliance, ingest, orglog, records, tiles
 from affidavit.server.schema import DEFAULT_SCHEMA, Collector, default_keys_dir
 from affidavit.server.tokens import Authenticator, AuthError, Principal
 from affidavit.store.postgres import prepare
 
 MAX_BODY = 32 * 1024 * 1024
 SEAL_EVERY_S = float(os.environ.get("AFFIDAVIT_SERVER_SEAL_EVERY", "2"))
+PULL_EVERY_S = float(os.environ.get("AFFIDAVIT_SERVER_PULL_EVERY", "30"))
 log = logging.getLogger("affidavit.server")
 T = TypeVar("T")
 
@@ -88,6 +90,14 @@ class Server:
                 self.run(lambda conn: orglog.integrate(conn, self.collector))
             except Exception as e:  # keep sealing: a database restart must not end the loop
                 log.warning("org log integration failed: %s", type(e).__name__)
+
+    def puller(self) -> None:
+        """Run the external feeds that are due (a source's own errors are recorded by it)."""
+        while not self._stop.wait(PULL_EVERY_S):
+            try:
+                self.run(lambda conn: compliance.run_due(conn, self.collector, now=_now()))
+            except Exception as e:  # keep pulling: one bad turn must not end the schedule
+                log.warning("scheduled pull failed: %s", type(e).__name__)
 
 
 async def _call(
@@ -273,13 +283,18 @@ def create_app() -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         server.pool.open(wait=True, timeout=30)
         server.collector  # noqa: B018  # fail at start, not at the first request
-        thread = threading.Thread(target=server.integrator, name="org-integrator", daemon=True)
-        thread.start()
+        threads = [
+            threading.Thread(target=server.integrator, name="org-integrator", daemon=True),
+            threading.Thread(target=server.puller, name="feed-puller", daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
         try:
             yield
         finally:
             server._stop.set()
-            thread.join(timeout=30)
+            for thread in threads:
+                thread.join(timeout=30)
             server.pool.close()
 
     app = Starlette(

@@ -106,13 +106,39 @@ def _take_batch(conn: psycopg.Connection[Any], c: Collector, ledger: Ledger[Post
     return len(pending)
 
 
-def append_direct(conn: psycopg.Connection[Any], c: Collector, records: Sequence[Record]) -> range:
+def append_direct(
+    conn: psycopg.Connection[Any],
+    c: Collector,
+    records: Sequence[Record],
+    *,
+    then: Callable[[range], None] | None = None,
+) -> range:
     """Append records the collector itself received (not shipped by an endpoint log: an
     ``http`` hook, an OpenTelemetry log, a pulled API feed) to the org log; returns their
     org seqs. They are sequenced under the log's writer lock like every other org leaf and
     published by the integrator's next seal, so their proofs lead straight to the org
-    checkpoint."""
-    return org_ledger(conn, c).append(list(records))
+    checkpoint.
+
+    ``then(seqs)`` runs on ``conn`` inside the same transaction, before the commit: a puller
+    stores its cursor there, so the records and the cursor land together or not at all."""
+    ledger = org_ledger(conn, c)
+    if then is None:
+        return ledger.append(list(records))
+    if any(r.envelope.kind == Kind.ERASURE for r in records):
+        raise ValueError("an erasure is made by Ledger.erase, never appended")
+    store = ledger.store
+    store.begin()
+    try:
+        first = store.add_records(
+            (r.leaf, merkle.leaf_hash(r.leaf), r.salt, r.payload_json) for r in records
+        )
+        seqs = range(first, first + len(records))
+        then(seqs)
+        store.commit()
+    except BaseException:
+        store.rollback()
+        raise
+    return seqs
 
 
 def record_conflict(

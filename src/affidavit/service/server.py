@@ -24,12 +24,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from affidavit.capture import wire
 from affidavit.service import checks
 from affidavit.service.peer import Peer, credentials
 from affidavit.service.recorder import Recorder, Reply
+from affidavit.service.schedule import ArchiveSchedule
 
 SEAL_INTERVAL = 10.0
 MAX_BATCH = 256
@@ -53,6 +55,7 @@ class Server:
         *,
         seal_interval: float = SEAL_INTERVAL,
         group: int | None = None,
+        archive: ArchiveSchedule | None = None,
     ) -> None:
         # SQLite connections belong to the thread that made them: the writer opens it.
         self.open_recorder = open_recorder
@@ -61,6 +64,8 @@ class Server:
         self.path = path
         self.seal_interval = seal_interval
         self.group = group
+        self.archive = archive
+        self.next_archive_check = 0.0
         self.requests: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
         self.stopping = threading.Event()
         self.listener: socket.socket | None = None
@@ -187,6 +192,7 @@ class Server:
                 first = self.requests.get(timeout=timeout)
             except queue.Empty:
                 self.seal_if_new()
+                self.archive_if_due()
                 next_seal = time.monotonic() + self.seal_interval
                 continue
             batch: list[Request] = []
@@ -243,3 +249,13 @@ class Server:
                 self.recorder.seal()
         except Exception as e:  # the next tick tries again; appends go on meanwhile
             print(f"affidavit service: seal failed: {type(e).__name__}: {e}", file=sys.stderr)
+
+    def archive_if_due(self) -> None:
+        """The monthly archive (:mod:`.schedule`), looked at once a minute when idle."""
+        if self.archive is None or time.monotonic() < self.next_archive_check:
+            return
+        self.next_archive_check = time.monotonic() + 60
+        try:
+            self.archive.tick(self.recorder.ledger, datetime.now(UTC))
+        except Exception as e:  # recorded by the schedule when it can be; never stop serving
+            print(f"affidavit service: archive failed: {type(e).__name__}: {e}", file=sys.stderr)

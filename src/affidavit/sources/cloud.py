@@ -1,7 +1,8 @@
 """Cloud-sync version history as evidence: link each agent edit to the provider revision.
 
 A source is added once (``affidavit sources add``), as a ``source.config`` record: provider,
-the local folder the sync client mirrors, the remote folder it maps to, the token file and
+the local folder the sync client mirrors, the remote folder it maps to, where its token is
+(a file, ``env:NAME`` or ``keyring:SERVICE:USER``, :mod:`.secrets`) and
 the provider's retention in days (declared: no API states it; Drive's default purge and
 Dropbox's Basic plan keep 30 days). ``affidavit sources pull`` then reads, for every agent
 write (``file.create``/``file.update``) under the local folder, the file's revision list
@@ -27,7 +28,6 @@ import posixpath
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from affidavit import query
@@ -35,8 +35,9 @@ from affidavit.capture import content
 from affidavit.errors import InputError
 from affidavit.ledger import Ledger
 from affidavit.record import Kind, Record, format_time, parse_time
-from affidavit.sources.http import Client, SourceError, read_token
+from affidavit.sources.http import Client, SourceError
 from affidavit.sources.providers import PROVIDERS, History, Provider, Revision
+from affidavit.sources.secrets import SecretRef, read_secret
 
 SOURCE = "affidavit.sources"
 SKEW = timedelta(minutes=5)
@@ -50,7 +51,8 @@ class SourceConfig:
     provider: str
     local_root: str
     remote_root: str
-    token_file: str
+    token: str
+    """A secret reference (:class:`.secrets.SecretRef`): a file path, env:NAME or keyring:..."""
     api_url: str
     retention_days: int | None
 
@@ -60,7 +62,7 @@ class SourceConfig:
             "provider": self.provider,
             "local_root": self.local_root,
             "remote_root": self.remote_root,
-            "token_file": self.token_file,
+            "token": self.token,
             "api_url": self.api_url,
             "retention_days": self.retention_days,
         }
@@ -106,7 +108,7 @@ def configs(ledger: Ledger) -> dict[str, SourceConfig]:
                 str(c["provider"]),
                 str(c["local_root"]),
                 str(c.get("remote_root") or ""),
-                str(c["token_file"]),
+                str(c.get("token") or c["token_file"]),  # token_file: before keyring
                 str(c["api_url"]),
                 days if isinstance(days, int) else None,
             )
@@ -118,7 +120,8 @@ def add(ledger: Ledger, cfg: SourceConfig, *, now: datetime) -> int:
         raise InputError(f"unknown provider {cfg.provider!r}; one of {', '.join(PROVIDERS)}")
     if cfg.retention_days is not None and cfg.retention_days < 1:
         raise InputError("--retention-days must be a positive number of days")
-    read_token(Path(cfg.token_file))  # refuse a source that could never pull
+    read_secret(cfg.token)  # refuse a source that could never pull
+    Client(cfg.name, cfg.api_url, "", "")  # and one whose API URL is not http(s)://
     body = {"source": {**cfg.to_json(), "added": format_time(now)}}
     return ledger.append([Record.create(Kind.SOURCE_CONFIG, SOURCE, body, time=now)])[0]
 
@@ -143,7 +146,8 @@ def pull(
 ) -> PullReport:
     """Judge every agent edit under the source's folder after its cursor; record them."""
     provider = PROVIDERS[cfg.provider]
-    client = Client(cfg.name, cfg.api_url, read_token(Path(cfg.token_file)), Path(cfg.token_file))
+    ref = SecretRef.parse(cfg.token)
+    client = Client(cfg.name, cfg.api_url, read_secret(ref), ref.describe())
     if sleep is not None:
         client.sleep = sleep
     previous = last_pull(ledger, cfg.name)

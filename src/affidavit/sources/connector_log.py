@@ -10,6 +10,9 @@ export starts after the previous one ended, the interval between is recorded as 
 ``match`` pairs each ``mcp__<server>__…`` tool call of the agent with an entry of that
 connector's log within a time window (and the same user where both name one); a call
 inside the covered time with no entry is reported: the source holds no trace of it.
+``record_match`` appends that result as one ``connector.match`` record (every pair by seq,
+every unmatched call with its time, tool and user, the uncovered calls), so the check an
+auditor relies on is itself in the log, covered by its checkpoints, not a screen output.
 """
 
 from __future__ import annotations
@@ -146,6 +149,36 @@ def match(
             used.add(found)
             report.matched.append((call, found))
     return report
+
+
+def record_match(
+    ledger: Ledger,
+    report: MatchReport,
+    *,
+    server: str,
+    connector: str,
+    window: timedelta,
+    now: datetime,
+) -> int:
+    """Append ``report`` as a ``connector.match`` record; returns its seq."""
+    body = {
+        "server": server,
+        "connector": connector,
+        "window_s": int(window.total_seconds()),
+        "matched": [{"call": c.seq, "entry": e} for c, e in report.matched],
+        "unmatched": [
+            {"call": c.seq, "time": format_time(c.time), "tool": c.tool, "user": c.user}
+            for c in report.unmatched
+        ],
+        "uncovered": [c.seq for c in report.uncovered],
+        "counts": {
+            "matched": len(report.matched),
+            "unmatched": len(report.unmatched),
+            "uncovered": len(report.uncovered),
+        },
+    }
+    record = Record.create(Kind.CONNECTOR_MATCH, SOURCE, {"match": body}, time=now)
+    return ledger.append([record])[0]
 
 
 def _calls(ledger: Ledger, server: str) -> list[Call]:

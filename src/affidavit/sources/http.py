@@ -2,8 +2,9 @@
 
 It sends the OAuth bearer token, honours ``429``/``503`` with ``Retry-After`` (Google Drive
 "Resolve errors", Microsoft Graph "throttling guidance", Dropbox "Error handling": all three
-send it), and turns ``401`` into one line asking for a fresh token. The token is read from a
-file, sent only to the configured API host, and never appears in an error or a record.
+send it), and turns ``401`` into one line asking for a fresh token. The token comes from
+:mod:`.secrets` (a file, the environment or the OS keyring), is sent only to the configured
+API host, and never appears in an error or a record.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -39,34 +39,25 @@ class NotFound(Exception):
         self.body = body
 
 
-def read_token(path: Path) -> str:
-    """An access token from ``path``: the bare token, or JSON with ``access_token``."""
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read the token file ({type(e).__name__})") from e
-    if text.startswith("{"):
-        try:
-            value = json.loads(text).get("access_token")
-        except (ValueError, AttributeError):
-            value = None
-        text = value if isinstance(value, str) else ""
-    if not text or any(c.isspace() for c in text):
-        raise InputError(f"{path}: no access token (one line, or JSON with access_token)")
-    return text
-
-
 @dataclass
 class Client:
     name: str
     """The source's name, for messages."""
     base_url: str
     token: str = field(repr=False)
-    token_file: Path
+    token_source: str
+    """Where the token came from (:meth:`.secrets.SecretRef.describe`), for messages."""
     sleep: Callable[[float], None] = time.sleep
     retries: int = 5
+    key_header: str | None = None
+    """Send the token in this header (Anthropic's ``x-api-key``) instead of as a Bearer."""
     waited: list[float] = field(default_factory=list)
     """Every Retry-After honoured, in seconds (reported by ``sources pull``)."""
+
+    def __post_init__(self) -> None:
+        # urllib also opens file: and ftp: URLs; a token must only ever go to an HTTP API.
+        if urllib.parse.urlsplit(self.base_url).scheme not in ("https", "http"):
+            raise SourceError(f"{self.name}: the API URL {self.base_url!r} is not http(s)://")
 
     def url(self, path: str, params: Mapping[str, str] | None = None) -> str:
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
@@ -94,7 +85,10 @@ class Client:
         if not request.full_url.startswith(self.base_url.rstrip("/") + "/"):
             # A next-page link must not carry the token to another host.
             raise SourceError(f"{self.name}: the provider linked outside {self.base_url}")
-        request.add_header("Authorization", f"Bearer {self.token}")
+        if self.key_header is None:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        else:
+            request.add_header(self.key_header, self.token)
         request.add_header("Accept", "application/json")
         where = (
             f"{self.name}: {request.get_method()} {urllib.parse.urlsplit(request.full_url).path}"
@@ -110,8 +104,8 @@ class Client:
                     continue
                 if e.code == 401:
                     raise SourceError(
-                        f"{where}: HTTP 401, the access token is expired or revoked; put a "
-                        f"fresh one in {self.token_file} and pull again"
+                        f"{where}: HTTP 401, the token or key is expired or revoked; put a "
+                        f"fresh one in {self.token_source} and pull again"
                     ) from None
                 if e.code in (404, 409, 410):
                     raise NotFound(body) from None
