@@ -1,0 +1,254 @@
+"""The identity join: hook records meet OpenTelemetry records on session, tool use and prompt.
+
+A hook payload names a session (``agent.session_id``) but no person; Claude Code's and
+Cowork's OpenTelemetry events name both (``session.id``, ``user.email``,
+``user.account_uuid``, ``organization.id``). The join runs beside the org log's integrator:
+
+1. :func:`scan` indexes what arrived since its last turn: shipped endpoint records (the
+   ``entries`` table) and hook records the collector received itself (org log records whose
+   source names a hook) go into ``hook_seen``; ``otel.*`` org log records into
+   ``otel_seen``. Both tables are derived: the org log and ``entries`` stay the truth.
+2. :func:`link` gives every hook record whose session the receiver has seen with a person
+   one ``identity.link`` record, whose payload names the hook record (origin, seq, leaf
+   hash) and the OpenTelemetry record used as evidence (``otel_seq``, its org seq): the
+   same tool use if there is one, else the same prompt, else the session's first event. So
+   attribution is a record with proofs, not a mutable column.
+
+Links are appended and their hook rows marked in one transaction under the org log's writer
+lock (as the integrator takes entries), so a crash cannot link a record twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from affidavit import merkle
+from affidavit.ledger import Ledger
+from affidavit.record import Kind, Record
+from affidavit.server.orglog import SOURCE, org_ledger
+from affidavit.server.schema import Collector
+from affidavit.store.postgres import PostgresStore
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS {s}.hook_seen (
+    origin TEXT NOT NULL, seq BIGINT NOT NULL, session_id TEXT NOT NULL, tool_use_id TEXT,
+    prompt_id TEXT, leaf_hash BYTEA NOT NULL, seen_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    link_seq BIGINT, email TEXT, account_uuid TEXT, PRIMARY KEY (origin, seq));
+CREATE INDEX IF NOT EXISTS hook_seen_use ON {s}.hook_seen (session_id, tool_use_id);
+CREATE INDEX IF NOT EXISTS hook_seen_unlinked ON {s}.hook_seen (session_id) WHERE link_seq IS NULL;
+CREATE TABLE IF NOT EXISTS {s}.otel_seen (
+    org_seq BIGINT PRIMARY KEY, kind TEXT NOT NULL, session_id TEXT, tool_use_id TEXT,
+    prompt_id TEXT, tool TEXT, device TEXT NOT NULL, email TEXT, account_uuid TEXT,
+    organization_id TEXT, seen_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    matched BOOLEAN NOT NULL DEFAULT false, gap_seq BIGINT);
+CREATE INDEX IF NOT EXISTS otel_seen_use ON {s}.otel_seen (session_id, tool_use_id);
+CREATE INDEX IF NOT EXISTS otel_seen_open ON {s}.otel_seen (seen_at)
+    WHERE kind = 'otel.tool_result' AND NOT matched AND gap_seq IS NULL;
+CREATE TABLE IF NOT EXISTS {s}.join_cursor (name TEXT PRIMARY KEY, position BIGINT NOT NULL)
+"""
+_CHUNK = 5000
+_LOOKBACK = 1000  # entries ids committed out of order by concurrent ships are read again
+_SKIP_KINDS = (Kind.ORG_ENTRY, Kind.WITNESS_CONFLICT, Kind.IDENTITY_LINK, Kind.CAPTURE_GAP)
+
+
+def ensure_tables(conn: psycopg.Connection[Any], schema: str) -> None:
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"ddl:{schema}",))
+        for statement in _DDL.format(s=f'"{schema}"').split(";"):
+            conn.execute(statement)
+
+
+def _cursor(conn: psycopg.Connection[Any], s: str, name: str) -> int:
+    row = conn.execute(f"SELECT position FROM {s}.join_cursor WHERE name = %s", (name,)).fetchone()
+    return -1 if row is None else int(row[0])
+
+
+def _move(conn: psycopg.Connection[Any], s: str, name: str, position: int) -> None:
+    conn.execute(
+        f"INSERT INTO {s}.join_cursor VALUES (%s, %s) "
+        "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+        (name, position),
+    )
+
+
+def _agent(payload: bytes | None) -> dict[str, Any]:
+    if payload is None:
+        return {}
+    try:
+        value = json.loads(payload).get("agent")
+    except (ValueError, AttributeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def scan(conn: psycopg.Connection[Any], c: Collector) -> int:
+    """Index entries and org log records that arrived since the last scan; returns how many."""
+    s = f'"{c.schema}"'
+    done = 0
+    while True:
+        after = _cursor(conn, s, "entries")
+        rows = conn.execute(
+            f"SELECT received, origin, seq, leaf_hash, payload FROM {s}.entries "
+            f"WHERE received > %s ORDER BY received LIMIT {_CHUNK}",
+            (after - _LOOKBACK,),
+        ).fetchall()
+        hooks = [(r[1], r[2], r[3], _agent(r[4])) for r in rows]
+        with conn.transaction():
+            _add_hooks(conn, s, hooks)
+            if rows:
+                _move(conn, s, "entries", max(after, int(rows[-1][0])))
+        new = sum(1 for r in rows if int(r[0]) > after)
+        done += new
+        if new < _CHUNK - _LOOKBACK:
+            break
+    org = f'"{c.org_schema}"'
+    while True:
+        after = _cursor(conn, s, "org")
+        rows = conn.execute(
+            f"SELECT seq, leaf, leaf_hash, payload FROM {org}.records "
+            f"WHERE seq > %s ORDER BY seq LIMIT {_CHUNK}",
+            (after,),
+        ).fetchall()
+        if not rows:
+            return done
+        hooks, otel = [], []
+        for seq, leaf, leaf_hash, payload in rows:
+            envelope = json.loads(leaf)
+            kind, source = envelope["kind"], envelope["source"]
+            if kind.startswith("otel."):
+                otel.append((int(seq), kind, payload))
+            elif kind not in _SKIP_KINDS and "hook" in source:
+                hooks.append((c.origin, int(seq), leaf_hash, _agent(payload)))
+        with conn.transaction():
+            _add_hooks(conn, s, hooks)
+            _add_otel(conn, s, otel)
+            _move(conn, s, "org", int(rows[-1][0]))
+        done += len(rows)
+
+
+def _add_hooks(
+    conn: psycopg.Connection[Any], s: str, rows: Sequence[tuple[str, int, bytes, dict[str, Any]]]
+) -> None:
+    values = [
+        (origin, seq, a["session_id"], a.get("tool_use_id"), a.get("prompt_id"), leaf_hash)
+        for origin, seq, leaf_hash, a in rows
+        if isinstance(a.get("session_id"), str)
+    ]
+    if values:
+        with conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO {s}.hook_seen (origin, seq, session_id, tool_use_id, prompt_id, "
+                "leaf_hash) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                values,
+            )
+
+
+def _add_otel(
+    conn: psycopg.Connection[Any], s: str, rows: Sequence[tuple[int, str, bytes | None]]
+) -> None:
+    values = []
+    for seq, kind, payload in rows:
+        p = json.loads(payload) if payload is not None else {}
+        agent, actor = p.get("agent") or {}, p.get("actor") or {}
+        values.append(
+            (
+                seq, kind, agent.get("session_id"), agent.get("tool_use_id"),
+                agent.get("prompt_id"), agent.get("tool"), p.get("device") or "unknown",
+                actor.get("email"), actor.get("account_uuid"), actor.get("organization_id"),
+            )
+        )  # fmt: skip
+    if values:
+        with conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO {s}.otel_seen (org_seq, kind, session_id, tool_use_id, prompt_id, "
+                "tool, device, email, account_uuid, organization_id) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                values,
+            )
+
+
+def link(conn: psycopg.Connection[Any], c: Collector) -> int:
+    """Append an ``identity.link`` for every hook record whose session has a known person."""
+    s = f'"{c.schema}"'
+    total = 0
+    while True:
+        rows = conn.execute(
+            "SELECT DISTINCT ON (h.origin, h.seq) h.origin, h.seq, h.session_id, h.tool_use_id, "
+            "h.prompt_id, h.leaf_hash, o.org_seq, o.email, o.account_uuid, o.organization_id "
+            f"FROM {s}.hook_seen h JOIN {s}.otel_seen o ON o.session_id = h.session_id "
+            "AND (o.email IS NOT NULL OR o.account_uuid IS NOT NULL) WHERE h.link_seq IS NULL "
+            "ORDER BY h.origin, h.seq, (h.tool_use_id IS NOT NULL AND "
+            "o.tool_use_id = h.tool_use_id) DESC NULLS LAST, "
+            "(o.prompt_id = h.prompt_id) DESC NULLS LAST, o.org_seq "
+            f"LIMIT {_CHUNK}"
+        ).fetchall()
+        if not rows:
+            return total
+        _link_batch(conn, c, rows)
+        total += len(rows)
+
+
+def _link_batch(conn: psycopg.Connection[Any], c: Collector, rows: list[tuple[Any, ...]]) -> None:
+    now = datetime.now(UTC)
+    records = [
+        Record.create(
+            Kind.IDENTITY_LINK,
+            SOURCE,
+            {
+                "session_id": session,
+                "tool_use_id": tool_use,
+                "prompt_id": prompt,
+                "hook": {
+                    "origin": origin,
+                    "seq": int(seq),
+                    "leaf_hash": base64.b64encode(leaf_hash).decode(),
+                },
+                "otel_seq": int(otel_seq),
+                "user": {"email": email, "account_uuid": account, "organization_id": org},
+            },
+            time=now,
+        )
+        for origin, seq, session, tool_use, prompt, leaf_hash, otel_seq, email, account, org
+        in rows
+    ]  # fmt: skip
+
+    def mark(first: int) -> None:
+        conn.execute(
+            f'UPDATE "{c.schema}".hook_seen h SET link_seq = v.link, email = v.email, '
+            "account_uuid = v.account FROM unnest(%s::text[], %s::bigint[], %s::bigint[], "
+            "%s::text[], %s::text[]) AS v(origin, seq, link, email, account) "
+            "WHERE h.origin = v.origin AND h.seq = v.seq",
+            (
+                [r[0] for r in rows],
+                [int(r[1]) for r in rows],
+                list(range(first, first + len(rows))),
+                [r[7] for r in rows],
+                [r[8] for r in rows],
+            ),
+        )
+
+    append_marked(org_ledger(conn, c), records, mark)
+
+
+def append_marked(
+    ledger: Ledger[PostgresStore], records: Sequence[Record], mark: Callable[[int], None]
+) -> int:
+    """Append ``records`` and run ``mark(first seq)`` in the same transaction."""
+    store = ledger.store
+    store.begin()
+    try:
+        first = store.add_records(
+            (r.leaf, merkle.leaf_hash(r.leaf), r.salt, r.payload_json) for r in records
+        )
+        mark(first)
+        store.commit()
+    except BaseException:
+        store.rollback()
+        raise
+    return first
