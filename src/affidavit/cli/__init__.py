@@ -97,6 +97,7 @@ COMMAND_MODULES = (
     "affidavit.cli.server",
     "affidavit.cli.shipping",
     "affidavit.cli.service",
+    "affidavit.cli.gaps",
 )
 
 
