@@ -1,0 +1,246 @@
+"""The collector's OTLP/HTTP logs receiver, the identity join and reconciliation, end to end:
+a real uvicorn collector on loopback and real PostgreSQL; events sent by the OpenTelemetry
+Python SDK's OTLP/HTTP log exporter (protobuf, gzip) and as OTLP JSON bodies (shapes in
+otlp_helpers.py, from Claude Code's monitoring documentation and the OTLP specification);
+hook records shipped from a laptop's ledger and an http-hook record appended to the org log
+as the collector's own hook route does."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from affidavit import shipping
+from affidavit.record import Kind, Record
+from affidavit.server import orglog
+from affidavit.server.schema import Collector as CollectorConfig
+from collector_helpers import ORIGIN, Collector
+from ledger_helpers import T0, cli_env, new_ledger
+from otlp_helpers import event, json_body, tool_result
+from pg_helpers import Schemas
+
+GRACE_S = 3
+LAPTOP = "laptop.example.com/0"
+
+
+def hook(kind: Kind, session: str, tool_use: str | None, path: str | None = None) -> Record:
+    agent = {"product": "claude-code", "session_id": session, "prompt_id": "p1", "tool": "Edit"}
+    if tool_use:
+        agent["tool_use_id"] = tool_use
+    payload: dict[str, Any] = {"actor": {"user": "root"}, "agent": agent}
+    if path:
+        payload["file"] = {"path": path}
+    return Record.create(kind, "claude-code.hook", payload, time=T0)
+
+
+class Org:
+    def __init__(self, c: Collector, tokens: dict[str, str]) -> None:
+        self.c, self.tokens = c, tokens
+
+    def post_logs(self, body: bytes, media: str, token: str | None = None, **headers: str) -> Any:
+        import httpx
+
+        h = {"Content-Type": media, **headers}
+        if token is not False:
+            h["Authorization"] = f"Bearer {token or self.tokens['otel']}"
+        return httpx.post(self.c.url + "/v1/logs", content=body, headers=h, timeout=60)
+
+    def org_records(self) -> list[tuple[int, str, dict[str, Any]]]:
+        rows = self.c.sql(
+            f'SELECT seq, leaf, payload FROM "{self.c.schema}_org".records ORDER BY seq'
+        )
+        return [(int(s), json.loads(leaf)["kind"], json.loads(p)) for s, leaf, p in rows]
+
+    def seal(self) -> None:
+        r = self.c.post("/api/v1/seal", self.tokens["admin"], {})
+        assert r.status_code == 200, r.text
+
+
+@pytest.fixture(scope="module")
+def org(pg_schemas: Schemas, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
+    home = tmp_path_factory.mktemp("otlp")
+    c = Collector(pg_schemas, home)
+    c.cli("init", "--origin", ORIGIN)
+    with c.serving(options=("--gap-grace", str(GRACE_S))):
+        tokens = {
+            "otel": c.token("device", "otel"),
+            "admin": c.token("admin", "admin"),
+            "auditor": c.token("auditor", "auditor"),
+        }
+        laptop = home / "laptop"
+        laptop.mkdir()
+        device = c.token("device", "laptop-0")
+        with new_ledger(laptop, origin=LAPTOP) as ledger:
+            ledger.append(
+                [
+                    hook(Kind.FILE_UPDATE, "s1", "tu1", "finance/q1.xlsx"),
+                    hook(Kind.COMMAND_EXEC, "s1", "tu2"),
+                    hook(Kind.FILE_CREATE, "s1", "tu4", "finance/new.xlsx"),  # no telemetry
+                    hook(Kind.FILE_UPDATE, "s2", "tu9", "hr/staff.csv"),  # a session never seen
+                ]
+            )
+            ledger.seal()
+            shipping.enrol(ledger, laptop / "ledger.sqlite", c.url, device)
+            shipping.ship(ledger, laptop / "ledger.sqlite", device)
+        yield Org(c, tokens)
+
+
+def _sdk_export(org: Org, events: list[dict[str, object]]) -> None:
+    """Send events with the OpenTelemetry SDK's own OTLP/HTTP log exporter (protobuf, gzip)."""
+    from opentelemetry.exporter.otlp.proto.http import Compression
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource
+
+    exporter = OTLPLogExporter(
+        endpoint=org.c.url + "/v1/logs",
+        headers={"Authorization": f"Bearer {org.tokens['otel']}"},
+        compression=Compression.Gzip,
+    )
+    resource = Resource.create({"service.name": "claude-code", "host.name": "laptop-0"})
+    provider = LoggerProvider(resource=resource)
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    logger = provider.get_logger("com.anthropic.claude_code.events")
+    for attributes in events:
+        logger.emit(body=f"claude_code.{attributes['event.name']}", attributes=attributes)
+    provider.shutdown()
+
+
+def test_round_trip_records_links_and_gaps(org: Org) -> None:
+    before = len(org.org_records())
+    alice = "alice@example.com"
+    _sdk_export(
+        org,
+        [
+            event("user_prompt", "s1", alice, prompt_length=42),
+            tool_result("s1", alice, "tu1"),
+            event("tool_decision", "s1", alice, tool_name="Bash", tool_use_id="tu2",
+                  decision="accept", source="config"),
+            tool_result("s1", alice, "tu2", "Bash"),
+            tool_result("s1", alice, "tu3", "Write"),  # no hook ever records tu3
+            event("api_request", "s1", alice, model="claude-sonnet-4-6", cost_usd=0.01,
+                  input_tokens=10, output_tokens=20),
+            event("api_error", "s1", alice, model="claude-sonnet-4-6", error="overloaded",
+                  status_code="529"),
+        ],
+    )  # fmt: skip
+    # Cowork, as OTLP JSON: a tool use its http hook saw, a permission mode change and an
+    # event this version does not know.
+    bob = "bob@example.com"
+    cowork = [
+        tool_result("s3", bob, "tu5", "Write"),
+        event("permission_mode_changed", "s3", bob, mode="acceptEdits"),
+        event("brand_new_thing", "s3", bob, detail="kept"),
+    ]
+    r = org.post_logs(json.dumps(json_body(cowork, service="cowork", host="vm-7")).encode(),
+                      "application/json")  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert r.json() == {}  # everything accepted: no partialSuccess
+    _http_hook(org, hook(Kind.FILE_CREATE, "s3", "tu5", "docs/plan.md"), source="cowork.http-hook")
+
+    records = org.org_records()[before:]
+    kinds = [k for _, k, _ in records]
+    assert kinds.count("otel.tool_result") == 4
+    for k in ("otel.user_prompt", "otel.tool_decision", "otel.api_request", "otel.api_error",
+              "otel.permission_mode", "otel.event"):  # fmt: skip
+        assert k in kinds, k
+    unknown = next(p for _, k, p in records if k == "otel.event")
+    assert unknown["otel"]["event"] == "claude_code.brand_new_thing"
+    assert unknown["otel"]["attributes"]["detail"] == "kept"
+    assert unknown["agent"]["product"] == "cowork" and unknown["device"] == "vm-7"
+    first = next(p for _, k, p in records if k == "otel.tool_result")
+    assert first["actor"] == {
+        "email": alice, "account_uuid": "acct-alice", "organization_id": first["actor"][
+            "organization_id"], "user_id": "f0e1d2c3b4a5",
+    }  # fmt: skip
+    assert first["agent"]["product"] == "claude-code" and first["device"] == "laptop-0"
+
+    org.seal()
+    by_seq = {s: (k, p) for s, k, p in org.org_records()}
+    links = [p for k, p in by_seq.values() if k == "identity.link"]
+    linked = {(p["hook"]["origin"], p["tool_use_id"]): p for p in links}
+    # Every hook record of a session seen with a person is linked, by its exact tool use
+    # where telemetry reported it; tu4 (no telemetry of its own) falls back to the prompt.
+    assert set(linked) == {(LAPTOP, "tu1"), (LAPTOP, "tu2"), (LAPTOP, "tu4"), (ORIGIN, "tu5")}
+    for (_, tool_use), link in linked.items():
+        kind, evidence = by_seq[link["otel_seq"]]
+        assert kind.startswith("otel.")
+        assert evidence["agent"]["session_id"] == link["session_id"]
+        if tool_use in ("tu1", "tu2", "tu5"):
+            assert evidence["agent"]["tool_use_id"] == tool_use
+    assert linked[(LAPTOP, "tu1")]["user"]["email"] == alice
+    assert linked[(ORIGIN, "tu5")]["user"] == {
+        "email": bob, "account_uuid": "acct-bob", "organization_id": linked[(ORIGIN, "tu5")][
+            "user"]["organization_id"],
+    }  # fmt: skip
+    # The link names the shipped record by its leaf hash, as the endpoint's log holds it.
+    hook_row = org.c.sql("SELECT leaf_hash FROM entries WHERE origin = %s AND seq = 0", LAPTOP)
+    import base64
+
+    assert linked[(LAPTOP, "tu1")]["hook"] == {
+        "origin": LAPTOP, "seq": 0, "leaf_hash": base64.b64encode(hook_row[0][0]).decode(),
+    }  # fmt: skip
+
+    # The org-level log shows the person, or "unattributed" for a session never seen.
+    result = _cli(org, "log", "--server", org.c.url, "--format", "jsonl")
+    rows = {(r["origin"], r["seq"]): r for r in map(json.loads, result.stdout.splitlines())}
+    assert rows[(LAPTOP, 0)]["person"] == alice
+    assert rows[(LAPTOP, 3)]["person"] == "unattributed"  # session s2
+    assert {r["person"] for r in rows.values()} == {alice, "unattributed"}
+
+    # After the grace period tu3 becomes a capture.gap naming device and person.
+    time.sleep(GRACE_S + 0.5)
+    org.seal()
+    gaps = [p for _, k, p in org.org_records() if k == "capture.gap"]
+    assert len(gaps) == 1
+    gap = gaps[0]
+    assert gap["direction"] == "otel_without_hook"
+    assert gap["agent"]["tool_use_id"] == "tu3" and gap["device"] == "laptop-0"
+    assert gap["user"]["email"] == alice and "laptop-0" in gap["reason"]
+    org.seal()  # a second turn records nothing twice
+    assert [k for _, k, _ in org.org_records()].count("capture.gap") == 1
+
+    listed = _cli(org, "gaps", "--server", org.c.url, "--format", "jsonl", code=1)
+    found = [json.loads(line) for line in listed.stdout.splitlines()]
+    directions = sorted((g["direction"], g.get("tool_use_id"), g["device"]) for g in found)
+    assert directions == [
+        ("hook_without_otel", "tu4", LAPTOP),
+        ("otel_without_hook", "tu3", "laptop-0"),
+        ("session_without_otel", None, LAPTOP),
+    ]
+    assert "3 gaps" in listed.stderr
+    per_person = _cli(org, "gaps", "--server", org.c.url, "--by", "person", "--format", "jsonl",
+                      code=1)  # fmt: skip
+    counts = {r["person"]: r for r in map(json.loads, per_person.stdout.splitlines())}
+    assert counts[alice]["otel_without_hook"] == 1 and counts[alice]["hook_without_otel"] == 1
+    assert counts["unattributed"]["session_without_otel"] == 1
+
+    # The org log with all of it still verifies.
+    verified = org.c.cli("verify")
+    assert verified.returncode == 0, verified.stderr
+
+
+def _http_hook(org: Org, record: Record, *, source: str) -> None:
+    """Append a hook record to the org log as the collector's http-hook route does."""
+    record = Record.create(record.envelope.kind, source, record.payload or {}, time=T0)
+    with psycopg.connect(org.c.db, autocommit=True) as conn:
+        config = CollectorConfig.load(conn, org.c.schema, org.c.keys)
+        orglog.append_direct(conn, config, [record])
+
+
+def _cli(org: Org, *args: str, code: int = 0) -> Any:
+    import subprocess
+    import sys
+
+    env = cli_env(org.c.home) | {"AFFIDAVIT_TOKEN": org.tokens["auditor"]}
+    result = subprocess.run(
+        [sys.executable, "-m", "affidavit", *args], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == code, result.stderr
+    return result
