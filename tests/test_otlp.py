@@ -7,6 +7,7 @@ as the collector's own hook route does."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from affidavit.server import orglog
 from affidavit.server.schema import Collector as CollectorConfig
 from collector_helpers import ORIGIN, Collector
 from ledger_helpers import T0, cli_env, new_ledger
-from otlp_helpers import event, json_body, tool_result
+from otlp_helpers import event, json_body, protobuf_body, tool_result
 from pg_helpers import Schemas
 
 GRACE_S = 3
@@ -244,3 +245,171 @@ def _cli(org: Org, *args: str, code: int = 0) -> Any:
     )
     assert result.returncode == code, result.stderr
     return result
+
+
+def _nested_json(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"stringValue": "bottom"}
+    for _ in range(depth):
+        value = {"arrayValue": {"values": [value]}}
+    return value
+
+
+def _nested_pb(depth: int) -> Any:
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue
+
+    value = AnyValue(string_value="bottom")
+    for _ in range(depth):
+        value = AnyValue(array_value=ArrayValue(values=[value]))
+    return value
+
+
+BAD_JSON: list[tuple[str, bytes, int, str]] = [
+    ("not JSON", b"{\"resourceLogs\": [", 400, "not JSON"),
+    ("invalid UTF-8", b"{\"resourceLogs\": [\"\xff\xfe\"]}", 400, "not UTF-8"),
+    ("wrong types", b"{\"resourceLogs\": {\"a\": 1}}", 400, "resourceLogs: expected an array"),
+    (
+        "int64 that is not a number",
+        json.dumps(
+            json_body([tool_result("s9", "eve@example.com", "tu-x")])
+        ).replace("1795687200000000000", "soon").encode(),
+        400,
+        "timeUnixNano",
+    ),
+    (
+        "a union with two members",
+        json.dumps(
+            {"resourceLogs": [{"scopeLogs": [{"logRecords": [
+                {"body": {"stringValue": "a", "intValue": "1"}}]}]}]}
+        ).encode(),
+        400,
+        "exactly one",
+    ),
+    (
+        "deeply nested AnyValue",
+        json.dumps(
+            {"resourceLogs": [{"scopeLogs": [{"logRecords": [{"body": _nested_json(40)}]}]}]}
+        ).encode(),
+        400,
+        "nests deeper",
+    ),
+    (
+        "hex id of the wrong length",
+        json.dumps(json_body([tool_result("s9", "eve@example.com", "tu-y")])).replace(
+            "eee19b7ec3c1b174", "eee1"
+        ).encode(),
+        400,
+        "spanId",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "status", "reason"), BAD_JSON, ids=[b[0] for b in BAD_JSON]
+)
+def test_bad_json_bodies_are_refused_and_nothing_is_stored(
+    org: Org, name: str, body: bytes, status: int, reason: str
+) -> None:
+    before = len(org.org_records())
+    r = org.post_logs(body, "application/json")
+    assert r.status_code == status, r.text
+    assert reason in r.json()["message"], r.text
+    assert r.json()["code"] == 3  # google.rpc.Code INVALID_ARGUMENT
+    assert len(org.org_records()) == before
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field."""
+    size, n = bytearray(), len(payload)
+    while True:
+        size.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            break
+    return bytes([number << 3 | 2]) + bytes(size) + payload
+
+
+def _status_message(body: bytes) -> str:
+    """google.rpc.Status {int32 code = 1; string message = 2} decoded with the real
+    classes: the exporter's dependency googleapis-common-protos ships status_pb2."""
+    from google.rpc.status_pb2 import Status
+
+    status = Status.FromString(body)
+    assert status.code == 3  # INVALID_ARGUMENT
+    return str(status.message)
+
+
+def test_bad_protobuf_and_transport_errors(org: Org) -> None:
+    good = protobuf_body([tool_result("s9", "eve@example.com", "tu-p")])
+    before = len(org.org_records())
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    # 200 levels: more than the protobuf runtime builds, so written on the wire by hand
+    # (AnyValue.array_value = 5, ArrayValue.values = 1, LogRecord.body = 5, ScopeLogs.
+    # log_records = 2, ResourceLogs.scope_logs = 2, the request's resource_logs = 1).
+    value_bytes = _field(1, b"bottom")
+    for _ in range(200):
+        value_bytes = _field(5, _field(1, value_bytes))
+    too_deep = _field(1, _field(2, _field(2, _field(5, value_bytes))))
+    request = ExportLogsServiceRequest.FromString(good)
+    shallow_value = _nested_pb(20)
+    request.resource_logs[0].scope_logs[0].log_records[0].body.CopyFrom(shallow_value)
+    deeper_than_allowed = request.SerializeToString()
+    bad_utf8 = good.replace(b"eve@example.com", b"eve@exampl\xff.com")
+    cases = [
+        ("truncated", good[: len(good) // 2], "application/x-protobuf", 400, "protobuf"),
+        ("invalid UTF-8 in a string", bad_utf8, "application/x-protobuf", 400, "protobuf"),
+        ("200-deep AnyValue", too_deep, "application/x-protobuf", 400, ""),
+        ("20-deep AnyValue", deeper_than_allowed, "application/x-protobuf", 400, "nests deeper"),
+    ]
+    for name, body, media, status, reason in cases:
+        r = org.post_logs(body, media)
+        assert r.status_code == status, (name, r.status_code, r.content[:200])
+        assert r.headers["content-type"] == "application/x-protobuf", name
+        assert reason in _status_message(r.content), (name, r.content[:200])
+    # Transport: media type, size, gzip, tokens.
+    r = org.post_logs(good, "text/plain")
+    assert r.status_code == 415 and "application/x-protobuf" in r.json()["message"]
+    huge = b"\x0a" + b"\xff" * 9 + b"\x01" + b"x" * (10 * 1024 * 1024)
+    r = org.post_logs(huge, "application/x-protobuf")
+    assert r.status_code == 413, r.status_code
+    bomb = gzip.compress(b"\x00" * (20 * 1024 * 1024))
+    r = org.post_logs(bomb, "application/x-protobuf", **{"Content-Encoding": "gzip"})
+    assert r.status_code == 413 and b"decompressed" in r.content
+    r = org.post_logs(b"\x1f\x8b not gzip", "application/json", **{"Content-Encoding": "gzip"})
+    assert r.status_code == 400 and "gzip" in r.json()["message"]
+    wrong = org.tokens["otel"][:-4] + "AAAA"
+    r = org.post_logs(good, "application/json", token=wrong)
+    assert r.status_code == 401 and r.json()["message"] == "wrong token"
+    r = org.post_logs(good, "application/json", token=False)
+    assert r.status_code == 401
+    r = org.post_logs(good, "application/json", token=org.tokens["auditor"])
+    assert r.status_code == 403
+    assert len(org.org_records()) == before
+    # The server keeps serving: the same body, well sent, is stored, and the X-Affidavit-Token
+    # header works as well as the bearer header.
+    r = org.post_logs(good, "application/x-protobuf", token=False,
+                      **{"X-Affidavit-Token": org.tokens["otel"]})  # fmt: skip
+    assert r.status_code == 200
+    assert len(org.org_records()) == before + 1
+
+
+def test_partial_success_names_the_rejected_record(org: Org) -> None:
+    before = len(org.org_records())
+    body = json.dumps(
+        json_body([tool_result("s8", "eve@example.com", "tu-ok"),
+                   tool_result("s8", "eve@example.com", "tu-\ud800")])  # a lone surrogate
+    ).encode()  # fmt: skip
+    r = org.post_logs(body, "application/json")
+    assert r.status_code == 200, r.text
+    partial = r.json()["partialSuccess"]
+    assert partial["rejectedLogRecords"] == "1"
+    assert partial["errorMessage"].startswith("log record 1: ")
+    stored = org.org_records()[before:]
+    assert [p["agent"]["tool_use_id"] for _, _, p in stored] == ["tu-ok"]
+    # The same in protobuf: the response is an ExportLogsServiceResponse.
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+
+    r = org.post_logs(protobuf_body([tool_result("s8", "eve@example.com", "tu-pb")]),
+                      "application/x-protobuf")  # fmt: skip
+    response = ExportLogsServiceResponse.FromString(r.content)
+    assert r.status_code == 200 and not response.HasField("partial_success")
