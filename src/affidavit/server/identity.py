@@ -126,27 +126,42 @@ def scan(conn: psycopg.Connection[Any], c: Collector) -> int:
             elif kind not in _SKIP_KINDS and "hook" in source:
                 hooks.append((c.origin, int(seq), leaf_hash, _agent(payload)))
         with conn.transaction():
-            _add_hooks(conn, s, hooks)
+            _add_hooks(conn, s, hooks, copy=True)
             _add_otel(conn, s, otel)
             _move(conn, s, "org", int(rows[-1][0]))
         done += len(rows)
 
 
 def _add_hooks(
-    conn: psycopg.Connection[Any], s: str, rows: Sequence[tuple[str, int, bytes, dict[str, Any]]]
+    conn: psycopg.Connection[Any],
+    s: str,
+    rows: Sequence[tuple[str, int, bytes, dict[str, Any]]],
+    *,
+    copy: bool = False,
 ) -> None:
+    """``copy`` for rows read past the cursor in the same transaction that moves it (each is
+    new); entries read again for the lookback need ``ON CONFLICT``."""
     values = [
         (origin, seq, a["session_id"], a.get("tool_use_id"), a.get("prompt_id"), leaf_hash)
         for origin, seq, leaf_hash, a in rows
         if isinstance(a.get("session_id"), str)
     ]
-    if values:
+    columns = "(origin, seq, session_id, tool_use_id, prompt_id, leaf_hash)"
+    if values and copy:
+        _copy(conn, f"COPY {s}.hook_seen {columns} FROM STDIN", values)
+    elif values:
         with conn.cursor() as cur:
             cur.executemany(
-                f"INSERT INTO {s}.hook_seen (origin, seq, session_id, tool_use_id, prompt_id, "
-                "leaf_hash) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                f"INSERT INTO {s}.hook_seen {columns} VALUES (%s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT DO NOTHING",
                 values,
             )
+
+
+def _copy(conn: psycopg.Connection[Any], sql: str, values: Sequence[tuple[Any, ...]]) -> None:
+    with conn.cursor() as cur, cur.copy(sql) as copy:
+        for row in values:
+            copy.write_row(row)
 
 
 def _add_otel(
@@ -164,34 +179,48 @@ def _add_otel(
             )
         )  # fmt: skip
     if values:
-        with conn.cursor() as cur:
-            cur.executemany(
-                f"INSERT INTO {s}.otel_seen (org_seq, kind, session_id, tool_use_id, prompt_id, "
-                "tool, device, email, account_uuid, organization_id) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                values,
-            )
+        _copy(
+            conn,
+            f"COPY {s}.otel_seen (org_seq, kind, session_id, tool_use_id, prompt_id, tool, "
+            "device, email, account_uuid, organization_id) FROM STDIN",
+            values,
+        )
 
 
 def link(conn: psycopg.Connection[Any], c: Collector) -> int:
     """Append an ``identity.link`` for every hook record whose session has a known person."""
     s = f'"{c.schema}"'
     total = 0
-    while True:
-        rows = conn.execute(
-            "SELECT DISTINCT ON (h.origin, h.seq) h.origin, h.seq, h.session_id, h.tool_use_id, "
-            "h.prompt_id, h.leaf_hash, o.org_seq, o.email, o.account_uuid, o.organization_id "
-            f"FROM {s}.hook_seen h JOIN {s}.otel_seen o ON o.session_id = h.session_id "
-            "AND (o.email IS NOT NULL OR o.account_uuid IS NOT NULL) WHERE h.link_seq IS NULL "
-            "ORDER BY h.origin, h.seq, (h.tool_use_id IS NOT NULL AND "
-            "o.tool_use_id = h.tool_use_id) DESC NULLS LAST, "
-            "(o.prompt_id = h.prompt_id) DESC NULLS LAST, o.org_seq "
-            f"LIMIT {_CHUNK}"
-        ).fetchall()
-        if not rows:
-            return total
-        _link_batch(conn, c, rows)
-        total += len(rows)
+    for query in (_EXACT, _FALLBACK):
+        while True:
+            rows = conn.execute(query.format(s=s, limit=_CHUNK)).fetchall()
+            if not rows:
+                break
+            _link_batch(conn, c, rows)
+            total += len(rows)
+    return total
+
+
+_PICKED = (
+    "h.origin, h.seq, h.session_id, h.tool_use_id, h.prompt_id, h.leaf_hash, "
+    "o.org_seq, o.email, o.account_uuid, o.organization_id"
+)
+_PERSON = "(o.email IS NOT NULL OR o.account_uuid IS NOT NULL)"
+# First the hook records whose own tool use the telemetry reported (an index lookup each),
+# then the rest of the seen sessions: the same prompt's first event, else the session's.
+_EXACT = (
+    f"SELECT DISTINCT ON (h.origin, h.seq) {_PICKED} FROM {{s}}.hook_seen h "
+    "JOIN {s}.otel_seen o ON o.session_id = h.session_id AND o.tool_use_id = h.tool_use_id "
+    f"AND {_PERSON} WHERE h.link_seq IS NULL AND h.tool_use_id IS NOT NULL "
+    "ORDER BY h.origin, h.seq, o.org_seq LIMIT {limit}"
+)
+_FALLBACK = (
+    f"SELECT {_PICKED} FROM {{s}}.hook_seen h CROSS JOIN LATERAL ("
+    "SELECT org_seq, email, account_uuid, organization_id FROM {s}.otel_seen o "
+    f"WHERE o.session_id = h.session_id AND {_PERSON} "
+    "ORDER BY (o.prompt_id = h.prompt_id) DESC NULLS LAST, o.org_seq LIMIT 1) o "
+    "WHERE h.link_seq IS NULL LIMIT {limit}"
+)
 
 
 def _link_batch(conn: psycopg.Connection[Any], c: Collector, rows: list[tuple[Any, ...]]) -> None:
