@@ -98,7 +98,7 @@ def hooks(batches: int, size: int) -> list[Record]:
                     "tool": "Edit",
                 },
                 "file": {"path": f"finance/q{i % 4}/doc-{b}-{i}.xlsx"},
-            },  # fmt: skip
+            },
             time=now,
         )
         for b in range(batches)
@@ -202,10 +202,12 @@ def main() -> None:
     rate = n / total_s
     floor_rate = n / floor_s
     cores = os.cpu_count()
+    load = os.getloadavg()[0]
     print(
         f"# {platform.machine()}, {cores} cores, Python {platform.python_version()}, PostgreSQL "
-        f"on loopback, {datetime.now(UTC):%Y-%m-%d}; {n:,} log records in protobuf batches of "
-        f"{args.batch}, {args.clients} clients, {args.workers} server workers"
+        f"on loopback, {datetime.now(UTC):%Y-%m-%d}, load average {load:.1f}; {n:,} log "
+        f"records in protobuf batches of {args.batch}, {args.clients} clients, "
+        f"{args.workers} server workers"
     )
     print(f"(hook records appended and bodies built in {prepared:.1f} s, not timed)")
     print(f"{'events received (POST /v1/logs)':34} {n:>9,} in {ingest_s:.1f} s")
