@@ -22,7 +22,7 @@ from affidavit.server import orglog
 from affidavit.server.schema import Collector as CollectorConfig
 from collector_helpers import ORIGIN, Collector
 from ledger_helpers import T0, cli_env, new_ledger
-from otlp_helpers import event, json_body, protobuf_body, tool_result
+from otlp_helpers import ORG_ID, event, json_body, protobuf_body, tool_result
 from pg_helpers import Schemas
 
 GRACE_S = 3
@@ -156,15 +156,16 @@ def test_round_trip_records_links_and_gaps(org: Org) -> None:
     assert unknown["otel"]["attributes"]["detail"] == "kept"
     assert unknown["agent"]["product"] == "cowork" and unknown["device"] == "vm-7"
     first = next(p for _, k, p in records if k == "otel.tool_result")
-    assert first["actor"] == {
-        "email": alice, "account_uuid": "acct-alice", "organization_id": first["actor"][
-            "organization_id"], "user_id": "f0e1d2c3b4a5",
-    }  # fmt: skip
+    assert first["actor"] == {"email": alice, "account_uuid": "acct-alice", "org_uuid": ORG_ID}
+    assert first["otel"]["attributes"]["user.id"] == "f0e1d2c3b4a5"
     assert first["agent"]["product"] == "claude-code" and first["device"] == "laptop-0"
 
     org.seal()
     by_seq = {s: (k, p) for s, k, p in org.org_records()}
     links = [p for k, p in by_seq.values() if k == "identity.link"]
+    # The newest link of each hook record counts: events arrive one by one and the
+    # integrator joins every half second, so a record may first be linked by its prompt and
+    # then again, exactly, when its own tool use's event arrives.
     linked = {(p["hook"]["origin"], p["tool_use_id"]): p for p in links}
     # Every hook record of a session seen with a person is linked, by its exact tool use
     # where telemetry reported it; tu4 (no telemetry of its own) falls back to the prompt.
@@ -174,12 +175,17 @@ def test_round_trip_records_links_and_gaps(org: Org) -> None:
         assert kind.startswith("otel.")
         assert evidence["agent"]["session_id"] == link["session_id"]
         if tool_use in ("tu1", "tu2", "tu5"):
+            assert link["match"] == "tool_use"
             assert evidence["agent"]["tool_use_id"] == tool_use
+        else:
+            assert link["match"] == "prompt" and evidence["agent"]["prompt_id"] == "p1"
+    assert all(p["match"] in ("tool_use", "prompt") for p in links)
     assert linked[(LAPTOP, "tu1")]["user"]["email"] == alice
     assert linked[(ORIGIN, "tu5")]["user"] == {
-        "email": bob, "account_uuid": "acct-bob", "organization_id": linked[(ORIGIN, "tu5")][
-            "user"]["organization_id"],
-    }  # fmt: skip
+        "email": bob,
+        "account_uuid": "acct-bob",
+        "organization_id": ORG_ID,
+    }
     # The link names the shipped record by its leaf hash, as the endpoint's log holds it.
     hook_row = org.c.sql("SELECT leaf_hash FROM entries WHERE origin = %s AND seq = 0", LAPTOP)
     import base64

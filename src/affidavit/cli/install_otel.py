@@ -1,5 +1,5 @@
-"""``affidavit install --otel``: point Claude Code's and Cowork's OpenTelemetry logs at the
-collector.
+"""``affidavit install --otel --server URL --token TOKEN``: point Claude Code's and Cowork's
+OpenTelemetry logs at the collector.
 
 Without a target it prints the settings (``env`` block) for Claude Code and the values for
 Cowork's admin console on stdout; ``--scope managed`` writes the ``env`` block into its own

@@ -10,9 +10,11 @@ Cowork's OpenTelemetry events name both (``session.id``, ``user.email``,
    ``otel_seen``. Both tables are derived: the org log and ``entries`` stay the truth.
 2. :func:`link` gives every hook record whose session the receiver has seen with a person
    one ``identity.link`` record, whose payload names the hook record (origin, seq, leaf
-   hash) and the OpenTelemetry record used as evidence (``otel_seq``, its org seq): the
-   same tool use if there is one, else the same prompt, else the session's first event. So
-   attribution is a record with proofs, not a mutable column.
+   hash) and the OpenTelemetry record used as evidence (``otel_seq``, its org seq) and how
+   they matched (``match``): the same tool use if there is one, else the same prompt, else
+   the session's first event. Events arrive in any order, so a record linked by prompt or
+   session gets a second, exact link when its tool use's event arrives; the newest link is
+   the one that counts. So attribution is a record with proofs, not a mutable column.
 
 Links are appended and their hook rows marked in one transaction under the org log's writer
 lock (as the integrator takes entries), so a crash cannot link a record twice.
@@ -39,7 +41,8 @@ _DDL = """
 CREATE TABLE IF NOT EXISTS {s}.hook_seen (
     origin TEXT NOT NULL, seq BIGINT NOT NULL, session_id TEXT NOT NULL, tool_use_id TEXT,
     prompt_id TEXT, leaf_hash BYTEA NOT NULL, seen_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    link_seq BIGINT, email TEXT, account_uuid TEXT, PRIMARY KEY (origin, seq));
+    link_seq BIGINT, link_match TEXT, email TEXT, account_uuid TEXT,
+    PRIMARY KEY (origin, seq));
 CREATE INDEX IF NOT EXISTS hook_seen_use ON {s}.hook_seen (session_id, tool_use_id);
 CREATE INDEX IF NOT EXISTS hook_seen_unlinked ON {s}.hook_seen (session_id) WHERE link_seq IS NULL;
 CREATE TABLE IF NOT EXISTS {s}.otel_seen (
@@ -175,7 +178,7 @@ def _add_otel(
             (
                 seq, kind, agent.get("session_id"), agent.get("tool_use_id"),
                 agent.get("prompt_id"), agent.get("tool"), p.get("device") or "unknown",
-                actor.get("email"), actor.get("account_uuid"), actor.get("organization_id"),
+                actor.get("email"), actor.get("account_uuid"), actor.get("org_uuid"),
             )
         )  # fmt: skip
     if values:
@@ -203,20 +206,23 @@ def link(conn: psycopg.Connection[Any], c: Collector) -> int:
 
 _PICKED = (
     "h.origin, h.seq, h.session_id, h.tool_use_id, h.prompt_id, h.leaf_hash, "
-    "o.org_seq, o.email, o.account_uuid, o.organization_id"
+    "o.org_seq, o.email, o.account_uuid, o.organization_id, "
 )
 _PERSON = "(o.email IS NOT NULL OR o.account_uuid IS NOT NULL)"
 # First the hook records whose own tool use the telemetry reported (an index lookup each),
-# then the rest of the seen sessions: the same prompt's first event, else the session's.
+# also those linked earlier by their prompt or session only (events arrive in any order):
+# they get a second, exact link. Then the rest of the seen sessions: the same prompt's
+# first event, else the session's.
 _EXACT = (
-    f"SELECT DISTINCT ON (h.origin, h.seq) {_PICKED} FROM {{s}}.hook_seen h "
+    f"SELECT DISTINCT ON (h.origin, h.seq) {_PICKED} 'tool_use' FROM {{s}}.hook_seen h "
     "JOIN {s}.otel_seen o ON o.session_id = h.session_id AND o.tool_use_id = h.tool_use_id "
-    f"AND {_PERSON} WHERE h.link_seq IS NULL AND h.tool_use_id IS NOT NULL "
-    "ORDER BY h.origin, h.seq, o.org_seq LIMIT {limit}"
+    f"AND {_PERSON} WHERE h.link_match IS DISTINCT FROM 'tool_use' "
+    "AND h.tool_use_id IS NOT NULL ORDER BY h.origin, h.seq, o.org_seq LIMIT {limit}"
 )
 _FALLBACK = (
-    f"SELECT {_PICKED} FROM {{s}}.hook_seen h CROSS JOIN LATERAL ("
-    "SELECT org_seq, email, account_uuid, organization_id FROM {s}.otel_seen o "
+    f"SELECT {_PICKED} CASE WHEN o.prompt_id = h.prompt_id THEN 'prompt' ELSE 'session' END "
+    "FROM {s}.hook_seen h CROSS JOIN LATERAL ("
+    "SELECT org_seq, email, account_uuid, organization_id, prompt_id FROM {s}.otel_seen o "
     f"WHERE o.session_id = h.session_id AND {_PERSON} "
     "ORDER BY (o.prompt_id = h.prompt_id) DESC NULLS LAST, o.org_seq LIMIT 1) o "
     "WHERE h.link_seq IS NULL LIMIT {limit}"
@@ -240,18 +246,20 @@ def _link_batch(conn: psycopg.Connection[Any], c: Collector, rows: list[tuple[An
                 },
                 "otel_seq": int(otel_seq),
                 "user": {"email": email, "account_uuid": account, "organization_id": org},
+                "match": match,
             },
             time=now,
         )
-        for origin, seq, session, tool_use, prompt, leaf_hash, otel_seq, email, account, org
-        in rows
+        for origin, seq, session, tool_use, prompt, leaf_hash, otel_seq, email, account, org,
+            match in rows
     ]  # fmt: skip
 
     def mark(first: int) -> None:
         conn.execute(
             f'UPDATE "{c.schema}".hook_seen h SET link_seq = v.link, email = v.email, '
-            "account_uuid = v.account FROM unnest(%s::text[], %s::bigint[], %s::bigint[], "
-            "%s::text[], %s::text[]) AS v(origin, seq, link, email, account) "
+            "account_uuid = v.account, link_match = v.match FROM unnest(%s::text[], "
+            "%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[]) "
+            "AS v(origin, seq, link, email, account, match) "
             "WHERE h.origin = v.origin AND h.seq = v.seq",
             (
                 [r[0] for r in rows],
@@ -259,6 +267,7 @@ def _link_batch(conn: psycopg.Connection[Any], c: Collector, rows: list[tuple[An
                 list(range(first, first + len(rows))),
                 [r[7] for r in rows],
                 [r[8] for r in rows],
+                [r[10] for r in rows],
             ),
         )
 

@@ -43,7 +43,7 @@ _WORDS = (
 )
 _STANDARD = {
     "session.id", "prompt.id", "user.email", "user.account_uuid", "user.account_id",
-    "user.id", "organization.id", "app.version", "event.name", "event.timestamp",
+    "organization.id", "app.version", "event.name", "event.timestamp",
     "terminal.type",
 }  # fmt: skip
 
@@ -91,12 +91,13 @@ def to_record(event: LogEvent, *, sender: str, now: datetime) -> Record:
             "event": name,
         }
     )
+    # The same actor fields as a hook record's (affidavit.capture.events), so exports and
+    # the collector's queries read both alike.
     actor = _prune(
         {
             "email": _text(attrs.get("user.email")),
             "account_uuid": _text(attrs.get("user.account_uuid") or attrs.get("user.account_id")),
-            "user_id": _text(attrs.get("user.id")),
-            "organization_id": _text(attrs.get("organization.id")),
+            "org_uuid": _text(attrs.get("organization.id")),
         }
     )
     device = _text(event.resource.get("host.name")) or f"token:{sender}"
