@@ -85,8 +85,11 @@ class Server:
         """Seal the org log every few seconds; another worker holding the lock is fine."""
         grace = reconcile.grace_seconds()
         while not self._stop.wait(SEAL_EVERY_S):
-            try:
+            try:  # the identity join and the gaps; sealing below never waits on them
                 self.run(lambda conn: reconcile.run(conn, self.collector, grace_s=grace))
+            except Exception as e:
+                log.warning("identity join failed: %s", type(e).__name__)
+            try:
                 self.run(lambda conn: orglog.integrate(conn, self.collector))
             except Exception as e:  # keep sealing: a database restart must not end the loop
                 log.warning("org log integration failed: %s", type(e).__name__)

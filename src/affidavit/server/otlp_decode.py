@@ -22,11 +22,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from affidavit.errors import InputError
+
 MAX_DEPTH = 16  # AnyValue nesting deeper than this is refused, not walked
 MAX_RECORDS = 20_000
 
 
-class BadOtlp(Exception):
+class BadOtlp(InputError):
     """The body is not a well-formed ExportLogsServiceRequest (HTTP 400)."""
 
 
