@@ -24,6 +24,7 @@ import zlib
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -38,7 +39,7 @@ from affidavit.server.tokens import AuthError
 MAX_BODY = 4 * 1024 * 1024  # before and after gzip
 ROLES = ("device", "admin")
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
-_CODES = {400: 3, 401: 16, 403: 7, 413: 8, 415: 3}  # google.rpc.Code for each status
+_CODES = {400: 3, 401: 16, 403: 7, 413: 8, 415: 3, 503: 14}  # google.rpc.Code per status
 
 
 async def receive_logs(request: Request) -> Response:
@@ -60,6 +61,10 @@ async def receive_logs(request: Request) -> Response:
         return _status(e.status, str(e), media)
     except BadOtlp as e:
         return _status(400, str(e), media)
+    except psycopg.OperationalError:
+        # Retryable, as the OTLP spec's failure section lists 503: the exporter sends again.
+        message = "the collector's database is unavailable; retry"
+        return _status(503, message, media, {"Retry-After": "5"})
     return _success(accepted, rejected, media)
 
 
