@@ -23,7 +23,6 @@ lock (as the integrator takes entries), so a crash cannot link a record twice.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -80,114 +79,60 @@ def _move(conn: psycopg.Connection[Any], s: str, name: str, position: int) -> No
     )
 
 
-def _agent(payload: bytes | None) -> dict[str, Any]:
-    if payload is None:
-        return {}
-    try:
-        value = json.loads(payload).get("agent")
-    except (ValueError, AttributeError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def scan(conn: psycopg.Connection[Any], c: Collector) -> int:
-    """Index entries and org log records that arrived since the last scan; returns how many."""
-    s = f'"{c.schema}"'
+    """Index entries and org log records that arrived since the last scan; returns how many
+    were read. The payloads are read by PostgreSQL (``jsonb``), in ranges of the cursor."""
+    s, org = f'"{c.schema}"', f'"{c.org_schema}"'
     done = 0
     while True:
-        after = _cursor(conn, s, "entries")
-        rows = conn.execute(
-            f"SELECT received, origin, seq, leaf_hash, payload FROM {s}.entries "
-            f"WHERE received > %s ORDER BY received LIMIT {_CHUNK}",
-            (after - _LOOKBACK,),
-        ).fetchall()
-        hooks = [(r[1], r[2], r[3], _agent(r[4])) for r in rows]
         with conn.transaction():
-            _add_hooks(conn, s, hooks)
-            if rows:
-                _move(conn, s, "entries", max(after, int(rows[-1][0])))
-        new = sum(1 for r in rows if int(r[0]) > after)
-        done += new
-        if new < _CHUNK - _LOOKBACK:
-            break
-    org = f'"{c.org_schema}"'
+            after = _cursor(conn, s, "entries")
+            top = conn.execute(f"SELECT max(received) FROM {s}.entries").fetchone()
+            upto = min(after + _RANGE, int(top[0])) if top and top[0] is not None else after
+            if upto <= after:
+                break
+            conn.execute(_SCAN_ENTRIES.format(s=s), (after - _LOOKBACK, upto))
+            _move(conn, s, "entries", upto)
+            done += upto - after
     while True:
-        after = _cursor(conn, s, "org")
-        rows = conn.execute(
-            f"SELECT seq, leaf, leaf_hash, payload FROM {org}.records "
-            f"WHERE seq > %s ORDER BY seq LIMIT {_CHUNK}",
-            (after,),
-        ).fetchall()
-        if not rows:
-            return done
-        hooks, otel = [], []
-        for seq, leaf, leaf_hash, payload in rows:
-            envelope = json.loads(leaf)
-            kind, source = envelope["kind"], envelope["source"]
-            if kind.startswith("otel."):
-                otel.append((int(seq), kind, payload))
-            elif kind not in _SKIP_KINDS and "hook" in source:
-                hooks.append((c.origin, int(seq), leaf_hash, _agent(payload)))
         with conn.transaction():
-            _add_hooks(conn, s, hooks, copy=True)
-            _add_otel(conn, s, otel)
-            _move(conn, s, "org", int(rows[-1][0]))
-        done += len(rows)
-
-
-def _add_hooks(
-    conn: psycopg.Connection[Any],
-    s: str,
-    rows: Sequence[tuple[str, int, bytes, dict[str, Any]]],
-    *,
-    copy: bool = False,
-) -> None:
-    """``copy`` for rows read past the cursor in the same transaction that moves it (each is
-    new); entries read again for the lookback need ``ON CONFLICT``."""
-    values = [
-        (origin, seq, a["session_id"], a.get("tool_use_id"), a.get("prompt_id"), leaf_hash)
-        for origin, seq, leaf_hash, a in rows
-        if isinstance(a.get("session_id"), str)
-    ]
-    columns = "(origin, seq, session_id, tool_use_id, prompt_id, leaf_hash)"
-    if values and copy:
-        _copy(conn, f"COPY {s}.hook_seen {columns} FROM STDIN", values)
-    elif values:
-        with conn.cursor() as cur:
-            cur.executemany(
-                f"INSERT INTO {s}.hook_seen {columns} VALUES (%s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT DO NOTHING",
-                values,
+            after = _cursor(conn, s, "org")
+            top = conn.execute(f"SELECT max(seq) FROM {org}.records").fetchone()
+            upto = min(after + _RANGE, int(top[0])) if top and top[0] is not None else after
+            if upto <= after:
+                return done
+            conn.execute(
+                _SCAN_ORG.format(s=s, org=org),
+                (after, upto, c.origin, [str(k) for k in _SKIP_KINDS]),
             )
+            _move(conn, s, "org", upto)
+            done += upto - after
 
 
-def _copy(conn: psycopg.Connection[Any], sql: str, values: Sequence[tuple[Any, ...]]) -> None:
-    with conn.cursor() as cur, cur.copy(sql) as copy:
-        for row in values:
-            copy.write_row(row)
-
-
-def _add_otel(
-    conn: psycopg.Connection[Any], s: str, rows: Sequence[tuple[int, str, bytes | None]]
-) -> None:
-    values = []
-    for seq, kind, payload in rows:
-        p = json.loads(payload) if payload is not None else {}
-        agent, actor = p.get("agent") or {}, p.get("actor") or {}
-        values.append(
-            (
-                seq, kind, agent.get("session_id"), agent.get("tool_use_id"),
-                agent.get("prompt_id"), agent.get("tool"), p.get("device") or "unknown",
-                actor.get("email"), actor.get("account_uuid"), actor.get("org_uuid"),
-            )
-        )  # fmt: skip
-    if values:
-        _copy(
-            conn,
-            f"COPY {s}.otel_seen (org_seq, kind, session_id, tool_use_id, prompt_id, tool, "
-            "device, email, account_uuid, organization_id) FROM STDIN",
-            values,
-        )
+_RANGE = 50_000
+_HOOK_COLUMNS = "(origin, seq, session_id, tool_use_id, prompt_id, leaf_hash)"
+_AGENT = "p #>> '{{agent,session_id}}', p #>> '{{agent,tool_use_id}}', p #>> '{{agent,prompt_id}}'"
+_SESSION = "jsonb_typeof(p #> '{{agent,session_id}}') = 'string'"
+# Entries are read again back to _LOOKBACK ids: concurrent ships may commit out of order.
+_SCAN_ENTRIES = (
+    f"INSERT INTO {{s}}.hook_seen {_HOOK_COLUMNS} SELECT origin, seq, {_AGENT}, leaf_hash "
+    "FROM (SELECT origin, seq, leaf_hash, convert_from(payload, 'UTF8')::jsonb AS p "
+    "FROM {s}.entries WHERE received > %s AND received <= %s AND payload IS NOT NULL) e "
+    f"WHERE {_SESSION} ON CONFLICT DO NOTHING"
+)
+_SCAN_ORG = (
+    "WITH r AS MATERIALIZED (SELECT seq, leaf_hash, convert_from(leaf, 'UTF8')::jsonb AS l, "
+    "convert_from(payload, 'UTF8')::jsonb AS p FROM {org}.records "
+    "WHERE seq > %s AND seq <= %s), "
+    "o AS (INSERT INTO {s}.otel_seen (org_seq, kind, session_id, tool_use_id, prompt_id, "
+    f"tool, device, email, account_uuid, organization_id) SELECT seq, l ->> 'kind', {_AGENT}, "
+    "p #>> '{{agent,tool}}', coalesce(p ->> 'device', 'unknown'), p #>> '{{actor,email}}', "
+    "p #>> '{{actor,account_uuid}}', p #>> '{{actor,org_uuid}}' FROM r "
+    "WHERE starts_with(l ->> 'kind', 'otel.') RETURNING 1) "
+    f"INSERT INTO {{s}}.hook_seen {_HOOK_COLUMNS} SELECT %s, seq, {_AGENT}, leaf_hash FROM r "
+    "WHERE NOT starts_with(l ->> 'kind', 'otel.') AND l ->> 'kind' <> ALL(%s) "
+    f"AND strpos(l ->> 'source', 'hook') > 0 AND {_SESSION}"
+)
 
 
 def link(conn: psycopg.Connection[Any], c: Collector) -> int:
