@@ -213,8 +213,16 @@ def test_round_trip_records_links_and_gaps(org: Org) -> None:
     org.seal()  # a second turn records nothing twice
     assert [k for _, k, _ in org.org_records()].count("capture.gap") == 1
 
+    # A hook record that arrives after its gap was recorded leaves the gap (records are never
+    # changed) and is marked late in the listing; `server seal` runs the join as well.
+    _http_hook(org, hook(Kind.FILE_CREATE, "s1", "tu3", "late.md"), source="claude-code.http-hook")
+    org.c.cli("seal")
+    assert [k for _, k, _ in org.org_records()].count("capture.gap") == 1
+
     listed = _cli(org, "gaps", "--server", org.c.url, "--format", "jsonl", code=1)
     found = [json.loads(line) for line in listed.stdout.splitlines()]
+    late = next(g for g in found if g["direction"] == "otel_without_hook")
+    assert late["late_hook"] is True
     directions = sorted((g["direction"], g.get("tool_use_id"), g["device"]) for g in found)
     assert directions == [
         ("hook_without_otel", "tu4", LAPTOP),

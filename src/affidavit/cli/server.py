@@ -185,12 +185,18 @@ def key(db: str | None, schema: str, keys: Path | None, as_json: bool) -> None:
 @_db_options
 @json_option
 def seal(db: str | None, schema: str, keys: Path | None, as_json: bool) -> None:
-    """Move every shipped record into the org log and publish a checkpoint now."""
-    from affidavit.server import orglog
+    """Move every shipped record into the org log and publish a checkpoint now.
+
+    The identity join and the reconciliation run first, with the grace period of
+    $AFFIDAVIT_SERVER_GAP_GRACE (seconds, default 600), as the running collector does.
+    """
+    from affidavit.server import identity, orglog, reconcile
     from affidavit.server.schema import Collector
 
     with _connected(db) as conn:
         c = Collector.load(conn, schema, _keys(keys))
+        identity.ensure_tables(conn, schema)
+        reconcile.run(conn, c, grace_s=reconcile.grace_seconds(), wait=True)
         size = orglog.integrate(conn, c, wait=True)
         latest = orglog.org_ledger(conn, c).latest_checkpoint()
     note = "" if latest is None else latest[1]
