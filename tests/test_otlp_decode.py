@@ -111,6 +111,8 @@ def test_odd_unicode_and_huge_values() -> None:
     (e,) = decode(protobuf_body([big]), PB)
     long = to_record(e, sender="t", now=datetime.now(UTC)).payload
     assert long is not None and len(long["agent"]["tool_use_id"]) == 500  # capped
+    kept = long["otel"]["attributes"]["tool_use_id"]
+    assert kept.startswith("x" * 4096) and "cut 95904 chars; sha256 " in kept
     with pytest.raises(BadOtlp, match="expected an object"):
         decode(b"[]", JS)
     with pytest.raises(BadOtlp, match="not UTF-8"):

@@ -13,9 +13,10 @@ attribute the short form (``tool_result``); the standard attributes ``session.id
 The five documented events get their own kinds; events Cowork adds (permission mode
 changes, MCP server connections, hook and plugin events, skill activation) are matched by
 the words in their names, because their exact names are not published in one place; every
-other event becomes ``otel.event``. Nothing is dropped: the full attribute set is kept in
-the payload under ``otel``. ``product`` is ``cowork`` when the resource's ``service.name``
-names Cowork, else ``claude-code``.
+other event becomes ``otel.event``. Nothing is dropped: the full attribute set (and a body
+that is not the event name) is kept in the payload under ``otel``, strings past 4,096
+characters cut as the hook cuts them. ``product`` is ``cowork`` when the resource's
+``service.name`` names Cowork, else ``claude-code``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from affidavit.capture.events import cap
 from affidavit.record import Kind, Record
 from affidavit.server.otlp_decode import LogEvent
 
@@ -105,8 +107,10 @@ def to_record(event: LogEvent, *, sender: str, now: datetime) -> Record:
         {
             "event": name,
             "sequence": attrs.get("event.sequence"),
-            "attributes": {k: v for k, v in attrs.items() if k not in _STANDARD},
-            "resource": event.resource,
+            # Long values are cut as the hook cuts them (length and SHA-256 kept).
+            "attributes": cap({k: v for k, v in attrs.items() if k not in _STANDARD}),
+            "body": None if isinstance(event.body, str) else cap(event.body),
+            "resource": cap(event.resource),
             "scope": event.scope or None,
             "severity": event.severity or None,
             "trace_id": event.trace_id or None,
