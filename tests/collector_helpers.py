@@ -73,7 +73,9 @@ class Collector:
         return self.cli("token", "create", "--role", role, "--name", name).stdout.strip()
 
     @contextmanager
-    def serving(self, workers: int = 1, env: dict[str, str] | None = None) -> Iterator[Collector]:
+    def serving(
+        self, workers: int = 1, env: dict[str, str] | None = None, options: tuple[str, ...] = ()
+    ) -> Iterator[Collector]:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         env = cli_env(self.home) | {"AFFIDAVIT_SERVER_SEAL_EVERY": "0.5"} | (env or {})
@@ -94,6 +96,7 @@ class Collector:
                     f"127.0.0.1:{port}",
                     "--workers",
                     str(workers),
+                    *options,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -293,6 +293,17 @@ def every_kind() -> list[tuple[str, dict[str, Any]]]:
                                 "agent": {"product": "cowork", "session_id": "clls_1"}}),
         ("compliance.pull", {"pull": {"source": "acme", "new": {"activities": 1}}}),
         ("archive.run", {"run": {"to": "s3://b/p", "outcome": "archived", "archive": 3}}),
+        *((kind, {"actor": {"email": "a@example.com", "account_uuid": "u-1"},
+                  "agent": _agent("Edit", 30),
+                  "otel": {"event": "claude_code." + kind[5:]}})
+          for kind in ("otel.user_prompt", "otel.tool_result", "otel.tool_decision",
+                       "otel.api_request", "otel.api_error", "otel.permission_mode",
+                       "otel.mcp_connection", "otel.hook", "otel.plugin", "otel.skill",
+                       "otel.event")),
+        ("identity.link", {"session_id": "s", "tool_use_id": "t", "prompt_id": None,
+                           "hook": {"origin": "laptop.example.com/1", "seq": 0,
+                                    "leaf_hash": "AA=="},
+                           "otel_seq": 1, "user": {"email": "a@example.com"}}),
     ]  # fmt: skip
 
 

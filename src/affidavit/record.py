@@ -86,6 +86,20 @@ class Kind(StrEnum):
     COMPLIANCE_PULL = "compliance.pull"
     # The recorder service's monthly archive schedule: each scheduled run, archived or failed.
     ARCHIVE_RUN = "archive.run"
+    # OpenTelemetry logs from Claude Code and Cowork received by the collector (server.otlp*),
+    # and the join of their identities onto hook records (server.identity).
+    OTEL_USER_PROMPT = "otel.user_prompt"
+    OTEL_TOOL_RESULT = "otel.tool_result"
+    OTEL_TOOL_DECISION = "otel.tool_decision"
+    OTEL_API_REQUEST = "otel.api_request"
+    OTEL_API_ERROR = "otel.api_error"
+    OTEL_PERMISSION_MODE = "otel.permission_mode"
+    OTEL_MCP_CONNECTION = "otel.mcp_connection"
+    OTEL_HOOK = "otel.hook"
+    OTEL_PLUGIN = "otel.plugin"
+    OTEL_SKILL = "otel.skill"
+    OTEL_EVENT = "otel.event"
+    IDENTITY_LINK = "identity.link"
 
 
 _SOURCE_RE = re.compile(r"[a-z0-9][a-z0-9._:/-]{0,63}")

@@ -98,6 +98,7 @@ COMMAND_MODULES = (
     "affidavit.cli.server_sources",
     "affidavit.cli.shipping",
     "affidavit.cli.service",
+    "affidavit.cli.gaps",
 )
 
 

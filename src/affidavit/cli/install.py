@@ -16,7 +16,7 @@ import click
 
 from affidavit.capture import install as core
 from affidavit.capture import system as system_module
-from affidavit.cli import install_admin
+from affidavit.cli import install_admin, install_otel
 from affidavit.cli.commands import Paths, cli, emit_json, json_option, say
 
 
@@ -227,6 +227,14 @@ def _admin_options(f: Callable[..., Any]) -> Callable[..., Any]:
     help="Also hook events that only recent Claude Code releases know (PermissionDenied, "
     "StopFailure, PostCompact). An older release rejects the whole settings file.",
 )
+@click.option(
+    "--otel",
+    is_flag=True,
+    help="Instead of hooks: print (or with --scope managed / --settings write) the "
+    "OpenTelemetry settings that send Claude Code's and Cowork's logs to --server.",
+)
+@click.option("--server", metavar="URL", help="With --otel: the collector's URL.")
+@click.option("--token", metavar="TOKEN", help="With --otel: a device token of the collector.")
 @click.pass_context
 def install(
     ctx: click.Context,
@@ -244,6 +252,9 @@ def install(
     python: str | None,
     origin: str | None,
     all_events: bool,
+    otel: bool,
+    server: str | None,
+    token: str | None,
 ) -> None:
     """Register the capture hook with Claude Code (or write a Cowork / Claude Code plugin).
 
@@ -258,7 +269,27 @@ def install(
     Write and Bash tools off the ledger, key, spool and configuration folders. --dry-run
     then prints every step: paths, modes, owners, file contents, commands. Not on Windows
     yet.
+
+    --otel --server URL --token T prints the environment that makes Claude Code export its
+    events to the collector's OpenTelemetry receiver, and the values (egress allow-list
+    entry included) for Cowork's admin console; --scope managed writes that environment
+    into a managed-settings drop-in, --settings FILE into that file.
     """
+    if otel:
+        if system or project or plugin_dir:
+            raise click.UsageError("--otel does not go with --system, --project or --plugin")
+        install_otel.install(
+            server=server,
+            token=token,
+            scope=scope,
+            settings_file=settings_file,
+            root=root,
+            dry_run=dry_run,
+            as_json=as_json,
+        )
+        return
+    if server or token:
+        raise click.UsageError("--server and --token go with --otel")
     events = core.EVENTS + core.NEWER_EVENTS if all_events else core.EVENTS
     admin = _admin(scope, system, root, platform_name, account, clients, python, origin)
     if admin is not None:

@@ -86,6 +86,14 @@ def _keys(keys: Path | None) -> Path:
     type=click.IntRange(1, 64),
     help="uvicorn worker processes; any number can serve one database.",
 )
+@click.option(
+    "--gap-grace",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds an OpenTelemetry tool result waits for its hook record before it is "
+    "recorded as a capture.gap.",
+)
 @click.pass_context
 def server(
     ctx: click.Context,
@@ -94,6 +102,7 @@ def server(
     keys: Path | None,
     listen: str,
     workers: int,
+    gap_grace: float,
 ) -> None:
     """Run the organisation's collector, or administer it (init, key, token, seal).
 
@@ -102,7 +111,10 @@ def server(
     Endpoints ship their records and checkpoints to it (`affidavit enrol` then
     `affidavit ship`); it verifies and cosigns every endpoint checkpoint (a C2SP witness), keeps one
     org log over every record and serves it. Any number of workers, on any number of hosts,
-    can serve one database. Needs the server extra: pip install 'affidavit[server]'.
+    can serve one database. Claude Code and Cowork send their OpenTelemetry logs to its
+    /v1/logs (`affidavit install --otel --server URL --token TOKEN` prints the settings);
+    `affidavit gaps --server URL` lists where
+    they and the hooks disagree. Needs the server extra: pip install 'affidavit[server]'.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -115,6 +127,7 @@ def server(
     os.environ["AFFIDAVIT_SERVER_DB"] = _need_db(db)
     os.environ["AFFIDAVIT_SERVER_SCHEMA"] = schema
     os.environ["AFFIDAVIT_SERVER_KEYS"] = str(_keys(keys))
+    os.environ["AFFIDAVIT_SERVER_GAP_GRACE"] = repr(gap_grace)
     with _connected(db) as conn:  # fail here, in one line, rather than in every worker
         from affidavit.server.schema import Collector
 
@@ -172,12 +185,18 @@ def key(db: str | None, schema: str, keys: Path | None, as_json: bool) -> None:
 @_db_options
 @json_option
 def seal(db: str | None, schema: str, keys: Path | None, as_json: bool) -> None:
-    """Move every shipped record into the org log and publish a checkpoint now."""
-    from affidavit.server import orglog
+    """Move every shipped record into the org log and publish a checkpoint now.
+
+    The identity join and the reconciliation run first, with the grace period of
+    $AFFIDAVIT_SERVER_GAP_GRACE (seconds, default 600), as the running collector does.
+    """
+    from affidavit.server import identity, orglog, reconcile
     from affidavit.server.schema import Collector
 
     with _connected(db) as conn:
         c = Collector.load(conn, schema, _keys(keys))
+        identity.ensure_tables(conn, schema)
+        reconcile.run(conn, c, grace_s=reconcile.grace_seconds(), wait=True)
         size = orglog.integrate(conn, c, wait=True)
         latest = orglog.org_ledger(conn, c).latest_checkpoint()
     note = "" if latest is None else latest[1]

@@ -35,7 +35,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from affidavit.errors import AffidavitError
-from affidavit.server import compliance, ingest, orglog, records, tiles
+from affidavit.server import compliance, identity, ingest, orglog, otlp, reconcile, records, tiles
 from affidavit.server.schema import DEFAULT_SCHEMA, Collector, default_keys_dir
 from affidavit.server.tokens import Authenticator, AuthError, Principal
 from affidavit.store.postgres import prepare
@@ -85,7 +85,12 @@ class Server:
 
     def integrator(self) -> None:
         """Seal the org log every few seconds; another worker holding the lock is fine."""
+        grace = reconcile.grace_seconds()
         while not self._stop.wait(SEAL_EVERY_S):
+            try:  # the identity join and the gaps; sealing below never waits on them
+                self.run(lambda conn: reconcile.run(conn, self.collector, grace_s=grace))
+            except Exception as e:
+                log.warning("identity join failed: %s", type(e).__name__)
             try:
                 self.run(lambda conn: orglog.integrate(conn, self.collector))
             except Exception as e:  # keep sealing: a database restart must not end the loop
@@ -190,6 +195,8 @@ async def ship(request: Request) -> Response:
 
 async def seal(request: Request) -> Response:
     def run(s: Server, who: Principal) -> Any:
+        grace = reconcile.grace_seconds()
+        s.run(lambda conn: reconcile.run(conn, s.collector, grace_s=grace, wait=True))
         size = s.run(lambda conn: orglog.integrate(conn, s.collector, wait=True))
         latest = s.run(lambda conn: orglog.org_ledger(conn, s.collector).latest_checkpoint())
         return {"size": size, "checkpoint": None if latest is None else latest[1]}
@@ -253,6 +260,14 @@ async def tile(request: Request) -> Response:
     return await _call(request, ("device", *READ), run)
 
 
+async def gaps(request: Request) -> Response:
+    def run(s: Server, who: Principal) -> Any:
+        grace = reconcile.grace_seconds()
+        return s.run(lambda conn: reconcile.listing(conn, s.schema, grace_s=grace))
+
+    return await _call(request, READ, run)
+
+
 async def list_records(request: Request) -> Response:
     params = {k: request.query_params.getlist(k) for k in request.query_params}
 
@@ -283,6 +298,7 @@ def create_app() -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         server.pool.open(wait=True, timeout=30)
         server.collector  # noqa: B018  # fail at start, not at the first request
+        server.run(lambda conn: identity.ensure_tables(conn, schema))
         threads = [
             threading.Thread(target=server.integrator, name="org-integrator", daemon=True),
             threading.Thread(target=server.puller, name="feed-puller", daemon=True),
@@ -310,6 +326,8 @@ _ROUTES = [
     Route("/api/v1/ship", ship, methods=["POST"]),
     Route("/api/v1/seal", seal, methods=["POST"]),
     Route("/api/v1/records", list_records),
+    Route("/api/v1/gaps", gaps),
+    Route("/v1/logs", otlp.receive_logs, methods=["POST"]),
     Route("/checkpoint", checkpoint),
     Route("/tile/{path:path}", tile),
 ]

@@ -12,6 +12,10 @@ refused rather than answered wrongly.
 The payload fields are read with the same JSON paths as the endpoint's ``actions`` index
 (:data:`affidavit.store.derived.PAYLOAD_COLUMNS`); an erased record keeps its envelope
 fields and loses the rest.
+
+``person`` is who the identity join (:mod:`.identity`) found for the record's session: the
+e-mail or account id of an ``identity.link``, or ``unattributed`` when the OpenTelemetry
+receiver has not seen that session with a person.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from affidavit.query import path_matches
 from affidavit.store.derived import PAYLOAD_COLUMNS
 
 MAX_LIMIT = 5000
-COLUMNS = ("org_seq", "origin", "seq", "time", "kind", *(c for c, _, _ in PAYLOAD_COLUMNS))
+COLUMNS = (
+    "org_seq", "origin", "seq", "time", "kind", *(c for c, _, _ in PAYLOAD_COLUMNS), "person"
+)  # fmt: skip
 _EQUAL = {"agent": "agent", "session": "session_id", "tool": "tool"}
 _KNOWN = {"actor", "agent", "session", "tool", "kind", "path", "since", "until", "device"}
 
@@ -89,11 +95,14 @@ def page(
     while len(out) < limit:
         args[0] = cursor_at
         rows = conn.execute(
-            f"SELECT org_seq, origin, seq, time, kind, {_FIELDS} FROM ("
+            f"SELECT e.org_seq, e.origin, e.seq, e.time, e.kind, {_FIELDS}, "
+            "coalesce(h.email, h.account_uuid, 'unattributed') FROM ("
             "SELECT org_seq, origin, seq, time, kind, "
             "convert_from(payload, 'UTF8')::jsonb AS p "
             f'FROM "{schema}".entries WHERE {" AND ".join(clauses)} '
-            f"ORDER BY org_seq LIMIT {MAX_LIMIT}) AS e",
+            f"ORDER BY org_seq LIMIT {MAX_LIMIT}) AS e "
+            f'LEFT JOIN "{schema}".hook_seen h ON h.origin = e.origin AND h.seq = e.seq '
+            "ORDER BY e.org_seq",
             args,
         ).fetchall()
         for row in rows:
@@ -110,7 +119,7 @@ def page(
 
 def _matches(record: dict[str, Any], filters: dict[str, Any]) -> bool:
     actor = filters.get("actor")
-    if actor and actor not in (record["actor_user"], record["actor_email"]):
+    if actor and actor not in (record["actor_user"], record["actor_email"], record["person"]):
         return False
     for key, column in _EQUAL.items():
         if filters.get(key) and record[column] != filters[key]:

@@ -1,0 +1,237 @@
+"""The identity join: hook records meet OpenTelemetry records on session, tool use and prompt.
+
+A hook payload names a session (``agent.session_id``) but no person; Claude Code's and
+Cowork's OpenTelemetry events name both (``session.id``, ``user.email``,
+``user.account_uuid``, ``organization.id``). The join runs beside the org log's integrator:
+
+1. :func:`scan` indexes what arrived since its last turn: shipped endpoint records (the
+   ``entries`` table) and hook records the collector received itself (org log records whose
+   source names a hook) go into ``hook_seen``; ``otel.*`` org log records into
+   ``otel_seen``. Both tables are derived: the org log and ``entries`` stay the truth.
+2. :func:`link` gives every hook record whose session the receiver has seen with a person
+   one ``identity.link`` record, whose payload names the hook record (origin, seq, leaf
+   hash) and the OpenTelemetry record used as evidence (``otel_seq``, its org seq) and how
+   they matched (``match``): the same tool use if there is one, else the same prompt, else
+   the session's first event. Events arrive in any order, so a record linked by prompt or
+   session gets a second, exact link when its tool use's event arrives; the newest link is
+   the one that counts. So attribution is a record with proofs, not a mutable column.
+
+Links are appended and their hook rows marked in one transaction under the org log's writer
+lock (as the integrator takes entries), so a crash cannot link a record twice.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from affidavit import merkle
+from affidavit.ledger import Ledger
+from affidavit.record import Kind, Record
+from affidavit.server.orglog import SOURCE, org_ledger
+from affidavit.server.schema import Collector
+from affidavit.store.postgres import PostgresStore
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS {s}.hook_seen (
+    origin TEXT NOT NULL, seq BIGINT NOT NULL, session_id TEXT NOT NULL, tool_use_id TEXT,
+    prompt_id TEXT, leaf_hash BYTEA NOT NULL, seen_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    link_seq BIGINT, link_match TEXT, email TEXT, account_uuid TEXT,
+    PRIMARY KEY (origin, seq));
+CREATE INDEX IF NOT EXISTS hook_seen_use ON {s}.hook_seen (session_id, tool_use_id);
+CREATE INDEX IF NOT EXISTS hook_seen_unlinked ON {s}.hook_seen (session_id) WHERE link_seq IS NULL;
+CREATE TABLE IF NOT EXISTS {s}.otel_seen (
+    org_seq BIGINT PRIMARY KEY, kind TEXT NOT NULL, session_id TEXT, tool_use_id TEXT,
+    prompt_id TEXT, tool TEXT, device TEXT NOT NULL, email TEXT, account_uuid TEXT,
+    organization_id TEXT, seen_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    matched BOOLEAN NOT NULL DEFAULT false, gap_seq BIGINT);
+CREATE INDEX IF NOT EXISTS otel_seen_use ON {s}.otel_seen (session_id, tool_use_id);
+CREATE INDEX IF NOT EXISTS otel_seen_open ON {s}.otel_seen (seen_at)
+    WHERE kind = 'otel.tool_result' AND NOT matched AND gap_seq IS NULL;
+CREATE TABLE IF NOT EXISTS {s}.join_cursor (name TEXT PRIMARY KEY, position BIGINT NOT NULL)
+"""
+_CHUNK = 5000
+_LOOKBACK = 1000  # entries ids committed out of order by concurrent ships are read again
+_SKIP_KINDS = (Kind.ORG_ENTRY, Kind.WITNESS_CONFLICT, Kind.IDENTITY_LINK, Kind.CAPTURE_GAP)
+
+
+def ensure_tables(conn: psycopg.Connection[Any], schema: str) -> None:
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"ddl:{schema}",))
+        for statement in _DDL.format(s=f'"{schema}"').split(";"):
+            conn.execute(statement)
+
+
+def _cursor(conn: psycopg.Connection[Any], s: str, name: str) -> int:
+    row = conn.execute(f"SELECT position FROM {s}.join_cursor WHERE name = %s", (name,)).fetchone()
+    return -1 if row is None else int(row[0])
+
+
+def _move(conn: psycopg.Connection[Any], s: str, name: str, position: int) -> None:
+    conn.execute(
+        f"INSERT INTO {s}.join_cursor VALUES (%s, %s) "
+        "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+        (name, position),
+    )
+
+
+def scan(conn: psycopg.Connection[Any], c: Collector) -> int:
+    """Index entries and org log records that arrived since the last scan; returns how many
+    were read. The payloads are read by PostgreSQL (``jsonb``), in ranges of the cursor."""
+    s, org = f'"{c.schema}"', f'"{c.org_schema}"'
+    done = 0
+    while True:
+        with conn.transaction():
+            after = _cursor(conn, s, "entries")
+            top = conn.execute(f"SELECT max(received) FROM {s}.entries").fetchone()
+            upto = min(after + _RANGE, int(top[0])) if top and top[0] is not None else after
+            if upto <= after:
+                break
+            conn.execute(_SCAN_ENTRIES.format(s=s), (after - _LOOKBACK, upto))
+            _move(conn, s, "entries", upto)
+            done += upto - after
+    while True:
+        with conn.transaction():
+            after = _cursor(conn, s, "org")
+            top = conn.execute(f"SELECT max(seq) FROM {org}.records").fetchone()
+            upto = min(after + _RANGE, int(top[0])) if top and top[0] is not None else after
+            if upto <= after:
+                return done
+            conn.execute(
+                _SCAN_ORG.format(s=s, org=org),
+                (after, upto, c.origin, [str(k) for k in _SKIP_KINDS]),
+            )
+            _move(conn, s, "org", upto)
+            done += upto - after
+
+
+_RANGE = 50_000
+_HOOK_COLUMNS = "(origin, seq, session_id, tool_use_id, prompt_id, leaf_hash)"
+_AGENT = "p #>> '{{agent,session_id}}', p #>> '{{agent,tool_use_id}}', p #>> '{{agent,prompt_id}}'"
+_SESSION = "jsonb_typeof(p #> '{{agent,session_id}}') = 'string'"
+# Entries are read again back to _LOOKBACK ids: concurrent ships may commit out of order.
+_SCAN_ENTRIES = (
+    f"INSERT INTO {{s}}.hook_seen {_HOOK_COLUMNS} SELECT origin, seq, {_AGENT}, leaf_hash "
+    "FROM (SELECT origin, seq, leaf_hash, convert_from(payload, 'UTF8')::jsonb AS p "
+    "FROM {s}.entries WHERE received > %s AND received <= %s AND payload IS NOT NULL) e "
+    f"WHERE {_SESSION} ON CONFLICT DO NOTHING"
+)
+_SCAN_ORG = (
+    "WITH r AS MATERIALIZED (SELECT seq, leaf_hash, convert_from(leaf, 'UTF8')::jsonb AS l, "
+    "convert_from(payload, 'UTF8')::jsonb AS p FROM {org}.records "
+    "WHERE seq > %s AND seq <= %s), "
+    "o AS (INSERT INTO {s}.otel_seen (org_seq, kind, session_id, tool_use_id, prompt_id, "
+    f"tool, device, email, account_uuid, organization_id) SELECT seq, l ->> 'kind', {_AGENT}, "
+    "p #>> '{{agent,tool}}', coalesce(p ->> 'device', 'unknown'), p #>> '{{actor,email}}', "
+    "p #>> '{{actor,account_uuid}}', p #>> '{{actor,org_uuid}}' FROM r "
+    "WHERE starts_with(l ->> 'kind', 'otel.') RETURNING 1) "
+    f"INSERT INTO {{s}}.hook_seen {_HOOK_COLUMNS} SELECT %s, seq, {_AGENT}, leaf_hash FROM r "
+    "WHERE NOT starts_with(l ->> 'kind', 'otel.') AND l ->> 'kind' <> ALL(%s) "
+    f"AND strpos(l ->> 'source', 'hook') > 0 AND {_SESSION}"
+)
+
+
+def link(conn: psycopg.Connection[Any], c: Collector) -> int:
+    """Append an ``identity.link`` for every hook record whose session has a known person."""
+    s = f'"{c.schema}"'
+    total = 0
+    for query in (_EXACT, _FALLBACK):
+        while True:
+            rows = conn.execute(query.format(s=s, limit=_CHUNK)).fetchall()
+            if not rows:
+                break
+            _link_batch(conn, c, rows)
+            total += len(rows)
+    return total
+
+
+_PICKED = (
+    "h.origin, h.seq, h.session_id, h.tool_use_id, h.prompt_id, h.leaf_hash, "
+    "o.org_seq, o.email, o.account_uuid, o.organization_id, "
+)
+_PERSON = "(o.email IS NOT NULL OR o.account_uuid IS NOT NULL)"
+# First the hook records whose own tool use the telemetry reported (an index lookup each),
+# also those linked earlier by their prompt or session only (events arrive in any order):
+# they get a second, exact link. Then the rest of the seen sessions: the same prompt's
+# first event, else the session's.
+_EXACT = (
+    f"SELECT DISTINCT ON (h.origin, h.seq) {_PICKED} 'tool_use' FROM {{s}}.hook_seen h "
+    "JOIN {s}.otel_seen o ON o.session_id = h.session_id AND o.tool_use_id = h.tool_use_id "
+    f"AND {_PERSON} WHERE h.link_match IS DISTINCT FROM 'tool_use' "
+    "AND h.tool_use_id IS NOT NULL ORDER BY h.origin, h.seq, o.org_seq LIMIT {limit}"
+)
+_FALLBACK = (
+    f"SELECT {_PICKED} CASE WHEN o.prompt_id = h.prompt_id THEN 'prompt' ELSE 'session' END "
+    "FROM {s}.hook_seen h CROSS JOIN LATERAL ("
+    "SELECT org_seq, email, account_uuid, organization_id, prompt_id FROM {s}.otel_seen o "
+    f"WHERE o.session_id = h.session_id AND {_PERSON} "
+    "ORDER BY (o.prompt_id = h.prompt_id) DESC NULLS LAST, o.org_seq LIMIT 1) o "
+    "WHERE h.link_seq IS NULL LIMIT {limit}"
+)
+
+
+def _link_batch(conn: psycopg.Connection[Any], c: Collector, rows: list[tuple[Any, ...]]) -> None:
+    now = datetime.now(UTC)
+    records = [
+        Record.create(
+            Kind.IDENTITY_LINK,
+            SOURCE,
+            {
+                "session_id": session,
+                "tool_use_id": tool_use,
+                "prompt_id": prompt,
+                "hook": {
+                    "origin": origin,
+                    "seq": int(seq),
+                    "leaf_hash": base64.b64encode(leaf_hash).decode(),
+                },
+                "otel_seq": int(otel_seq),
+                "user": {"email": email, "account_uuid": account, "organization_id": org},
+                "match": match,
+            },
+            time=now,
+        )
+        for origin, seq, session, tool_use, prompt, leaf_hash, otel_seq, email, account, org,
+            match in rows
+    ]  # fmt: skip
+
+    def mark(first: int) -> None:
+        conn.execute(
+            f'UPDATE "{c.schema}".hook_seen h SET link_seq = v.link, email = v.email, '
+            "account_uuid = v.account, link_match = v.match FROM unnest(%s::text[], "
+            "%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[]) "
+            "AS v(origin, seq, link, email, account, match) "
+            "WHERE h.origin = v.origin AND h.seq = v.seq",
+            (
+                [r[0] for r in rows],
+                [int(r[1]) for r in rows],
+                list(range(first, first + len(rows))),
+                [r[7] for r in rows],
+                [r[8] for r in rows],
+                [r[10] for r in rows],
+            ),
+        )
+
+    append_marked(org_ledger(conn, c), records, mark)
+
+
+def append_marked(
+    ledger: Ledger[PostgresStore], records: Sequence[Record], mark: Callable[[int], None]
+) -> int:
+    """Append ``records`` and run ``mark(first seq)`` in the same transaction."""
+    store = ledger.store
+    store.begin()
+    try:
+        first = store.add_records(
+            (r.leaf, merkle.leaf_hash(r.leaf), r.salt, r.payload_json) for r in records
+        )
+        mark(first)
+        store.commit()
+    except BaseException:
+        store.rollback()
+        raise
+    return first
