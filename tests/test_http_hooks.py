@@ -9,6 +9,7 @@ field by field except the transport (source, actor, evidence).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +20,11 @@ import psycopg
 import pytest
 
 from affidavit.ledger import Ledger
+from affidavit.server.hooks import SOURCE
 from affidavit.store.postgres import PostgresStore
 from collector_helpers import ORIGIN, Collector
 from conftest import shared_path
-from ledger_helpers import new_ledger
+from ledger_helpers import affidavit, new_ledger
 from pg_helpers import Schemas
 from test_hook import HOOK_DIRS, QUIET, read_records, run_hook, size_of
 
@@ -98,7 +100,7 @@ def test_every_fixture_gives_the_same_records_both_ways(
         by_http = org_records(c, first)
         assert [r.kind for r in by_command] == [kind for _, kind, _, _ in by_http], name
         for mine, (_, _, source, payload) in zip(by_command, by_http, strict=True):
-            assert source == "claude-code.http-hook"
+            assert source == SOURCE == "claude-code.http-hook"
             assert payload["actor"] == {"device": "cowork-vm-7"}
             assert without(payload, TRANSPORT) == without(mine.payload, TRANSPORT), name
             compared += 1
@@ -293,3 +295,30 @@ def test_a_body_over_the_limit_is_413_and_the_server_keeps_serving(
     assert post(c, token, big).status_code == 200
     ((_, kind, _, payload),) = org_records(c, first)
     assert kind == "agent.event" and "cut" in payload["raw"]["pad"]  # capped, as the hook caps
+
+
+def test_log_server_shows_what_http_hooks_sent(
+    served: tuple[Collector, str], tmp_path: Path
+) -> None:
+    c, token = served
+    auditor = c.token("auditor", "hooks-log-auditor")
+    event = {
+        "hook_event_name": "PostToolUse",
+        "session_id": "s-log-check",
+        "cwd": "/sessions/quiet-fox/mnt/outputs",
+        "tool_name": "Write",
+        "tool_input": {"file_path": "/sessions/quiet-fox/mnt/outputs/r.md", "content": "# r\n"},
+        "tool_response": {"type": "create", "filePath": "/sessions/quiet-fox/mnt/outputs/r.md"},
+        "tool_use_id": "t-log-check",
+    }
+    first = org_size(c)
+    assert post(c, token, json.dumps(event).encode()).status_code == 200
+    result = affidavit(
+        tmp_path / "unused", "log", "--server", c.url, "--token", auditor, "--format", "jsonl",
+        "--session", "s-log-check",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (row,) = map(json.loads, result.stdout.splitlines())
+    assert (row["org_seq"], row["kind"], row["origin"]) == (first, "file.create", SOURCE)
+    assert row["path"] == "/sessions/quiet-fox/mnt/outputs/r.md"
+    assert row["after_sha256"] == hashlib.sha256(b"# r\n").hexdigest()
