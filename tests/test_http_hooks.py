@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -322,3 +323,74 @@ def test_log_server_shows_what_http_hooks_sent(
     assert (row["org_seq"], row["kind"], row["origin"]) == (first, "file.create", SOURCE)
     assert row["path"] == "/sessions/quiet-fox/mnt/outputs/r.md"
     assert row["after_sha256"] == hashlib.sha256(b"# r\n").hexdigest()
+
+
+# -- diff and rollback from the evidence, without access to the file --------------------------
+
+
+def cli_on(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return affidavit(tmp_path / "unused", *args)
+
+
+def test_diff_and_rollback_work_from_the_evidence(
+    served: tuple[Collector, str], tmp_path: Path
+) -> None:
+    c, token = served
+    auditor = c.token("auditor", "hooks-diff-auditor")
+    before, after = "# plan\nstep one\nstep two\n", "# plan\nstep one\nstep 2, edited\n"
+    target = tmp_path / "work" / "plan.md"
+    event = {
+        "hook_event_name": "PostToolUse",
+        "session_id": "s-diff",
+        "cwd": str(target.parent),
+        "tool_name": "Edit",
+        "tool_input": {
+            "file_path": str(target),
+            "old_string": "step two",
+            "new_string": "step 2, edited",
+            "replace_all": False,
+        },
+        "tool_response": {"filePath": str(target), "originalFile": before},
+        "tool_use_id": "t-diff",
+    }
+    first = org_size(c)
+    assert post(c, token, json.dumps(event).encode()).status_code == 200
+    server = ("--server", c.url, "--token", auditor)
+    shown = cli_on(tmp_path, "diff", str(first), *server)
+    assert shown.returncode == 0, shown.stderr
+    assert "-step two\n+step 2, edited\n" in shown.stdout
+    out = tmp_path / "restore"
+    done = cli_on(tmp_path, "rollback", str(first), *server, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "nothing was changed" in done.stderr and "patch " in done.stderr
+    assert (out / f"restore-{first}.plan.md").read_text() == before
+    # The user applies the patch where the file is: it goes back to what it was.
+    target.parent.mkdir()
+    target.write_text(after)
+    patch = out / f"restore-{first}.patch"
+    subprocess.run(["patch", str(target), str(patch)], check=True, capture_output=True)
+    assert target.read_text() == before
+    # A record with no evidence (a command) is refused in one line, not guessed at.
+    bash = shared_path("fixtures", *HOOK_DIRS[0], "post_tool_use_bash.json").read_bytes()
+    seq = org_size(c)
+    assert post(c, token, bash).status_code == 200
+    refused = cli_on(tmp_path, "diff", str(seq), *server)
+    assert refused.returncode == 2 and "not a file edit" in refused.stderr
+    missing = cli_on(tmp_path, "diff", "999999", *server)
+    assert missing.returncode == 2 and "404" in missing.stderr
+
+
+def test_rollback_of_a_created_file_says_it_deletes_it(
+    served: tuple[Collector, str], tmp_path: Path
+) -> None:
+    c, token = served
+    auditor = c.token("auditor", "hooks-create-auditor")
+    body = shared_path("fixtures", *HOOK_DIRS[0], "post_tool_use_write.json").read_bytes()
+    seq = org_size(c)
+    assert post(c, token, body).status_code == 200
+    server = ("--server", c.url, "--token", auditor, "--json")
+    done = cli_on(tmp_path, "rollback", str(seq), *server, "--out", str(tmp_path / "r"))
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert (answer["restore_file"], answer["applied"]) == (None, False)
+    assert Path(answer["patch"]).read_text().endswith("-hi\n\\ No newline at end of file\n")

@@ -1,7 +1,8 @@
 """Reading the organisation's records from a collector (``affidavit log --server URL``).
 
 Pages through ``GET /api/v1/records`` (JSON lines, paged by org seq) with the same filters
-as a local ``log``. Standard library only.
+as a local ``log``; one record with its payload from ``GET /api/v1/records/<org_seq>``
+(``diff --server``, ``rollback --server``). Standard library only.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from email.message import Message
+from typing import Any
 
 from affidavit.errors import InputError, LedgerError
 from affidavit.query import Filters
@@ -42,22 +45,35 @@ def records(
     after: str | None = "-1"
     while after is not None:
         query = urllib.parse.urlencode([*params, ("after", after), ("limit", str(PAGE))])
-        req = urllib.request.Request(
-            f"{url.rstrip('/')}/api/v1/records?{query}",
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        headers, body = _get(url, token, f"/api/v1/records?{query}")
+        after = headers.get("X-Next-After")
+        for line in body.decode("utf-8").splitlines():
+            item = json.loads(line)
+            yield tuple(item.get(c) for c in COLUMNS)
+
+
+def record(url: str, token: str, org_seq: int) -> dict[str, Any]:
+    """One record with its whole payload (``GET /api/v1/records/<org_seq>``)."""
+    _, body = _get(url, token, f"/api/v1/records/{int(org_seq)}")
+    value = json.loads(body)
+    if not isinstance(value, dict):
+        raise LedgerError(f"the collector at {url} answered something that is not a record")
+    return value
+
+
+def _get(url: str, token: str, path: str) -> tuple[Message, bytes]:
+    req = urllib.request.Request(
+        url.rstrip("/") + path, headers={"Authorization": f"Bearer {token}"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.headers, resp.read()
+    except urllib.error.HTTPError as e:
         try:
-            with urllib.request.urlopen(req, timeout=60) as resp:
-                after = resp.headers.get("X-Next-After")
-                for line in resp.read().decode("utf-8").splitlines():
-                    item = json.loads(line)
-                    yield tuple(item.get(c) for c in COLUMNS)
-        except urllib.error.HTTPError as e:
-            try:
-                reason = json.loads(e.read()).get("error", e.reason)
-            except ValueError:
-                reason = e.reason
-            raise LedgerError(f"the collector at {url} answered {e.code}: {reason}") from None
-        except (urllib.error.URLError, OSError) as e:
-            reason = getattr(e, "reason", e)
-            raise LedgerError(f"cannot reach the collector at {url}: {reason}") from None
+            reason = json.loads(e.read()).get("error", e.reason)
+        except ValueError:
+            reason = e.reason
+        raise LedgerError(f"the collector at {url} answered {e.code}: {reason}") from None
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise LedgerError(f"cannot reach the collector at {url}: {reason}") from None

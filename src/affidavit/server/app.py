@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from affidavit.errors import AffidavitError
-from affidavit.server import hooks, ingest, orglog, records, tiles
+from affidavit.server import hooks, ingest, orglog, record_one, records, tiles
 from affidavit.server.schema import DEFAULT_SCHEMA, Collector, default_keys_dir
 from affidavit.server.tokens import Authenticator, AuthError, Principal
 from affidavit.store.postgres import prepare
@@ -295,6 +295,7 @@ _ROUTES = [
     Route("/api/v1/ship", ship, methods=["POST"]),
     Route("/api/v1/seal", seal, methods=["POST"]),
     Route("/api/v1/records", list_records),
+    Route("/api/v1/records/{org_seq:int}", record_one.get_record),
     Route("/checkpoint", checkpoint),
     Route("/tile/{path:path}", tile),
     Route("/v1/hooks", hooks.post_hook, methods=["POST"]),
