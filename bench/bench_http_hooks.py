@@ -210,7 +210,8 @@ def main() -> None:
         f"# {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"PostgreSQL on loopback, {datetime.now(UTC):%Y-%m-%d}; {args.sessions} sessions for "
         f"{args.seconds:g} s, an event every {args.interval:g} s each (mean), "
-        f"{args.workers} server workers",
+        f"{args.workers} server workers; load average before: "
+        + ", ".join(f"{x:.1f}" for x in os.getloadavg()),
         flush=True,
     )
     schema = f"affidavit_bench_hooks_{os.getpid()}"
@@ -242,6 +243,8 @@ def main() -> None:
     print(f"floor: whoami p50 / p99        {f50 * 1000:>10.1f} / {f99 * 1000:.1f} ms")
     print(f"p99 answer / p99 floor         {p99 / f99:>10.1f}x")
     print(f"lost / extra records           {lost:>10} / {extra}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"load average at the end        {load} (other work on the machine counts too)")
     print(f"org log sealed and verified    {org_size:>10,} records")
 
 

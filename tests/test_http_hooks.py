@@ -394,3 +394,19 @@ def test_rollback_of_a_created_file_says_it_deletes_it(
     answer = json.loads(done.stdout)
     assert (answer["restore_file"], answer["applied"]) == (None, False)
     assert Path(answer["patch"]).read_text().endswith("-hi\n\\ No newline at end of file\n")
+
+
+def test_past_the_deadline_the_answer_is_a_503_not_a_wait(
+    pg_schemas: Schemas, tmp_path: Path
+) -> None:
+    # A deadline no request can meet: every hook is answered 503, which Claude Code treats
+    # as a non-blocking error (the agent goes on), and the server keeps serving.
+    c = Collector(pg_schemas, tmp_path)
+    c.cli("init", "--origin", ORIGIN)
+    token = c.token("device", "deadline")
+    with c.serving(env={"AFFIDAVIT_HOOK_DEADLINE": "0.000001"}):
+        body = json.dumps({"hook_event_name": "Stop", "session_id": "s-late"}).encode()
+        for _ in range(3):
+            answer = post(c, token, body)
+            assert answer.status_code == 503 and "no answer within" in answer.json()["error"]
+        assert c.get("/api/v1/whoami", token).status_code == 200

@@ -201,5 +201,6 @@ async def post_hook(request: Request) -> Response:
         return JSONResponse({"error": str(e)}, e.status)
     except TimeoutError:
         log.warning("http hook from %s: not answered within %s s", peer, DEADLINE_S)
-        return JSONResponse({"error": f"not recorded within {DEADLINE_S} s"}, 503)
+        late = f"no answer within {DEADLINE_S} s; it may still be recorded"
+        return JSONResponse({"error": late}, 503)
     return JSONResponse(answer.body, answer.status)
