@@ -410,3 +410,37 @@ def test_past_the_deadline_the_answer_is_a_503_not_a_wait(
             answer = post(c, token, body)
             assert answer.status_code == 503 and "no answer within" in answer.json()["error"]
         assert c.get("/api/v1/whoami", token).status_code == 200
+
+
+def test_forbidden_data_is_masked_and_its_text_not_kept_as_evidence(
+    served: tuple[Collector, str],
+) -> None:
+    from test_policy import CARD, SPACED
+
+    c, token = served
+    config = c.home / "config" / "affidavit" / "affidavit.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    finance = "/sessions/calm-heron/mnt/finance"
+    config.write_text(f'[[folders]]\npath = "{finance}"\nforbidden_data = ["card"]\n')
+    content = f"Refund the customer on card {SPACED} by Friday.\n"
+    event = {
+        "hook_event_name": "PostToolUse",
+        "session_id": "s-card",
+        "cwd": finance,
+        "tool_name": "Write",
+        "tool_input": {"file_path": finance + "/refunds.md", "content": content},
+        "tool_response": {"type": "create", "filePath": finance + "/refunds.md"},
+        "tool_use_id": "t-card",
+    }
+    try:
+        first = org_size(c)
+        assert post(c, token, json.dumps(event).encode()).json() == {}  # happened: no deny
+        (write, finding) = org_records(c, first)
+    finally:
+        config.unlink()
+    assert (write[1], finding[1]) == ("file.create", "policy.finding")
+    assert finding[3]["finding"]["rule"] == "forbidden_data"
+    stored = json.dumps([write[3], finding[3]])
+    for form in (CARD, SPACED):
+        assert form not in stored
+    assert "after" not in write[3]["evidence"] and "after" in write[3]["evidence"]["cut"]

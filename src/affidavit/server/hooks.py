@@ -120,6 +120,17 @@ def drafts_of(
     return event, None, drafts
 
 
+def _drop_unkept(payload: dict[str, Any], unkept: set[str]) -> None:
+    """Keep no copy of a text the policy says must not be kept (it held forbidden data, or
+    was too long to check), as the hook keeps no content of it."""
+    evidence = payload.get("evidence")
+    if not isinstance(evidence, dict) or "after" not in evidence:
+        return
+    if (payload.get("file") or {}).get("after_sha256") in unkept:
+        del evidence["after"]
+        evidence["cut"] = [*evidence.get("cut", []), "after"]
+
+
 def seal(drafts: list[Draft], now: datetime) -> list[Any]:
     """Records of the drafts; a payload canonical JSON cannot hold is kept as
     :func:`events.storable` writes it, as the hook does."""
@@ -147,6 +158,8 @@ def record(server: Server, who: Principal, raw: bytes, *, config: str | None = N
             # so a write flagged at PreToolUse is flagged again at PostToolUse.
             known=lambda fid: False,
         )
+    if verdict is not None and verdict.unkept and drafts:
+        _drop_unkept(drafts[0][1], verdict.unkept)
     now = datetime.now(UTC)
 
     def append(conn: psycopg.Connection[Any]) -> range:
