@@ -135,3 +135,19 @@ def test_the_plugins_handler_reaches_a_real_collector(
         answer = httpx.post(hook["url"], json=body, headers=headers, timeout=hook["timeout"])
         assert (answer.status_code, answer.json()) == (200, {})
         assert c.sql("SELECT count(*) FROM tokens WHERE last_used IS NOT NULL") == [(1,)]
+
+
+def test_a_settings_file_gets_http_handlers_and_loses_them_again(tmp_path: Path) -> None:
+    settings = tmp_path / "settings.json"
+    theirs = '{"Stop": [{"hooks": [{"type": "command", "command": "say done"}]}]}'
+    original = '{\n  "model": "opus",\n  "hooks": ' + theirs + "\n}\n"
+    settings.write_text(original, encoding="utf-8")
+    assert run(["install", "--settings", str(settings), "--http", URL]) == 0
+    value = load(settings)
+    assert value["model"] == "opus"
+    stop = value["hooks"]["Stop"]
+    assert stop[0]["hooks"][0]["command"] == "say done"  # someone else's hook stays
+    assert stop[1]["hooks"][0]["url"] == URL + "/v1/hooks"
+    assert list(validator().iter_errors(value)) == []
+    assert run(["uninstall", "--settings", str(settings)]) == 0
+    assert settings.read_text(encoding="utf-8") == original
