@@ -14,8 +14,9 @@ org log is sealed and verified.
 
 The floor, measured in the same run while the sessions post: the latency of an
 authenticated request that does no work (`GET /api/v1/whoami`), the least any answer can
-cost. The ratio printed is p99 answer / p99 floor. Uses its own PostgreSQL schema and drops
-it.
+cost. The ratio printed is p99 answer / p99 floor. Latency on a shared machine is mostly
+waiting for a core, so the server's CPU time per answered event (its workers' user + system
+time, from /proc) is printed too. Uses its own PostgreSQL schema and drops it.
 """
 
 from __future__ import annotations
@@ -52,6 +53,29 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and every process under it (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo, seen = 0.0, [pid], set()
+    while todo:
+        current = todo.pop()
+        seen.add(current)
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and int(entry.name) not in seen:
+                try:
+                    stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(stat[1]) == current:
+                    todo.append(int(entry.name))
+    return total
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -221,7 +245,9 @@ def main() -> None:
             server = bench.serve()
             try:
                 bench.warm_up()
+                cpu_before = cpu_seconds(server.pid)
                 elapsed = asyncio.run(bench.load())
+                cpu = cpu_seconds(server.pid) - cpu_before
                 time.sleep(1)  # answered means appended; let the last integration finish
             finally:
                 os.killpg(server.pid, signal.SIGTERM)
@@ -242,6 +268,8 @@ def main() -> None:
     print(f"answer latency p50 / p99       {p50 * 1000:>10.1f} / {p99 * 1000:.1f} ms")
     print(f"floor: whoami p50 / p99        {f50 * 1000:>10.1f} / {f99 * 1000:.1f} ms")
     print(f"p99 answer / p99 floor         {p99 / f99:>10.1f}x")
+    per_event = cpu / max(answered, 1) * 1000
+    print(f"server CPU per answered event  {per_event:>10.1f} ms (workers, sealing, floor probes)")
     print(f"lost / extra records           {lost:>10} / {extra}")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"load average at the end        {load} (other work on the machine counts too)")
