@@ -444,3 +444,13 @@ def test_forbidden_data_is_masked_and_its_text_not_kept_as_evidence(
     for form in (CARD, SPACED):
         assert form not in stored
     assert "after" not in write[3]["evidence"] and "after" in write[3]["evidence"]["cut"]
+
+
+def test_the_org_log_with_hook_records_seals_and_verifies(served: tuple[Collector, str]) -> None:
+    c, token = served
+    body = json.dumps({"hook_event_name": "SessionEnd", "session_id": "s-end"}).encode()
+    assert post(c, token, body).status_code == 200
+    c.cli("seal")
+    done = c.cli("verify")
+    assert done.returncode == 0, done.stderr
+    assert org_size(c) > len(fixture_payloads())  # every test's records are in what verified
