@@ -151,3 +151,17 @@ def test_a_settings_file_gets_http_handlers_and_loses_them_again(tmp_path: Path)
     assert list(validator().iter_errors(value)) == []
     assert run(["uninstall", "--settings", str(settings)]) == 0
     assert settings.read_text(encoding="utf-8") == original
+
+
+def test_someone_elses_http_hook_is_not_taken_for_ours(tmp_path: Path) -> None:
+    settings = tmp_path / "settings.json"
+    theirs = {
+        "type": "http",
+        "url": "https://audit.example.org/v1/hooks",
+        "headers": {"Authorization": "Bearer $THEIR_TOKEN"},
+        "allowedEnvVars": ["THEIR_TOKEN"],
+    }
+    settings.write_text(json.dumps({"hooks": {"Stop": [{"hooks": [theirs]}]}}), encoding="utf-8")
+    assert run(["install", "--settings", str(settings), "--http", URL]) == 0
+    assert run(["uninstall", "--settings", str(settings)]) == 0
+    assert load(settings)["hooks"] == {"Stop": [{"hooks": [theirs]}]}

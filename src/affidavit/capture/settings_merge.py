@@ -11,7 +11,8 @@ folder's ``managed-settings.d/*.json`` drop-ins (merged alphabetically on top of
 /settings, /managed-settings, /plugins-reference).
 
 With ``--http URL`` the single hook is an ``http`` handler instead (:func:`http_handler`),
-recognised as ours by its URL ending in ``/v1/hooks`` with an ``allowedEnvVars`` list.
+recognised as ours by its URL ending in ``/v1/hooks`` with ``AFFIDAVIT_TOKEN`` in its
+``allowedEnvVars``.
 
 What install adds: one matcher group per event in :data:`EVENTS`, ``"matcher": "*"`` on the
 tool events only, whose single command runs ``<absolute interpreter> -E -P -m affidavit
@@ -170,7 +171,12 @@ def _is_ours(hook: object) -> bool:
     if hook.get("type") == "http":
         env = hook.get("allowedEnvVars")
         url = hook.get("url")
-        return isinstance(url, str) and url.endswith(HOOKS_PATH) and isinstance(env, list)
+        return (
+            isinstance(url, str)
+            and url.endswith(HOOKS_PATH)
+            and isinstance(env, list)
+            and TOKEN_ENV in env
+        )
     return MARKER in str(hook.get("command", ""))
 
 
