@@ -76,6 +76,7 @@ class Collector:
     def serving(
         self, workers: int = 1, env: dict[str, str] | None = None, options: tuple[str, ...] = ()
     ) -> Iterator[Collector]:
+        """Serve; ``env`` adds to the server's environment (``AFFIDAVIT_*`` settings)."""
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         env = cli_env(self.home) | {"AFFIDAVIT_SERVER_SEAL_EVERY": "0.5"} | (env or {})

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from affidavit.capture import transcript_batch, transcripts
+from affidavit.capture import events, transcript_batch, transcripts
 from affidavit.cli import run
 from affidavit.ledger import Ledger
 from conftest import ASSETS, SHARED, shared_path
@@ -564,6 +564,28 @@ def test_cowork_tree(tmp_path: Path, ledger: Ledger) -> None:
     assert {r[3]["agent"]["product"] for r in every} == {"cowork"}
     assert Counter(r[1] for r in every)["session.start"] == 1
     assert [r[1] for r in tool_records(ledger)] == ["command.exec"]
+    # The tool ran in Cowork's VM (its cwd is /sessions/<name>/mnt/...).
+    assert [r[3]["agent"]["surface"] for r in tool_records(ledger)] == ["vm"]
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        ({"cwd": "/sessions/s1/mnt/outputs"}, ("cowork", "vm")),
+        ({"cwd": "/sessions/s1", "transcript_path": "/sessions/s1/mnt/.claude/x.jsonl"},
+         ("cowork", "vm")),
+        ({"transcript_path": "/Users/u/Library/Application Support/Claude/"
+          "local-agent-mode-sessions/a/o/local_1/audit.jsonl"}, ("cowork", "host")),
+        ({"cwd": "/Users/u/work", "transcript_path": "/Users/u/.claude/projects/p/s.jsonl"},
+         ("claude-code", "cli")),
+        ({"cwd": "/sessions-archive/mnt/x"}, ("claude-code", "cli")),
+        ({"cwd": 7, "transcript_path": None}, ("claude-code", "cli")),
+    ],
+)  # fmt: skip
+def test_product_and_surface_from_paths(
+    event: dict[str, object], expected: tuple[str, str]
+) -> None:
+    assert events.product_and_surface(event) == expected
 
 
 def test_unanswered_tool_use_gets_its_outcome_on_a_later_import(

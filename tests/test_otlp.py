@@ -169,7 +169,12 @@ def test_round_trip_records_links_and_gaps(org: Org) -> None:
     linked = {(p["hook"]["origin"], p["tool_use_id"]): p for p in links}
     # Every hook record of a session seen with a person is linked, by its exact tool use
     # where telemetry reported it; tu4 (no telemetry of its own) falls back to the prompt.
-    assert set(linked) == {(LAPTOP, "tu1"), (LAPTOP, "tu2"), (LAPTOP, "tu4"), (ORIGIN, "tu5")}
+    assert set(linked) == {
+        (LAPTOP, "tu1"),
+        (LAPTOP, "tu2"),
+        (LAPTOP, "tu4"),
+        ("cowork.http-hook", "tu5"),
+    }
     for (_, tool_use), link in linked.items():
         kind, evidence = by_seq[link["otel_seq"]]
         assert kind.startswith("otel.")
@@ -181,7 +186,7 @@ def test_round_trip_records_links_and_gaps(org: Org) -> None:
             assert link["match"] == "prompt" and evidence["agent"]["prompt_id"] == "p1"
     assert all(p["match"] in ("tool_use", "prompt") for p in links)
     assert linked[(LAPTOP, "tu1")]["user"]["email"] == alice
-    assert linked[(ORIGIN, "tu5")]["user"] == {
+    assert linked[("cowork.http-hook", "tu5")]["user"] == {
         "email": bob,
         "account_uuid": "acct-bob",
         "organization_id": ORG_ID,
@@ -199,7 +204,10 @@ def test_round_trip_records_links_and_gaps(org: Org) -> None:
     rows = {(r["origin"], r["seq"]): r for r in map(json.loads, result.stdout.splitlines())}
     assert rows[(LAPTOP, 0)]["person"] == alice
     assert rows[(LAPTOP, 3)]["person"] == "unattributed"  # session s2
-    assert {r["person"] for r in rows.values()} == {alice, "unattributed"}
+    # The Cowork http hook's record is on the org log itself (origin: its source).
+    direct = [r for (origin, _), r in rows.items() if origin == "cowork.http-hook"]
+    assert [r["person"] for r in direct] == [bob]
+    assert {r["person"] for r in rows.values()} == {alice, bob, "unattributed"}
 
     # After the grace period tu3 becomes a capture.gap naming device and person.
     time.sleep(GRACE_S + 0.5)

@@ -2,7 +2,8 @@
 and its reconciliation gaps (``affidavit gaps --server URL``).
 
 Pages through ``GET /api/v1/records`` (JSON lines, paged by org seq) with the same filters
-as a local ``log``. Standard library only.
+as a local ``log``; one record with its payload from ``GET /api/v1/records/<org_seq>``
+(``diff --server``, ``rollback --server``). Standard library only.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from email.message import Message
 from typing import Any
 
 from affidavit.errors import InputError, LedgerError
@@ -45,28 +46,36 @@ def records(
     after: str | None = "-1"
     while after is not None:
         query = urllib.parse.urlencode([*params, ("after", after), ("limit", str(PAGE))])
-        with _get(url, f"/api/v1/records?{query}", token) as resp:
-            after = resp.headers.get("X-Next-After")
-            for line in resp.read().decode("utf-8").splitlines():
-                item = json.loads(line)
-                yield tuple(item.get(c) for c in COLUMNS)
+        headers, body = _get(url, token, f"/api/v1/records?{query}")
+        after = headers.get("X-Next-After")
+        for line in body.decode("utf-8").splitlines():
+            item = json.loads(line)
+            yield tuple(item.get(c) for c in COLUMNS)
+
+
+def record(url: str, token: str, org_seq: int) -> dict[str, Any]:
+    """One record with its whole payload (``GET /api/v1/records/<org_seq>``)."""
+    _, body = _get(url, token, f"/api/v1/records/{int(org_seq)}")
+    value = json.loads(body)
+    if not isinstance(value, dict):
+        raise LedgerError(f"the collector at {url} answered something that is not a record")
+    return value
 
 
 def gaps(url: str, token: str) -> dict[str, Any]:
     """``GET /api/v1/gaps``: reconciliation gaps with counts per device and person."""
-    with _get(url, "/api/v1/gaps", token) as resp:
-        value: dict[str, Any] = json.loads(resp.read())
+    _, body = _get(url, token, "/api/v1/gaps")
+    value: dict[str, Any] = json.loads(body)
     return value
 
 
-@contextmanager
-def _get(url: str, path: str, token: str) -> Iterator[Any]:
+def _get(url: str, token: str, path: str) -> tuple[Message, bytes]:
     req = urllib.request.Request(
         url.rstrip("/") + path, headers={"Authorization": f"Bearer {token}"}
     )
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
-            yield resp
+            return resp.headers, resp.read()
     except urllib.error.HTTPError as e:
         try:
             reason = json.loads(e.read()).get("error", e.reason)

@@ -84,6 +84,8 @@ _EVENT_KINDS = {
     "SessionEnd": "session.end",
 }
 COWORK_MARK = "local-agent-mode-sessions"
+SURFACE_VM = "vm"  # Cowork's Linux VM
+SURFACE_HOST = "host"  # the machine the desktop app runs on
 
 
 def sha256_text(text: str) -> str:
@@ -144,14 +146,25 @@ def file_path_of(tool_input: Mapping[str, Any]) -> str | None:
 
 
 def product_and_surface(event: Mapping[str, Any]) -> tuple[str, str]:
-    """Cowork runs Claude Code inside the desktop app: its transcripts sit under the
-    app's session folder, and its tools see the workspace VM's ``/sessions/<name>/mnt/``."""
-    for key in ("cwd", "transcript_path"):
+    """The product and the surface it ran on, from the event's ``cwd`` and ``transcript_path``.
+
+    Cowork runs Claude Code in a Linux VM whose tools see the workspace as
+    ``/sessions/<name>/mnt/...`` (the ``cwd`` of Cowork's session files, e.g. the public
+    vibe-replay fixture): surface ``vm``. The desktop app keeps its session files on the host
+    under ``.../Claude/local-agent-mode-sessions/...``: a path there says surface ``host``.
+    Anything else is Claude Code's own ``cli``. A remote (cloud) Cowork session is not told
+    apart by its paths in any public sample, so none is inferred as ``remote`` here.
+    """
+    cwd = event.get("cwd")
+    if isinstance(cwd, str) and cwd.startswith("/sessions/") and "/mnt/" in cwd:
+        return "cowork", SURFACE_VM
+    for key in ("transcript_path", "cwd"):
         value = event.get(key)
-        if isinstance(value, str) and (
-            COWORK_MARK in value or (value.startswith("/sessions/") and "/mnt/" in value)
-        ):
-            return "cowork", "desktop"
+        if isinstance(value, str):
+            if value.startswith("/sessions/") and "/mnt/" in value:
+                return "cowork", SURFACE_VM
+            if COWORK_MARK in value:
+                return "cowork", SURFACE_HOST
     return "claude-code", "cli"
 
 
@@ -172,7 +185,7 @@ def tool_kind(tool: str, response: object, original_known: bool | None) -> str:
     return _TOOL_KINDS.get(tool, "tool.call")
 
 
-def _after_text(tool: str, tool_input: Mapping[str, Any], response: object) -> str | None:
+def after_text(tool: str, tool_input: Mapping[str, Any], response: object) -> str | None:
     """The file's new text when the event itself carries it (Write, Edit, MultiEdit)."""
     r = response if isinstance(response, Mapping) else {}
     if tool in _WHOLE_FILE_WRITERS:
@@ -204,7 +217,7 @@ def file_section(
     original = r.get("originalFile", r.get("original_file"))
     if isinstance(original, str):
         section["before_sha256"] = sha256_text(original)
-    after = _after_text(tool, tool_input, response) if tool in FILE_WRITERS else None
+    after = after_text(tool, tool_input, response) if tool in FILE_WRITERS else None
     if tool == "NotebookEdit" and isinstance(r.get("updated_file"), str):
         after = r["updated_file"]
     if after is not None:

@@ -36,10 +36,13 @@ from affidavit.capture.settings_merge import EVENTS as EVENTS
 from affidavit.capture.settings_merge import MARKER as MARKER
 from affidavit.capture.settings_merge import NEWER_EVENTS as NEWER_EVENTS
 from affidavit.capture.settings_merge import TIMEOUT as TIMEOUT
+from affidavit.capture.settings_merge import TOKEN_ENV as TOKEN_ENV
 from affidavit.capture.settings_merge import TOOL_EVENTS as TOOL_EVENTS
+from affidavit.capture.settings_merge import Handler as Handler
 from affidavit.capture.settings_merge import Plan as Plan
-from affidavit.capture.settings_merge import _entry, _groups, _is_ours, _ours_in, _parse
+from affidavit.capture.settings_merge import _entry, _groups, _is_ours, _parse, ours_in
 from affidavit.capture.settings_merge import hook_command as hook_command
+from affidavit.capture.settings_merge import http_handler as http_handler
 from affidavit.capture.settings_merge import interpreter as interpreter
 from affidavit.capture.settings_merge import plan_install as plan_install
 from affidavit.capture.settings_merge import plan_uninstall as plan_uninstall
@@ -109,7 +112,7 @@ def settings_path(scope: str, *, project: Path | None = None, platform: str = sy
 
 
 def install_settings(
-    path: Path, command: str, *, events: Iterable[str] = EVENTS, dry_run: bool = False
+    path: Path, command: Handler, *, events: Iterable[str] = EVENTS, dry_run: bool = False
 ) -> Change:
     """Add our hooks to the settings file at ``path`` (created if absent)."""
     before = _read(path)
@@ -151,7 +154,7 @@ def _ours_in_text(text: str) -> bool:
         hooks = _parse(text, "").get("hooks")
     except InputError:
         return False
-    return isinstance(hooks, dict) and any(_ours_in(g) for g in hooks.values())
+    return isinstance(hooks, dict) and any(ours_in(g) for g in hooks.values())
 
 
 def _backup(path: Path) -> Path:
@@ -208,11 +211,15 @@ def _denied(path: Path, e: OSError) -> InputError:
 # ---- plugin ---------------------------------------------------------------------------------
 
 
-def plugin_files(command: str, *, events: Iterable[str] = EVENTS) -> dict[Path, str]:
+def plugin_files(command: Handler, *, events: Iterable[str] = EVENTS) -> dict[Path, str]:
     """The files of a Claude Code / Cowork plugin that runs our hook, by relative path.
 
-    The command is the absolute interpreter path, not ``${CLAUDE_PLUGIN_ROOT}``: the hook
-    is the installed package, nothing inside the plugin folder.
+    Layout from the plugins reference (code.claude.com/docs/en/plugins-reference):
+    ``.claude-plugin/plugin.json`` (the manifest; ``name`` is the one required field) and
+    ``hooks/hooks.json`` (the settings ``hooks`` shape plus a ``description``). A command
+    hook runs the absolute interpreter path, not ``${CLAUDE_PLUGIN_ROOT}``: the hook is the
+    installed package, nothing inside the plugin folder. An ``http`` handler
+    (:func:`http_handler`) needs nothing installed at all: the plugin Cowork deploys.
     """
     from importlib.metadata import PackageNotFoundError, version
 
@@ -237,7 +244,7 @@ def plugin_files(command: str, *, events: Iterable[str] = EVENTS) -> dict[Path, 
 
 
 def install_plugin(
-    directory: Path, command: str, *, events: Iterable[str] = EVENTS, dry_run: bool = False
+    directory: Path, command: Handler, *, events: Iterable[str] = EVENTS, dry_run: bool = False
 ) -> list[Change]:
     """Write (or update) the plugin in ``directory``; refuses files that are not ours."""
     changes = []

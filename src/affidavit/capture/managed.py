@@ -32,6 +32,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from affidavit.capture import install as settings
+from affidavit.capture import settings_merge
 from affidavit.capture.system import Layout, Plan, Step
 from affidavit.capture.system_apply import folder_steps, load_manifest, manifest_step, under
 from affidavit.errors import InputError
@@ -57,24 +58,27 @@ def deny_rules(layout: Layout) -> list[str]:
     return rules
 
 
-def document(command: str, layout: Layout, *, events: tuple[str, ...]) -> dict[str, Any]:
-    """The drop-in's settings: our hooks, managed hooks only, and the deny rules."""
-    return {
-        "$schema": SCHEMA,
-        "allowManagedHooksOnly": True,
-        "permissions": {"deny": deny_rules(layout)},
-        "hooks": json.loads(settings.plugin_files(command, events=events)[settings.PLUGIN_HOOKS])[
-            "hooks"
-        ],
-    }
+def document(
+    command: settings.Handler, layout: Layout, *, events: tuple[str, ...]
+) -> dict[str, Any]:
+    """The drop-in's settings: our hooks, managed hooks only, and the deny rules.
+
+    With an ``http`` handler (``--http``: machines with no Python, Cowork's VM) there is no
+    local ledger, key or spool to keep the agent off, so no deny rules."""
+    out: dict[str, Any] = {"$schema": SCHEMA, "allowManagedHooksOnly": True}
+    if isinstance(command, str):
+        out["permissions"] = {"deny": deny_rules(layout)}
+    hooks = settings.plugin_files(command, events=events)[settings.PLUGIN_HOOKS]
+    out["hooks"] = json.loads(hooks)["hooks"]
+    return out
 
 
-def text_of(command: str, layout: Layout, *, events: tuple[str, ...]) -> str:
+def text_of(command: settings.Handler, layout: Layout, *, events: tuple[str, ...]) -> str:
     return json.dumps(document(command, layout, events=events), indent=2) + "\n"
 
 
 def plan_install(
-    plan: Plan, *, root: Path, command: str, events: tuple[str, ...], native: bool
+    plan: Plan, *, root: Path, command: settings.Handler, events: tuple[str, ...], native: bool
 ) -> None:
     """Add the steps that write the drop-in (and the folders it needs) to ``plan`` (empty, or
     the ``--system`` plan, whose manifest step this one's replaces), noted in the manifest."""
@@ -108,6 +112,4 @@ def _ours(text: str) -> bool:
     except ValueError:
         return False
     hooks = value.get("hooks") if isinstance(value, dict) else None
-    return isinstance(hooks, dict) and any(
-        settings.MARKER in json.dumps(groups) for groups in hooks.values()
-    )
+    return isinstance(hooks, dict) and any(settings_merge.ours_in(g) for g in hooks.values())

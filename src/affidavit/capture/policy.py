@@ -68,6 +68,7 @@ __all__ = [
     "RULES",
     "Verdict",
     "default_config_path",
+    "finding_in_ledger",
     "folder_pattern",
     "load",
     "mask",
@@ -76,9 +77,10 @@ __all__ = [
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from typing import Any
 
+    from affidavit.capture.policy_config import MetaStore
     from affidavit.capture.snapshots import Snapshot
     from affidavit.store.sqlite import SqliteStore
 
@@ -102,26 +104,30 @@ _VERBS = {
 
 
 def review(
-    store: SqliteStore,
+    store: MetaStore,
     config: str | None,
     event: Mapping[str, Any],
     drafts: list[Draft],
     first: int,
     *,
     actor: Mapping[str, Any],
+    known: Callable[[str], bool],
     blobs: Iterable[Snapshot] = (),
 ) -> Verdict | None:
     """Judge the records ``drafts[first:]`` of one hook event; mask forbidden data in them.
 
-    Call inside the hook's transaction. ``blobs`` are the contents the hook is about to keep
-    (the files a shell command created or changed are read from them). Never raises: a
-    failure is a ``capture.error`` in the verdict, and no block.
+    Call inside the writer's transaction. ``store`` caches the compiled config (a ledger's
+    meta table; the collector's in-process cache); ``known(id)`` says whether a finding with
+    that id is already recorded (:func:`finding_in_ledger` for a ledger). ``blobs`` are the
+    contents the hook is about to keep (the files a shell command created or changed are
+    read from them). Never raises: a failure is a ``capture.error`` in the verdict, and no
+    block.
     """
     try:
         policy, problem = load(store, config)
     except Exception as e:
         policy, problem = None, f"policy not applied: {type(e).__name__}: {e}"
-    verdict = Verdict(store, actor)
+    verdict = Verdict(known, actor)
     if problem:
         verdict.error(problem)
     if policy is None:
@@ -158,13 +164,13 @@ class Verdict:
         "findings",
         "ids",
         "policy",
+        "known",
         "secrets",
-        "store",
         "unkept",
     )
 
-    def __init__(self, store: SqliteStore, actor: Mapping[str, Any]) -> None:
-        self.store = store
+    def __init__(self, known: Callable[[str], bool], actor: Mapping[str, Any]) -> None:
+        self.known = known
         self.actor = dict(actor)
         self.policy: Policy | None = None
         self.findings: list[tuple[Action, dict[str, Any]]] = []
@@ -360,14 +366,19 @@ class Verdict:
             finding["folder"] = folder.path
         if finding["enforced"]:
             self.enforced.append(finding)
-        known = self.store.connection.execute(
-            "SELECT 1 FROM tool_uses WHERE tool_use_id = ? LIMIT 1", ("finding:" + fid,)
-        ).fetchone()
-        if fid in self.ids or known:
+        if fid in self.ids or self.known(fid):
             return None
         self.ids.add(fid)
         self.findings.append((action, finding))
         return finding
+
+
+def finding_in_ledger(store: SqliteStore, fid: str) -> bool:
+    """Whether the ledger holds a finding with this id (indexed as ``finding:<id>``)."""
+    row = store.connection.execute(
+        "SELECT 1 FROM tool_uses WHERE tool_use_id = ? LIMIT 1", ("finding:" + fid,)
+    ).fetchone()
+    return row is not None
 
 
 def written_text(tool: str, tool_input: Mapping[str, Any]) -> str | None:

@@ -16,10 +16,18 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
-    from typing import Any
+    from typing import Any, Protocol
 
     from affidavit.config import Config
-    from affidavit.store.sqlite import SqliteStore
+
+    class MetaStore(Protocol):
+        """Where the compiled policy is cached: a ledger's meta table, or the collector's
+        in-process cache (:mod:`affidavit.server.hooks`)."""
+
+        def meta(self, key: str) -> str | None: ...
+
+        def set_meta(self, key: str, value: str) -> None: ...
+
 
 RULES = ("outside_granted", "regulated_workspace", "forbidden_data")
 CACHE_KEY = "policy_cache"
@@ -151,7 +159,7 @@ class Policy:
         return [f for f in self.folders if any(f.match(form) for form in forms)]
 
 
-def load(store: SqliteStore, explicit: str | None = None) -> tuple[Policy | None, str | None]:
+def load(store: MetaStore, explicit: str | None = None) -> tuple[Policy | None, str | None]:
     """The policy in force and a problem to record (once per version of the config file)."""
     path, named = config_location(explicit)
     try:
@@ -171,7 +179,7 @@ def load(store: SqliteStore, explicit: str | None = None) -> tuple[Policy | None
 
 
 def _cached(
-    store: SqliteStore, key: str, make: Callable[[], dict[str, Any]]
+    store: MetaStore, key: str, make: Callable[[], dict[str, Any]]
 ) -> tuple[dict[str, Any], bool]:
     """The value cached under ``key`` in meta, or ``make()`` stored there; and whether new."""
     cached = store.meta(CACHE_KEY)

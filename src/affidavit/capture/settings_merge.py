@@ -10,6 +10,10 @@ folder's ``managed-settings.d/*.json`` drop-ins (merged alphabetically on top of
 ``hooks/hooks.json`` next to ``.claude-plugin/plugin.json`` (code.claude.com/docs/en/hooks,
 /settings, /managed-settings, /plugins-reference).
 
+With ``--http URL`` the single hook is an ``http`` handler instead (:func:`http_handler`),
+recognised as ours by its URL ending in ``/v1/hooks`` with ``AFFIDAVIT_TOKEN`` in its
+``allowedEnvVars``.
+
 What install adds: one matcher group per event in :data:`EVENTS`, ``"matcher": "*"`` on the
 tool events only, whose single command runs ``<absolute interpreter> -E -P -m affidavit
 hook``. The interpreter is the one Affidavit was installed with (a venv's ``bin/python``
@@ -37,17 +41,27 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shlex
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from affidavit.errors import InputError
 
 MARKER = "-m affidavit hook"
 TIMEOUT = 30  # seconds; capture is one short SQLite transaction, this only bounds a hang
+HOOKS_PATH = "/v1/hooks"  # the collector's route for http hooks (affidavit.server.hooks)
+TOKEN_ENV = "AFFIDAVIT_TOKEN"
+# An http hook waits for the collector's answer: short, so a slow network costs the agent
+# little (a timeout is a non-blocking error); the collector answers within its own deadline.
+HTTP_TIMEOUT = 10
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+Handler = str | dict[str, Any]
+"""A command line (a ``command`` hook) or a whole ``http`` hook handler."""
 EVENTS = (
     "SessionStart",
     "InstructionsLoaded",
@@ -126,12 +140,52 @@ def hook_command(python: str, ledger: Path | None = None, *, socket: PurePath | 
     return shlex.join(args)
 
 
+def http_handler(url: str, *, token_env: str = TOKEN_ENV) -> dict[str, Any]:
+    """The ``http`` hook handler that POSTs every event to a collector's ``/v1/hooks``.
+
+    Shape from the hooks reference, "HTTP hook fields" (code.claude.com/docs/en/hooks) and
+    SchemaStore's settings schema: ``url``, ``headers`` whose ``$VAR`` values Claude Code fills
+    only from ``allowedEnvVars``, ``timeout`` in seconds. The token never sits in the file:
+    it comes from ``$<token_env>`` on the machine that runs the agent.
+    """
+    parsed = urlsplit(url.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise InputError(f"--http {url!r}: give the collector's address, https://HOST[:PORT]")
+    if parsed.query or parsed.fragment:
+        raise InputError(f"--http {url!r}: no query or fragment; the address of the collector")
+    if not _ENV_NAME.fullmatch(token_env):
+        raise InputError(f"{token_env!r} is not an environment variable name")
+    base = urlunsplit((parsed.scheme, parsed.netloc, parsed.path.rstrip("/"), "", ""))
+    return {
+        "type": "http",
+        "url": base if base.endswith(HOOKS_PATH) else base + HOOKS_PATH,
+        "headers": {"Authorization": f"Bearer ${token_env}"},
+        "allowedEnvVars": [token_env],
+        "timeout": HTTP_TIMEOUT,
+    }
+
+
 def _is_ours(hook: object) -> bool:
-    return isinstance(hook, dict) and MARKER in str(hook.get("command", ""))
+    if not isinstance(hook, dict):
+        return False
+    if hook.get("type") == "http":
+        env = hook.get("allowedEnvVars")
+        url = hook.get("url")
+        return (
+            isinstance(url, str)
+            and url.endswith(HOOKS_PATH)
+            and isinstance(env, list)
+            and TOKEN_ENV in env
+        )
+    return MARKER in str(hook.get("command", ""))
 
 
-def _entry(event: str, command: str) -> dict[str, Any]:
-    hook = {"type": "command", "command": command, "timeout": TIMEOUT}
+def _entry(event: str, handler: Handler) -> dict[str, Any]:
+    hook = (
+        {"type": "command", "command": handler, "timeout": TIMEOUT}
+        if isinstance(handler, str)
+        else dict(handler)
+    )
     return {"matcher": "*", "hooks": [hook]} if event in TOOL_EVENTS else {"hooks": [hook]}
 
 
@@ -140,7 +194,7 @@ def _entry(event: str, command: str) -> dict[str, Any]:
 
 def plan_install(
     text: str | None,
-    command: str,
+    command: Handler,
     *,
     events: Iterable[str] = EVENTS,
     where: str = "settings.json",
@@ -156,7 +210,7 @@ def plan_install(
     hooks = new.setdefault("hooks", {})
     if not isinstance(hooks, dict):
         raise InputError(f'{where}: "hooks" is not an object; fix it by hand, nothing was changed')
-    wanted = list(dict.fromkeys([*events, *(e for e in hooks if _ours_in(hooks[e]))]))
+    wanted = list(dict.fromkeys([*events, *(e for e in hooks if ours_in(hooks[e]))]))
     added = removed = 0
     for event in wanted:
         groups = hooks.setdefault(event, [])
@@ -192,7 +246,7 @@ def plan_uninstall(
     new = copy.deepcopy(settings)
     removed = 0
     for event, groups in list(new["hooks"].items()):
-        if isinstance(groups, list) and _ours_in(groups):
+        if isinstance(groups, list) and ours_in(groups):
             removed += _strip(groups, keep=None)
             if not groups:
                 del new["hooks"][event]
@@ -233,14 +287,16 @@ def _groups(groups: list[Any]) -> Iterable[dict[str, Any]]:
     return (g for g in groups if isinstance(g, dict) and isinstance(g.get("hooks"), list))
 
 
-def _ours_in(groups: object) -> bool:
+def ours_in(groups: object) -> bool:
     return isinstance(groups, list) and any(
         _is_ours(h) for g in _groups(groups) for h in g["hooks"]
     )
 
 
-def _exact(hook: object, command: str) -> bool:
-    return isinstance(hook, dict) and hook.get("command") == command
+def _exact(hook: object, handler: Handler) -> bool:
+    if isinstance(handler, str):
+        return isinstance(hook, dict) and hook.get("command") == handler
+    return hook == handler
 
 
 def _strip(groups: list[Any], *, keep: object) -> int:

@@ -52,7 +52,16 @@ def event_drafts(
         payload["actor"] = actor
         drafts.append((kind, payload))
     # -- policy: judge this event's records; mask forbidden data --
-    verdict = policy.review(store, config, event, drafts, 0, actor=actor, blobs=obs.blobs)
+    verdict = policy.review(
+        store,
+        config,
+        event,
+        drafts,
+        0,
+        actor=actor,
+        known=lambda fid: policy.finding_in_ledger(store, fid),
+        blobs=obs.blobs,
+    )
     # -- end policy --
     return drafts, verdict
 

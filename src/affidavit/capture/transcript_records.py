@@ -126,15 +126,17 @@ class Recorder:
     ) -> list[Draft]:
         actor = self.owner(state.path, cwd, state.user_type)
         drafts = events.map_event(event, actor=actor, version=version)
-        if state.cowork:
+        if state.cowork:  # a Cowork session file: the VM when its cwd shows it, else the host
+            _, surface = events.product_and_surface({"cwd": cwd})
+            surface = surface if surface == events.SURFACE_VM else events.SURFACE_HOST
             for _, payload in drafts:
-                payload["agent"].update(product="cowork", surface="desktop")
+                payload["agent"].update(product="cowork", surface=surface)
         return drafts
 
     def _agent(self, path: str, cowork: bool, session: str | None) -> dict[str, Any]:
         product, surface = events.product_and_surface({"transcript_path": path})
         if cowork:
-            product, surface = "cowork", "desktop"
+            product, surface = "cowork", events.SURFACE_HOST
         agent = {"product": product, "surface": surface, "session_id": session}
         return {k: v for k, v in agent.items() if v}
 

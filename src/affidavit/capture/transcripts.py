@@ -16,7 +16,8 @@ What is read (a folder is searched recursively, symlinked folders are not follow
   ``session_id``, ``_audit_timestamp``) and the inner CLI transcripts under ``.claude/``.
   Cowork writes a tool call to both, so the second copy counts as a duplicate. A file is
   Cowork when its path has ``local-agent-mode-sessions`` in it or its lines carry
-  ``_audit_timestamp``; its records say product ``cowork``, surface ``desktop``.
+  ``_audit_timestamp``; its records say product ``cowork``, surface ``vm`` (its cwd is in
+  the VM) or ``host``.
 
 Rules, lenient with what is unknown and strict with what is used:
 

@@ -33,8 +33,30 @@ def append_drafts(
     Each record whose payload names ``agent.tool_use_id`` (or carries a ``dedup_key``) is
     indexed in ``tool_uses``, which is how later sources find what was already captured.
     """
-    rows = []
-    keys: list[tuple[str, str]] = []
+    sealed = seal_drafts(drafts, source=source, time=time)
+    first = store.add_records(
+        (rec.leaf, merkle.leaf_hash(rec.leaf), rec.salt, rec.payload_json) for rec, _ in sealed
+    )
+    state.index_keys(
+        store.connection,
+        [
+            (key, first + i, source, str(rec.envelope.kind))
+            for i, (rec, key) in enumerate(sealed)
+            if key
+        ],
+    )
+    return range(first, first + len(sealed))
+
+
+def seal_drafts(
+    drafts: Sequence[Draft], *, source: str, time: datetime
+) -> list[tuple[Record, str]]:
+    """The records of the drafts, redacted, each with its index key (``""`` for none).
+
+    The one step from draft to record for every writer: the endpoint ledger above, and the
+    collector's org log for an ``http`` hook (:mod:`affidavit.server.hooks`).
+    """
+    out: list[tuple[Record, str]] = []
     for kind, payload in drafts:
         refuse_erasure(kind)
         clean = redacted(payload)
@@ -43,14 +65,8 @@ def append_drafts(
             text = (clean.get("prompt") or {}).get("text")
             key = prompt_key((clean.get("agent") or {}).get("session_id"), str(text or ""))
         rec = Record.create(kind, source, clean, time=time)
-        rows.append((rec.leaf, merkle.leaf_hash(rec.leaf), rec.salt, rec.payload_json))
-        keys.append((key if isinstance(key, str) else "", kind))
-    first = store.add_records(rows)
-    state.index_keys(
-        store.connection,
-        [(key, first + i, source, kind) for i, (key, kind) in enumerate(keys) if key],
-    )
-    return range(first, first + len(rows))
+        out.append((rec, key if isinstance(key, str) else ""))
+    return out
 
 
 def redacted(payload: dict[str, Any]) -> dict[str, Any]:

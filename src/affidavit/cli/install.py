@@ -125,7 +125,7 @@ def _report(
     changes: list[core.Change],
     where: Path,
     *,
-    command: str | None,
+    command: core.Handler | None,
     dry_run: bool,
     as_json: bool,
     verb: str,
@@ -222,6 +222,14 @@ def _admin_options(f: Callable[..., Any]) -> Callable[..., Any]:
 )
 @click.option("--origin", help="The new ledger's origin line (--system). Default: host name.")
 @click.option(
+    "--http",
+    "http_url",
+    metavar="URL",
+    help="Hook Claude Code / Cowork to the collector at URL with http hooks (POST /v1/hooks) "
+    "instead of running Python here: the token comes from $AFFIDAVIT_TOKEN on the agent's "
+    "machine. With --plugin (a Cowork plugin), --scope managed or any settings file.",
+)
+@click.option(
     "--all-events",
     is_flag=True,
     help="Also hook events that only recent Claude Code releases know (PermissionDenied, "
@@ -251,6 +259,7 @@ def install(
     clients: str,
     python: str | None,
     origin: str | None,
+    http_url: str | None,
     all_events: bool,
     otel: bool,
     server: str | None,
@@ -274,6 +283,10 @@ def install(
     events to the collector's OpenTelemetry receiver, and the values (egress allow-list
     entry included) for Cowork's admin console; --scope managed writes that environment
     into a managed-settings drop-in, --settings FILE into that file.
+    --http URL writes http hooks that POST each event to the collector at URL instead:
+    nothing runs on the agent's machine, which only needs $AFFIDAVIT_TOKEN (a device token)
+    and network access to URL. A collector that is down never blocks the agent (Claude Code
+    treats a failed http hook as a non-blocking error).
     """
     if otel:
         if system or project or plugin_dir:
@@ -291,14 +304,19 @@ def install(
     if server or token:
         raise click.UsageError("--server and --token go with --otel")
     events = core.EVENTS + core.NEWER_EVENTS if all_events else core.EVENTS
+    handler = core.http_handler(http_url) if http_url is not None else None
+    if handler is not None and system:
+        raise click.UsageError("--http needs no recorder service; it does not go with --system")
     admin = _admin(scope, system, root, platform_name, account, clients, python, origin)
     if admin is not None:
         _no_mix(project, settings_file, plugin_dir)
-        install_admin.install(admin, events=events, dry_run=dry_run, as_json=as_json)
+        install_admin.install(admin, events=events, dry_run=dry_run, as_json=as_json, http=handler)
         return
     paths: Paths = ctx.obj
     target = _settings_target(scope, project, settings_file, plugin_dir)
-    command = core.hook_command(core.interpreter(), _explicit_ledger(ctx, paths))
+    command: core.Handler = handler or core.hook_command(
+        core.interpreter(), _explicit_ledger(ctx, paths)
+    )
     if target is None:
         assert plugin_dir is not None
         target = plugin_dir.absolute()

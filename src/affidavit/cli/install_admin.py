@@ -14,6 +14,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -63,7 +64,15 @@ def _check_can_write(dry_run: bool, native: bool, admin: Admin) -> None:
         )
 
 
-def install(admin: Admin, *, events: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
+def install(
+    admin: Admin,
+    *,
+    events: tuple[str, ...],
+    dry_run: bool,
+    as_json: bool,
+    http: dict[str, Any] | None = None,
+) -> None:
+    """``http``: the http hook handler (``--http``) managed settings hold instead of a command."""
     layout, root, native = _setting(admin)
     _check_can_write(dry_run, native, admin)
     python = admin.python or core.interpreter()
@@ -81,7 +90,7 @@ def install(admin: Admin, *, events: tuple[str, ...], dry_run: bool, as_json: bo
             native=native,
         )
     if admin.managed:
-        command = core.hook_command(python, socket=layout.socket)
+        command: core.Handler = http or core.hook_command(python, socket=layout.socket)
         managed.plan_install(plan, root=root, command=command, events=events, native=native)
     _drop_unchanged(plan, root, native=native)
     notes: list[str] = []

@@ -35,7 +35,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from affidavit.errors import AffidavitError
-from affidavit.server import compliance, identity, ingest, orglog, otlp, reconcile, records, tiles
+from affidavit.server import (
+    compliance,
+    hooks,
+    identity,
+    ingest,
+    orglog,
+    otlp,
+    reconcile,
+    record_one,
+    records,
+    tiles,
+)
 from affidavit.server.schema import DEFAULT_SCHEMA, Collector, default_keys_dir
 from affidavit.server.tokens import Authenticator, AuthError, Principal
 from affidavit.store.postgres import prepare
@@ -328,6 +339,8 @@ _ROUTES = [
     Route("/api/v1/records", list_records),
     Route("/api/v1/gaps", gaps),
     Route("/v1/logs", otlp.receive_logs, methods=["POST"]),
+    Route("/api/v1/records/{org_seq:int}", record_one.get_record),
     Route("/checkpoint", checkpoint),
     Route("/tile/{path:path}", tile),
+    Route("/v1/hooks", hooks.post_hook, methods=["POST"]),
 ]

@@ -6,7 +6,8 @@ Cowork's OpenTelemetry events name both (``session.id``, ``user.email``,
 
 1. :func:`scan` indexes what arrived since its last turn: shipped endpoint records (the
    ``entries`` table) and hook records the collector received itself (org log records whose
-   source names a hook) go into ``hook_seen``; ``otel.*`` org log records into
+   source names a hook; their origin is that source and their seq the org seq, as
+   ``GET /api/v1/records`` names them) go into ``hook_seen``; ``otel.*`` org log records into
    ``otel_seen``. Both tables are derived: the org log and ``entries`` stay the truth.
 2. :func:`link` gives every hook record whose session the receiver has seen with a person
    one ``identity.link`` record, whose payload names the hook record (origin, seq, leaf
@@ -103,7 +104,7 @@ def scan(conn: psycopg.Connection[Any], c: Collector) -> int:
                 return done
             conn.execute(
                 _SCAN_ORG.format(s=s, org=org),
-                (after, upto, c.origin, [str(k) for k in _SKIP_KINDS]),
+                (after, upto, [str(k) for k in _SKIP_KINDS]),
             )
             _move(conn, s, "org", upto)
             done += upto - after
@@ -113,23 +114,27 @@ _RANGE = 50_000
 _HOOK_COLUMNS = "(origin, seq, session_id, tool_use_id, prompt_id, leaf_hash)"
 _AGENT = "p #>> '{{agent,session_id}}', p #>> '{{agent,tool_use_id}}', p #>> '{{agent,prompt_id}}'"
 _SESSION = "jsonb_typeof(p #> '{{agent,session_id}}') = 'string'"
+# jsonb cannot hold U+0000 (a binary input's excerpt escapes it): U+FFFD in the join's view
+# only; the stored payload is untouched.
+_JSONB = "replace(convert_from(payload, 'UTF8'), '\\u0000', '\\ufffd')::jsonb"
 # Entries are read again back to _LOOKBACK ids: concurrent ships may commit out of order.
 _SCAN_ENTRIES = (
     f"INSERT INTO {{s}}.hook_seen {_HOOK_COLUMNS} SELECT origin, seq, {_AGENT}, leaf_hash "
-    "FROM (SELECT origin, seq, leaf_hash, convert_from(payload, 'UTF8')::jsonb AS p "
+    "FROM (SELECT origin, seq, leaf_hash, " + _JSONB + " AS p "
     "FROM {s}.entries WHERE received > %s AND received <= %s AND payload IS NOT NULL) e "
     f"WHERE {_SESSION} ON CONFLICT DO NOTHING"
 )
 _SCAN_ORG = (
     "WITH r AS MATERIALIZED (SELECT seq, leaf_hash, convert_from(leaf, 'UTF8')::jsonb AS l, "
-    "convert_from(payload, 'UTF8')::jsonb AS p FROM {org}.records "
+    f"{_JSONB} AS p FROM {{org}}.records "
     "WHERE seq > %s AND seq <= %s), "
     "o AS (INSERT INTO {s}.otel_seen (org_seq, kind, session_id, tool_use_id, prompt_id, "
     f"tool, device, email, account_uuid, organization_id) SELECT seq, l ->> 'kind', {_AGENT}, "
     "p #>> '{{agent,tool}}', coalesce(p ->> 'device', 'unknown'), p #>> '{{actor,email}}', "
     "p #>> '{{actor,account_uuid}}', p #>> '{{actor,org_uuid}}' FROM r "
     "WHERE starts_with(l ->> 'kind', 'otel.') RETURNING 1) "
-    f"INSERT INTO {{s}}.hook_seen {_HOOK_COLUMNS} SELECT %s, seq, {_AGENT}, leaf_hash FROM r "
+    f"INSERT INTO {{s}}.hook_seen {_HOOK_COLUMNS} SELECT l ->> 'source', seq, {_AGENT}, leaf_hash "
+    "FROM r "
     "WHERE NOT starts_with(l ->> 'kind', 'otel.') AND l ->> 'kind' <> ALL(%s) "
     f"AND strpos(l ->> 'source', 'hook') > 0 AND {_SESSION}"
 )

@@ -1,5 +1,6 @@
 """``GET /api/v1/records``: every record the organisation holds, with the filters of
-``affidavit log``, as JSON lines, paged by org seq.
+``affidavit log``, as JSON lines, paged by org seq: the records endpoints shipped and those
+the collector received itself (``http`` hooks), whose ``origin`` is their source.
 
 Query parameters: ``actor``, ``agent``, ``session``, ``tool``, ``kind`` (repeatable, prefix
 match: ``file`` is ``file.*``), ``path`` (a folder or glob, as ``log --path``), ``since`` and
@@ -98,8 +99,10 @@ def page(
             f"SELECT e.org_seq, e.origin, e.seq, e.time, e.kind, {_FIELDS}, "
             "coalesce(h.email, h.account_uuid, 'unattributed') FROM ("
             "SELECT org_seq, origin, seq, time, kind, "
-            "convert_from(payload, 'UTF8')::jsonb AS p "
-            f'FROM "{schema}".entries WHERE {" AND ".join(clauses)} '
+            # jsonb cannot hold U+0000 (a binary input's excerpt escapes it): U+FFFD here,
+            # in the query's view only; the stored payload is untouched.
+            "replace(convert_from(payload, 'UTF8'), '\\u0000', '\\ufffd')::jsonb AS p "
+            f"FROM ({_every(schema)}) AS u WHERE {' AND '.join(clauses)} "
             f"ORDER BY org_seq LIMIT {MAX_LIMIT}) AS e "
             f'LEFT JOIN "{schema}".hook_seen h ON h.origin = e.origin AND h.seq = e.seq '
             "ORDER BY e.org_seq",
@@ -115,6 +118,20 @@ def page(
             return out, None
         cursor_at = int(rows[-1][0])
     return out, None
+
+
+def _every(schema: str) -> str:
+    """Every record the organisation holds, by org seq: the shipped records (``entries``) and
+    the records the collector received itself and appended straight to the org log (an
+    ``http`` hook's, :func:`affidavit.server.orglog.append_direct`). A direct record's
+    ``origin`` is its source and its ``seq`` its org seq."""
+    leaf = "convert_from(r.leaf, 'UTF8')::jsonb"
+    return (
+        f'SELECT org_seq, origin, seq, time, kind, payload FROM "{schema}".entries '
+        "WHERE org_seq IS NOT NULL UNION ALL "
+        f"SELECT r.seq, {leaf} ->> 'source', r.seq, {leaf} ->> 'time', {leaf} ->> 'kind', "
+        f"r.payload FROM \"{schema}_org\".records r WHERE {leaf} ->> 'kind' <> 'org.entry'"
+    )
 
 
 def _matches(record: dict[str, Any], filters: dict[str, Any]) -> bool:
