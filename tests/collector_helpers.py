@@ -73,10 +73,11 @@ class Collector:
         return self.cli("token", "create", "--role", role, "--name", name).stdout.strip()
 
     @contextmanager
-    def serving(self, workers: int = 1) -> Iterator[Collector]:
+    def serving(self, workers: int = 1, env: dict[str, str] | None = None) -> Iterator[Collector]:
+        """Serve until the block ends; ``env`` adds variables (the console's settings)."""
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        env = cli_env(self.home) | {"AFFIDAVIT_SERVER_SEAL_EVERY": "0.5"}
+        env = cli_env(self.home) | {"AFFIDAVIT_SERVER_SEAL_EVERY": "0.5"} | (env or {})
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [

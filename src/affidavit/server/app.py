@@ -31,10 +31,10 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from affidavit.errors import AffidavitError
-from affidavit.server import ingest, orglog, records, tiles
+from affidavit.server import console, ingest, orglog, records, tiles
 from affidavit.server.schema import DEFAULT_SCHEMA, Collector, default_keys_dir
 from affidavit.server.tokens import Authenticator, AuthError, Principal
 from affidavit.store.postgres import prepare
@@ -289,7 +289,7 @@ def create_app() -> Starlette:
     return app
 
 
-_ROUTES = [
+_ROUTES: list[BaseRoute] = [
     Route("/api/v1/whoami", whoami),
     Route("/api/v1/enrol", enrol, methods=["POST"]),
     Route("/api/v1/ship", ship, methods=["POST"]),
@@ -297,4 +297,5 @@ _ROUTES = [
     Route("/api/v1/records", list_records),
     Route("/checkpoint", checkpoint),
     Route("/tile/{path:path}", tile),
+    console.ROUTE,  # the auditor's console (issue 14): /console/...
 ]

@@ -17,7 +17,7 @@ fields and loses the rest.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -29,6 +29,7 @@ MAX_LIMIT = 5000
 COLUMNS = ("org_seq", "origin", "seq", "time", "kind", *(c for c, _, _ in PAYLOAD_COLUMNS))
 _EQUAL = {"agent": "agent", "session": "session_id", "tool": "tool"}
 _KNOWN = {"actor", "agent", "session", "tool", "kind", "path", "since", "until", "device"}
+_PYTHON = ("actor", "agent", "session", "tool", "path")  # tested on each row, after the SQL
 
 
 class BadQuery(Exception):
@@ -65,10 +66,24 @@ def parse(params: Mapping[str, Sequence[str]]) -> tuple[dict[str, Any], int, int
 
 
 def page(
-    conn: psycopg.Connection[Any], schema: str, filters: dict[str, Any], after: int, limit: int
+    conn: psycopg.Connection[Any],
+    schema: str,
+    filters: dict[str, Any],
+    after: int,
+    limit: int,
+    *,
+    newest_first: bool = False,
+    also: Callable[[dict[str, Any]], bool] | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """One page of matching records in org seq order; the next ``after``, or None at the end."""
-    clauses, args = ["org_seq > %s"], [after]
+    """One page of matching records in org seq order; the next ``after``, or None at the end.
+
+    ``newest_first`` (the console's timeline) reads backwards: ``after`` is then the org seq
+    the page starts below (-1: the newest), and the cursor returned is the next one down.
+    ``also`` is one more test a record must pass (the console's business-function filter).
+    """
+    if newest_first and after < 0:
+        after = 2**63 - 1
+    clauses, args = ["org_seq < %s" if newest_first else "org_seq > %s"], [after]
     if filters.get("device"):
         clauses.append("origin = %s")
         args.append(filters["device"])
@@ -86,6 +101,9 @@ def page(
     cursor_at = after
     # The payload filters are applied to each chunk here (path globs as `log` matches them),
     # so a page is read in chunks until it is full or the log ends.
+    # A small first chunk when nothing filters in Python, so a short page parses few payloads.
+    chunk = MAX_LIMIT if also or any(filters.get(k) for k in _PYTHON) else min(MAX_LIMIT, limit + 1)
+    order = "org_seq DESC" if newest_first else "org_seq"
     while len(out) < limit:
         args[0] = cursor_at
         rows = conn.execute(
@@ -93,18 +111,19 @@ def page(
             "SELECT org_seq, origin, seq, time, kind, "
             "convert_from(payload, 'UTF8')::jsonb AS p "
             f'FROM "{schema}".entries WHERE {" AND ".join(clauses)} '
-            f"ORDER BY org_seq LIMIT {MAX_LIMIT}) AS e",
+            f"ORDER BY {order} LIMIT {chunk}) AS e ORDER BY {order}",
             args,
         ).fetchall()
         for row in rows:
             record = dict(zip(COLUMNS, row, strict=True))
-            if _matches(record, filters):
+            if _matches(record, filters) and (also is None or also(record)):
                 out.append(record)
                 if len(out) == limit:
                     return out, int(record["org_seq"])
-        if len(rows) < MAX_LIMIT:
+        if len(rows) < chunk:
             return out, None
         cursor_at = int(rows[-1][0])
+        chunk = MAX_LIMIT
     return out, None
 
 
