@@ -1,5 +1,6 @@
-"""A small OpenID Connect provider for the console's tests, on loopback, built on Authlib's
-JOSE (RS256 ID tokens, a JWKS) and Starlette, served by a real uvicorn in a thread.
+"""A small OpenID Connect provider for the console's tests, on loopback, built on joserfc
+(the Authlib project's JOSE library, which Authlib's own OIDC client uses to check the ID
+token: RS256 ID tokens, a JWKS) and Starlette, served by a real uvicorn in a thread.
 
 It does what a real provider does on the authorization code flow (OpenID Connect Core 1.0
 section 3.1): discovery metadata (OpenID Connect Discovery 1.0 section 4), an authorization
@@ -23,7 +24,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import uvicorn
-from authlib.jose import JsonWebKey, jwt
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -38,7 +40,7 @@ CLIENT_SECRET = secrets.token_urlsafe(24)
 class Provider:
     def __init__(self, port: int) -> None:
         self.issuer = f"http://127.0.0.1:{port}"
-        self.key = JsonWebKey.generate_key("RSA", 2048, is_private=True, options={"kid": "k1"})
+        self.key = RSAKey.generate_key(2048, parameters={"kid": "k1"})
         self.codes: dict[str, dict[str, Any]] = {}
         self.redirects: set[str] = set()
         self.tokens_issued = 0
@@ -73,7 +75,7 @@ class Provider:
         )
 
     async def jwks(self, request: Request) -> Response:
-        return JSONResponse({"keys": [self.key.as_dict(is_private=False)]})
+        return JSONResponse({"keys": [self.key.as_dict(private=False)]})
 
     def _refuse(self, why: str) -> Response:
         return HTMLResponse(f"<h1>Refused</h1><p>{escape(why)}</p>", 400)
@@ -138,7 +140,7 @@ class Provider:
         }
         if grant.get("nonce"):
             claims["nonce"] = grant["nonce"]
-        id_token = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, self.key).decode()
+        id_token = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, self.key)
         self.tokens_issued += 1
         return JSONResponse(
             {
