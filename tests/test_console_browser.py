@@ -40,7 +40,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 def _chromium() -> Path:
     if not CHROMIUM.exists():
-        message = f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium; scripts/test.sh does)"
+        message = f"needs Debian's Chromium at {CHROMIUM} (scripts/test.sh installs it)"
         if os.environ.get("CI") == "true":
             pytest.fail(message + " and CI=true requires it")
         pytest.skip(message)

@@ -29,7 +29,6 @@ MAX_LIMIT = 5000
 COLUMNS = ("org_seq", "origin", "seq", "time", "kind", *(c for c, _, _ in PAYLOAD_COLUMNS))
 _EQUAL = {"agent": "agent", "session": "session_id", "tool": "tool"}
 _KNOWN = {"actor", "agent", "session", "tool", "kind", "path", "since", "until", "device"}
-_PYTHON = ("actor", "agent", "session", "tool", "path")  # tested on each row, after the SQL
 
 
 class BadQuery(Exception):
@@ -83,35 +82,23 @@ def page(
     """
     if newest_first and after < 0:
         after = 2**63 - 1
-    clauses, args = ["org_seq < %s" if newest_first else "org_seq > %s"], [after]
-    if filters.get("device"):
-        clauses.append("origin = %s")
-        args.append(filters["device"])
-    for key in ("since", "until"):
-        if filters.get(key):
-            clauses.append("time >= %s" if key == "since" else "time < %s")
-            args.append(filters[key])
-    if filters["kind"]:
-        parts = []
-        for kind in filters["kind"]:
-            parts.append("(kind = %s OR starts_with(kind, %s))")
-            args += [kind, kind + "."]
-        clauses.append("(" + " OR ".join(parts) + ")")
+    inner, outer, args, in_python = _where(filters)
+    args.insert(0, after)
+    inner.insert(0, "org_seq < %s" if newest_first else "org_seq > %s")
     out: list[dict[str, Any]] = []
     cursor_at = after
-    # The payload filters are applied to each chunk here (path globs as `log` matches them),
-    # so a page is read in chunks until it is full or the log ends.
-    # A small first chunk when nothing filters in Python, so a short page parses few payloads.
-    chunk = MAX_LIMIT if also or any(filters.get(k) for k in _PYTHON) else min(MAX_LIMIT, limit + 1)
+    # What SQL cannot test (path globs as `log` matches them, ``also``) is applied to each
+    # chunk here, so such a page is read in chunks until it is full or the log ends; else a
+    # chunk of one page (and one row to know whether more follow) is enough.
+    chunk = MAX_LIMIT if also or in_python else min(MAX_LIMIT, limit + 1)
     order = "org_seq DESC" if newest_first else "org_seq"
     while len(out) < limit:
         args[0] = cursor_at
         rows = conn.execute(
             f"SELECT org_seq, origin, seq, time, kind, {_FIELDS} FROM ("
-            "SELECT org_seq, origin, seq, time, kind, "
-            "convert_from(payload, 'UTF8')::jsonb AS p "
-            f'FROM "{schema}".entries WHERE {" AND ".join(clauses)} '
-            f"ORDER BY {order} LIMIT {chunk}) AS e ORDER BY {order}",
+            f'{_INNER}{schema}".entries WHERE {" AND ".join(inner)}) AS r '
+            f"CROSS JOIN LATERAL {_PARSE}) AS e "
+            f"WHERE {' AND '.join(outer)} ORDER BY {order} LIMIT {chunk}",
             args,
         ).fetchall()
         for row in rows:
@@ -125,6 +112,84 @@ def page(
         cursor_at = int(rows[-1][0])
         chunk = MAX_LIMIT
     return out, None
+
+
+# The payload is parsed once per row: the lateral subquery with OFFSET 0 is not inlined, so
+# the filters and the fields all read one ``p`` (inlined, each reference would parse again).
+_INNER = (
+    "SELECT org_seq, origin, seq, time, kind, p FROM "
+    '(SELECT org_seq, origin, seq, time, kind, payload FROM "'
+)
+
+
+_PARSE = "(SELECT convert_from(r.payload, 'UTF8')::jsonb AS p OFFSET 0) AS j"
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _where(filters: dict[str, Any]) -> tuple[list[str], list[str], list[Any], bool]:
+    """(clauses on the envelope columns, clauses on the payload ``p``, their arguments in
+    that order, whether a filter is left for :func:`_matches` alone: a path glob)."""
+    inner: list[str] = []
+    args: list[Any] = []
+    if filters.get("device"):
+        inner.append("origin = %s")
+        args.append(filters["device"])
+    for key in ("since", "until"):
+        if filters.get(key):
+            inner.append("time >= %s" if key == "since" else "time < %s")
+            args.append(filters[key])
+    if filters.get("kind"):
+        parts = []
+        for kind in filters["kind"]:
+            parts.append("(kind = %s OR starts_with(kind, %s))")
+            args += [kind, kind + "."]
+        inner.append("(" + " OR ".join(parts) + ")")
+    inner = inner or ["TRUE"]
+    outer: list[str] = []
+    if filters.get("actor"):
+        outer.append("(p #>> '{actor,user}' = %s OR p #>> '{actor,email}' = %s)")
+        args += [filters["actor"], filters["actor"]]
+    for key, column in _EQUAL.items():
+        if filters.get(key):
+            path = next(p for c, p, _ in PAYLOAD_COLUMNS if c == column)
+            outer.append(f"p #>> '{_pointer(path)}' = %s")
+            args.append(filters[key])
+    in_python = False
+    pattern = str(filters.get("path") or "").replace("\\", "/").rstrip("/")
+    if pattern and any(c in pattern for c in "*?["):
+        in_python = True
+    elif pattern:
+        # path_matches of a folder: under it at the root, or (relative) under any folder so named
+        path = "replace(p #>> '{file,path}', '\\', '/')"
+        outer.append(
+            f"{path} LIKE %s" if pattern.startswith("/") else f"({path} LIKE %s OR {path} LIKE %s)"
+        )
+        args.append(_like(pattern) + "/%")
+        if not pattern.startswith("/"):
+            args.append("%/" + _like(pattern) + "/%")
+    return inner, outer or ["TRUE"], args, in_python
+
+
+def newest_paths(
+    conn: psycopg.Connection[Any], schema: str, filters: dict[str, Any], scan: int
+) -> tuple[list[str | None], bool] | None:
+    """The file paths of the matching records among the newest ``scan`` that the envelope
+    filters (device, kind, time) select, newest first: a bounded sample for counting; and
+    whether the scan stopped at ``scan`` (older records were not looked at). None when a
+    filter needs Python (a path glob) and :func:`page` must be used instead."""
+    inner, outer, args, in_python = _where(filters)
+    if in_python:
+        return None
+    rows = conn.execute(
+        f"SELECT p #>> '{{file,path}}', {' AND '.join(outer)} FROM ("
+        f'{_INNER}{schema}".entries WHERE {" AND ".join(inner)} '
+        f"ORDER BY org_seq DESC LIMIT {int(scan)}) AS r CROSS JOIN LATERAL {_PARSE}) AS e",
+        args,
+    ).fetchall()
+    return [path for path, hit in rows if hit], len(rows) == scan
 
 
 def _matches(record: dict[str, Any], filters: dict[str, Any]) -> bool:

@@ -34,7 +34,15 @@ async def timeline_page(request: Request) -> Response:
         found = await run_in_threadpool(
             server.run, lambda c: timeline.load(c, server.schema, view, rules)
         )
-        return render(request, "timeline.html", user, view=view, t=found, rules=bool(rules))
+        return render(
+            request,
+            "timeline.html",
+            user,
+            view=view,
+            t=found,
+            rules=bool(rules),
+            counts_over=f"{timeline.COUNTS_OVER:,}",
+        )
 
     return await guarded(request, READ, run)
 

@@ -89,7 +89,7 @@ class Timeline:
     functions: list[tuple[str, int]] = field(default_factory=list)
     folders: list[tuple[str, int]] = field(default_factory=list)
     counted: int = 0
-    capped: bool = False
+    sampled: bool = False
 
 
 def _function_test(view: View, rules: Sequence[tuple[str, str]]) -> Any:
@@ -111,23 +111,30 @@ def load(
     for row in rows:
         row["function"] = function_of(row["path"], rules) if rules else None
         row["folder"] = folder_of(row["path"])
-    sample, more = records.page(
-        conn, schema, filters, -1, COUNTS_OVER, newest_first=True, also=also
-    )
+    # Counts come from a bounded sample (the newest COUNTS_OVER records the view's envelope
+    # filters select), so a sparse view over a million records still renders in time.
+    sample = None if also else records.newest_paths(conn, schema, filters, COUNTS_OVER)
+    if sample is not None:
+        paths, more = sample
+    else:  # a path glob or a function: only Python can tell which records match
+        found, cursor = records.page(
+            conn, schema, filters, -1, COUNTS_OVER, newest_first=True, also=also
+        )
+        paths, more = [r["path"] for r in found], cursor is not None
     functions: Counter[str] = Counter()
     folders: Counter[str] = Counter()
-    for row in sample:
-        if row["path"]:
-            folders[folder_of(row["path"]) or "/"] += 1
+    for path in paths:
+        if path:
+            folders[folder_of(path) or "/"] += 1
             if rules:
-                functions[function_of(row["path"], rules) or "(none)"] += 1
+                functions[function_of(path, rules) or "(none)"] += 1
     return Timeline(
         rows,
         next_before,
         functions.most_common(12),
         folders.most_common(12),
-        len(sample),
-        more is not None,
+        len(paths),
+        more,
     )
 
 
