@@ -290,3 +290,21 @@ def test_sign_in_never_redirects_off_the_console(
     client.http.get("/console/signin", params={"next": "https://evil.example/"})
     r = client.sign_in(org.token("auditor", "next-check"))
     assert r.headers["location"] == "/console/timeline"
+
+
+def test_a_person_filter_still_finds_a_payload_written_with_json_escapes(
+    org: Collector, auditor: Client
+) -> None:
+    # The SQL skips payloads by their bytes before parsing them; a payload that spells the
+    # email with a JSON escape must still be found (the collector stores what was shipped).
+    where = "origin = 'laptop.example.com/0' AND seq = 0"
+    ((before,),) = org.sql(f"SELECT payload FROM entries WHERE {where}")
+    escaped = bytes(before).replace(b'"alice@example.com"', b'"\\u0061lice@example.com"')
+    assert escaped != bytes(before) and json.loads(escaped) == json.loads(bytes(before))
+    org.sql(f"UPDATE entries SET payload = %s WHERE {where} RETURNING seq", escaped)
+    try:
+        r = auditor.http.get("/console/timeline.csv", params={"person": "alice@example.com"})
+        found = {(row["origin"], row["seq"]) for row in csv.DictReader(io.StringIO(r.text))}
+        assert ("laptop.example.com/0", "0") in found and len(found) == 4
+    finally:
+        org.sql(f"UPDATE entries SET payload = %s WHERE {where} RETURNING seq", bytes(before))

@@ -5,8 +5,8 @@ Signs in through the provider's redirect flow, filters the timeline to one folde
 opens a record and reads the verdict the page computed with WebCrypto, tampers with the row
 in PostgreSQL and reads "not verified", records a governance review, downloads the view as
 CSV, and checks the manners (keyboard, no JavaScript, tablet width, nothing fetched from
-elsewhere). Screenshots go to the test's tmp folder, and to ``docs/screenshots/`` when
-``AFFIDAVIT_SCREENSHOTS=1``.
+elsewhere). Screenshots go to the test's tmp folder, and the README's three to
+``docs/screenshots/`` when ``AFFIDAVIT_SCREENSHOTS=1``.
 """
 
 from __future__ import annotations
@@ -58,8 +58,14 @@ def world(
     shots = tmp_path_factory.mktemp("screenshots")
     c = Collector(pg_schemas, home)
     c.cli("init", "--origin", ORIGIN)
+    policy = home / "affidavit.toml"
+    policy.write_text(
+        '[[folders]]\npath = "finance"\nfunction = "Finance"\n\n'
+        '[[folders]]\npath = "hr"\nfunction = "People"\n'
+    )
     with running() as provider:
         env = {
+            "AFFIDAVIT_CONSOLE_POLICY": str(policy),
             "AFFIDAVIT_CONSOLE_OIDC_ISSUER": provider.issuer,
             "AFFIDAVIT_CONSOLE_OIDC_CLIENT_ID": CLIENT_ID,
             "AFFIDAVIT_CONSOLE_OIDC_CLIENT_SECRET": CLIENT_SECRET,
@@ -76,9 +82,12 @@ def world(
                     browser.close()
 
 
+README_SHOTS = ("timeline", "record", "compliance")
+
+
 def shot(page: Any, shots: Path, name: str) -> None:
     page.screenshot(path=str(shots / f"{name}.png"), full_page=False)
-    if os.environ.get("AFFIDAVIT_SCREENSHOTS") == "1":
+    if os.environ.get("AFFIDAVIT_SCREENSHOTS") == "1" and name in README_SHOTS:
         DOCS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shots / f"{name}.png", DOCS / f"{name}.png")
 
@@ -174,6 +183,18 @@ def test_the_auditors_session_end_to_end(world: tuple[Collector, Provider, Any, 
     assert "A. Auditor, B. Admin" in month.first.inner_text()
     shot(page, shots, "compliance")
 
+    # The sign-off is an org record like any other: its own page proves it.
+    page.locator("td a", has_text="record").last.click()
+    for _ in range(40):  # the collector publishes a checkpoint within a second or two
+        if page.locator("#verdict").count():
+            break
+        page.wait_for_timeout(250)
+        page.reload()
+    page.wait_for_function("document.getElementById('verdict').dataset.verdict !== undefined")
+    assert page.locator("#verdict").get_attribute("data-verdict") == "ok"
+    assert page.locator("#steps li").count() == 3  # its commitment, the audit path, the signature
+    assert "review.signoff" in page.locator("main").inner_text()
+
     # Nothing came from anywhere but the collector and the identity provider.
     assert fetched and all(u.startswith((c.url, provider.issuer)) for u in fetched), fetched
     context.close()
@@ -195,6 +216,13 @@ def test_keyboard_tablet_and_no_javascript(world: tuple[Collector, Provider, Any
     )
     assert wide <= 0, f"the page is {wide}px wider than a tablet: {culprits}"
     shot(page, shots, "timeline-tablet")
+    # Business functions come from the folder rules the console was given.
+    page.goto(c.url + "/console/timeline?function=People")
+    assert set(page.locator("#records tbody tr td:nth-child(6)").all_inner_texts()) == {
+        "hr/staff.csv"
+    }
+    assert page.locator("#records tbody tr").count() == 2
+    assert "By business function" in page.locator("aside").inner_text()
     # An auditor sees no admin action.
     page.goto(c.url + "/console/compliance")
     assert page.get_by_role("button", name="Sign off the review").count() == 0
