@@ -9,6 +9,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -308,3 +309,15 @@ def test_a_person_filter_still_finds_a_payload_written_with_json_escapes(
         assert ("laptop.example.com/0", "0") in found and len(found) == 4
     finally:
         org.sql(f"UPDATE entries SET payload = %s WHERE {where} RETURNING seq", bytes(before))
+
+
+def test_a_malformed_console_setting_stops_the_collector_at_start(
+    pg_schemas: Schemas, tmp_path: Path
+) -> None:
+    c = Collector(pg_schemas, tmp_path)
+    c.cli("init", "--origin", ORIGIN)
+    with (
+        pytest.raises(AssertionError, match=r"AFFIDAVIT_CONSOLE_ROLES: 'x@example\.com=root'"),
+        c.serving(env={"AFFIDAVIT_CONSOLE_ROLES": "x@example.com=root"}),
+    ):
+        pass

@@ -286,6 +286,7 @@ def create_app() -> Starlette:
         routes=_ROUTES, lifespan=lifespan, middleware=[Middleware(GZipMiddleware, minimum_size=512)]
     )
     app.state.server = server
+    app.state.console = console.settings.load()  # a malformed console setting stops the start
     return app
 
 
