@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
@@ -82,15 +83,16 @@ def page(
     """
     if newest_first and after < 0:
         after = 2**63 - 1
-    inner, outer, args, in_python = _where(filters)
-    args.insert(0, after)  # the inner clauses' arguments come first, as their text does
+    w = _where(filters)
+    inner, outer = w.envelope + w.raw, w.payload
+    args = [after, *w.envelope_args, *w.raw_args, *w.payload_args]  # in the text's order
     inner.insert(0, "org_seq < %s" if newest_first else "org_seq > %s")
     out: list[dict[str, Any]] = []
     cursor_at = after
     # What SQL cannot test (path globs as `log` matches them, ``also``) is applied to each
     # chunk here, so such a page is read in chunks until it is full or the log ends; else a
     # chunk of one page (and one row to know whether more follow) is enough.
-    chunk = MAX_LIMIT if also or in_python else min(MAX_LIMIT, limit + 1)
+    chunk = MAX_LIMIT if also or w.in_python else min(MAX_LIMIT, limit + 1)
     order = "org_seq DESC" if newest_first else "org_seq"
     while len(out) < limit:
         args[0] = cursor_at
@@ -129,24 +131,36 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _where(filters: dict[str, Any]) -> tuple[list[str], list[str], list[Any], bool]:
-    """(clauses on the envelope columns, clauses on the payload ``p``, their arguments in
-    that order, whether a filter is left for :func:`_matches` alone: a path glob)."""
-    inner: list[str] = []
-    args: list[Any] = []
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """The SQL of a filter set: clauses on the envelope columns, on the raw payload bytes
+    (before any parse) and on the parsed payload ``p``, each with its arguments."""
+
+    envelope: list[str] = field(default_factory=list)
+    envelope_args: list[Any] = field(default_factory=list)
+    raw: list[str] = field(default_factory=list)
+    raw_args: list[Any] = field(default_factory=list)
+    payload: list[str] = field(default_factory=lambda: ["TRUE"])
+    payload_args: list[Any] = field(default_factory=list)
+    in_python: bool = False
+    """A filter only :func:`_matches` can apply: a path glob."""
+
+
+def _where(filters: dict[str, Any]) -> _Where:
+    w = _Where(payload=[])
     if filters.get("device"):
-        inner.append("origin = %s")
-        args.append(filters["device"])
+        w.envelope.append("origin = %s")
+        w.envelope_args.append(filters["device"])
     for key in ("since", "until"):
         if filters.get(key):
-            inner.append("time >= %s" if key == "since" else "time < %s")
-            args.append(filters[key])
+            w.envelope.append("time >= %s" if key == "since" else "time < %s")
+            w.envelope_args.append(filters[key])
     if filters.get("kind"):
         parts = []
         for kind in filters["kind"]:
             parts.append("(kind = %s OR starts_with(kind, %s))")
-            args += [kind, kind + "."]
-        inner.append("(" + " OR ".join(parts) + ")")
+            w.envelope_args.extend([kind, kind + "."])
+        w.envelope.append("(" + " OR ".join(parts) + ")")
     # JSON writes a string without " \\ or control characters as is unless it escapes, and
     # every escape has a backslash: a payload with neither the bytes "value" nor any backslash
     # cannot match, so it is skipped before the JSON parse. That keeps a sparse person filter
@@ -154,32 +168,29 @@ def _where(filters: dict[str, Any]) -> tuple[list[str], list[str], list[Any], bo
     for key in ("actor", *_EQUAL):
         value = filters.get(key)
         if value and not any(c in value for c in '"\\') and value.isprintable():
-            inner.append("(payload LIKE %s OR position(%s::bytea in payload) > 0)")
-            args += [('%"' + _like(value) + '"%').encode(), b"\\"]
-    inner = inner or ["TRUE"]
-    outer: list[str] = []
+            w.raw.append("(payload LIKE %s OR position(%s::bytea in payload) > 0)")
+            w.raw_args.extend([('%"' + _like(value) + '"%').encode(), b"\\"])
     if filters.get("actor"):
-        outer.append("(p #>> '{actor,user}' = %s OR p #>> '{actor,email}' = %s)")
-        args += [filters["actor"], filters["actor"]]
+        w.payload.append("(p #>> '{actor,user}' = %s OR p #>> '{actor,email}' = %s)")
+        w.payload_args.extend([filters["actor"], filters["actor"]])
     for key, column in _EQUAL.items():
         if filters.get(key):
             path = next(p for c, p, _ in PAYLOAD_COLUMNS if c == column)
-            outer.append(f"p #>> '{_pointer(path)}' = %s")
-            args.append(filters[key])
-    in_python = False
+            w.payload.append(f"p #>> '{_pointer(path)}' = %s")
+            w.payload_args.append(filters[key])
     pattern = str(filters.get("path") or "").replace("\\", "/").rstrip("/")
     if pattern and any(c in pattern for c in "*?["):
-        in_python = True
+        w = replace(w, in_python=True)
     elif pattern:
         # path_matches of a folder: under it at the root, or (relative) under any folder so named
         path = "replace(p #>> '{file,path}', '\\', '/')"
-        outer.append(
+        w.payload.append(
             f"{path} LIKE %s" if pattern.startswith("/") else f"({path} LIKE %s OR {path} LIKE %s)"
         )
-        args.append(_like(pattern) + "/%")
+        w.payload_args.append(_like(pattern) + "/%")
         if not pattern.startswith("/"):
-            args.append("%/" + _like(pattern) + "/%")
-    return inner, outer or ["TRUE"], args, in_python
+            w.payload_args.append("%/" + _like(pattern) + "/%")
+    return replace(w, envelope=w.envelope or ["TRUE"], payload=w.payload or ["TRUE"])
 
 
 def newest_paths(
@@ -189,19 +200,17 @@ def newest_paths(
     filters (device, kind, time) select, newest first: a bounded sample for counting; and
     whether the scan stopped at ``scan`` (older records were not looked at). None when a
     filter needs Python (a path glob) and :func:`page` must be used instead."""
-    inner, outer, args, in_python = _where(filters)
-    if in_python:
+    w = _where(filters)
+    if w.in_python:
         return None
-    # Here the outer clauses are written first (they are the select list): their arguments too.
-    split = sum(c.count("%s") for c in inner)
-    args = args[split:] + args[:split]
+    hit = " AND ".join(w.raw + w.payload)
     rows = conn.execute(
-        f"SELECT p #>> '{{file,path}}', {' AND '.join(outer)} FROM ("
-        f'{_INNER}{schema}".entries WHERE {" AND ".join(inner)} '
+        f"SELECT p #>> '{{file,path}}', {hit} FROM (SELECT r.payload, j.p FROM "
+        f'(SELECT org_seq, payload FROM "{schema}".entries WHERE {" AND ".join(w.envelope)} '
         f"ORDER BY org_seq DESC LIMIT {int(scan)}) AS r CROSS JOIN LATERAL {_PARSE}) AS e",
-        args,
+        [*w.raw_args, *w.payload_args, *w.envelope_args],  # in the text's order
     ).fetchall()
-    return [path for path, hit in rows if hit], len(rows) == scan
+    return [path for path, matched in rows if matched], len(rows) == scan
 
 
 def _matches(record: dict[str, Any], filters: dict[str, Any]) -> bool:
