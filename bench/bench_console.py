@@ -155,7 +155,8 @@ def main() -> None:
                 f"{args.records:,} records in the org log, {DEVICES} devices, {PEOPLE} people, "
                 f"1 server worker, {args.repeat} requests per view"
             )
-            print(f"(records bulk-inserted in {filled:.1f} s, not timed)\n")
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(f"(records bulk-inserted in {filled:.1f} s, not timed; load average {load})\n")
             print(f"{'view':34} {'p50 ms':>8} {'p95 ms':>8} {'vs 300 ms target':>17}")
             worst = 0.0
             for name, params in VIEWS:
