@@ -252,3 +252,23 @@ def test_a_person_the_organisation_did_not_list_is_refused(
     page.goto(c.url + "/console/timeline")
     assert "/console/signin" in page.url
     context.close()
+
+
+def test_a_forged_or_replayed_provider_answer_is_refused(
+    world: tuple[Collector, Provider, Any, Path],
+) -> None:
+    import httpx
+
+    c, provider, _, _ = world
+    issued = provider.tokens_issued
+    with httpx.Client(base_url=c.url, follow_redirects=False) as http:
+        # No sign-in was started from this session: the state cannot match.
+        r = http.get("/console/oidc/callback", params={"code": "forged", "state": "forged"})
+        assert r.status_code == 401 and "refused" in r.text
+        # A sign-in started, answered with another state and an unknown code.
+        start = http.get("/console/oidc/login")
+        assert start.status_code == 302 and start.headers["location"].startswith(provider.issuer)
+        r = http.get("/console/oidc/callback", params={"code": "forged", "state": "other"})
+        assert r.status_code == 401
+        assert http.get("/console/timeline").status_code == 303
+    assert provider.tokens_issued == issued
