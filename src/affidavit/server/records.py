@@ -11,7 +11,8 @@ refused rather than answered wrongly.
 
 The payload fields are read with the same JSON paths as the endpoint's ``actions`` index
 (:data:`affidavit.store.derived.PAYLOAD_COLUMNS`); an erased record keeps its envelope
-fields and loses the rest.
+fields and loses the rest. The auditor's console reads through the same :func:`page`,
+newest first, so the API and the console never disagree on what a filter selects.
 """
 
 from __future__ import annotations

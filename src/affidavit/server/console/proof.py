@@ -109,7 +109,10 @@ def load(conn: psycopg.Connection[Any], c: Collector, org_seq: int) -> RecordVie
 def identity_links(
     conn: psycopg.Connection[Any], c: Collector, origin: str, seq: int | None
 ) -> list[tuple[int, Any]]:
-    """``identity.link`` records whose ``hook`` names this endpoint record."""
+    """``identity.link`` records whose ``hook`` names this endpoint record.
+
+    Read by a scan of the org log's leaves (no index names a link's target yet): fine for a
+    page, slow on a very large org log; an index belongs with the identity-link feature."""
     marker = f'"kind":"{LINK_KIND}"'.encode()
     rows = conn.execute(
         f'SELECT seq, payload FROM "{c.org_schema}".records '
