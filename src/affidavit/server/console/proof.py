@@ -80,6 +80,9 @@ def load(conn: psycopg.Connection[Any], c: Collector, org_seq: int) -> RecordVie
                 shown_env = {"unreadable": str(e)}
             payload = _json(body)
             endpoint = {"leaf": _b64(leaf), "salt": _b64(salt), "payload": _b64(body)}
+    # The key the browser checks against comes from the key file, not the config table: a
+    # database writer cannot swap in a key of their own and a log re-signed with it.
+    vkey = c.org_signer().verifier().vkey()
     bundle = None
     note = None
     try:
@@ -96,13 +99,13 @@ def load(conn: psycopg.Connection[Any], c: Collector, org_seq: int) -> RecordVie
             },
             "endpoint": endpoint,
             "checkpoint": note,
-            "vkey": c.org_vkey,
+            "vkey": vkey,
         }
     except (InputError, LedgerError):
         pass  # not yet covered by a checkpoint: the page says so
     links = identity_links(conn, c, origin, seq) if origin is not None else []
     return RecordView(
-        org_seq, org_env.kind, shown_env, payload, origin, seq, links, bundle, note, c.org_vkey
+        org_seq, org_env.kind, shown_env, payload, origin, seq, links, bundle, note, vkey
     )
 
 
