@@ -8,6 +8,16 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -c requirements-dev.lock -e '.[dev]'
+# The console's browser tests drive Debian's Chromium (never a browser build downloaded by
+# Playwright): install it quietly when missing and we may; under CI=true its absence is an error.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+    >/dev/null 2>&1 || echo "could not install chromium with apt-get" >&2
+fi
+if [ ! -x /usr/bin/chromium ] && [ "${CI:-}" = true ]; then
+  echo "/usr/bin/chromium is missing (apt-get install chromium) and CI=true requires it" >&2
+  exit 1
+fi
 echo "== ruff" >&2
 .venv/bin/ruff check src tests bench scripts
 .venv/bin/ruff format --check src tests bench scripts

@@ -32,11 +32,12 @@ from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from affidavit.errors import AffidavitError
 from affidavit.server import (
     compliance,
+    console,
     hooks,
     identity,
     ingest,
@@ -328,10 +329,11 @@ def create_app() -> Starlette:
         routes=_ROUTES, lifespan=lifespan, middleware=[Middleware(GZipMiddleware, minimum_size=512)]
     )
     app.state.server = server
+    app.state.console = console.settings.load()  # a malformed console setting stops the start
     return app
 
 
-_ROUTES = [
+_ROUTES: list[BaseRoute] = [
     Route("/api/v1/whoami", whoami),
     Route("/api/v1/enrol", enrol, methods=["POST"]),
     Route("/api/v1/ship", ship, methods=["POST"]),
@@ -343,4 +345,5 @@ _ROUTES = [
     Route("/checkpoint", checkpoint),
     Route("/tile/{path:path}", tile),
     Route("/v1/hooks", hooks.post_hook, methods=["POST"]),
+    console.ROUTE,  # the auditor's console (issue 14): /console/...
 ]

@@ -30,12 +30,10 @@ from typing import Any
 
 import psycopg
 
-from affidavit import merkle
-from affidavit.ledger import Ledger
 from affidavit.record import Kind, Record
-from affidavit.server.orglog import SOURCE, org_ledger
+from affidavit.server import orglog
+from affidavit.server.orglog import SOURCE
 from affidavit.server.schema import Collector
-from affidavit.store.postgres import PostgresStore
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS {s}.hook_seen (
@@ -221,22 +219,14 @@ def _link_batch(conn: psycopg.Connection[Any], c: Collector, rows: list[tuple[An
             ),
         )
 
-    append_marked(org_ledger(conn, c), records, mark)
+    append_marked(conn, c, records, mark)
 
 
 def append_marked(
-    ledger: Ledger[PostgresStore], records: Sequence[Record], mark: Callable[[int], None]
+    conn: psycopg.Connection[Any],
+    c: Collector,
+    records: Sequence[Record],
+    mark: Callable[[int], None],
 ) -> int:
     """Append ``records`` and run ``mark(first seq)`` in the same transaction."""
-    store = ledger.store
-    store.begin()
-    try:
-        first = store.add_records(
-            (r.leaf, merkle.leaf_hash(r.leaf), r.salt, r.payload_json) for r in records
-        )
-        mark(first)
-        store.commit()
-    except BaseException:
-        store.rollback()
-        raise
-    return first
+    return orglog.append_direct(conn, c, records, then=lambda seqs: mark(seqs.start)).start

@@ -114,26 +114,37 @@ def append_direct(
     then: Callable[[range], None] | None = None,
 ) -> range:
     """Append records the collector itself received (not shipped by an endpoint log: an
-    ``http`` hook, an OpenTelemetry log, a pulled API feed) to the org log; returns their
-    org seqs. They are sequenced under the log's writer lock like every other org leaf and
-    published by the integrator's next seal, so their proofs lead straight to the org
-    checkpoint.
+    ``http`` hook, an OpenTelemetry log, a pulled API feed, a join or a gap it found) to the
+    org log; returns their org seqs. They are sequenced under the log's writer lock like every
+    other org leaf and published by the integrator's next seal, so their proofs lead straight
+    to the org checkpoint. Each is listed in the ``direct`` table (org seq, source, kind,
+    time) in the same transaction, so ``GET /api/v1/records`` finds them by index beside the
+    shipped entries without parsing every org leaf.
 
     ``then(seqs)`` runs on ``conn`` inside the same transaction, before the commit: a puller
     stores its cursor there, so the records and the cursor land together or not at all."""
-    ledger = org_ledger(conn, c)
-    if then is None:
-        return ledger.append(list(records))
+    records = list(records)
     if any(r.envelope.kind == Kind.ERASURE for r in records):
         raise ValueError("an erasure is made by Ledger.erase, never appended")
-    store = ledger.store
+    store = org_ledger(conn, c).store
     store.begin()
     try:
         first = store.add_records(
             (r.leaf, merkle.leaf_hash(r.leaf), r.salt, r.payload_json) for r in records
         )
         seqs = range(first, first + len(records))
-        then(seqs)
+        conn.execute(
+            f'INSERT INTO "{c.schema}".direct (org_seq, source, kind, time) '
+            "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[])",
+            (
+                list(seqs),
+                [r.envelope.source for r in records],
+                [r.envelope.kind for r in records],
+                [r.envelope.time for r in records],
+            ),
+        )
+        if then is not None:
+            then(seqs)
         store.commit()
     except BaseException:
         store.rollback()

@@ -24,7 +24,7 @@ import psycopg
 from affidavit.record import Kind, Record
 from affidavit.server import identity
 from affidavit.server.identity import append_marked
-from affidavit.server.orglog import SOURCE, org_ledger
+from affidavit.server.orglog import SOURCE
 from affidavit.server.schema import Collector
 
 DEFAULT_GRACE_S = 600.0
@@ -88,7 +88,7 @@ def record_gaps(conn: psycopg.Connection[Any], c: Collector, *, grace_s: float) 
             ([int(r[0]) for r in rows], list(range(first, first + len(rows)))),
         )
 
-    append_marked(org_ledger(conn, c), records, mark)
+    append_marked(conn, c, records, mark)
     return len(rows)
 
 

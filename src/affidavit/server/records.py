@@ -1,6 +1,5 @@
 """``GET /api/v1/records``: every record the organisation holds, with the filters of
-``affidavit log``, as JSON lines, paged by org seq: the records endpoints shipped and those
-the collector received itself (``http`` hooks), whose ``origin`` is their source.
+``affidavit log``, as JSON lines, paged by org seq.
 
 Query parameters: ``actor``, ``agent``, ``session``, ``tool``, ``kind`` (repeatable, prefix
 match: ``file`` is ``file.*``), ``path`` (a folder or glob, as ``log --path``), ``since`` and
@@ -12,17 +11,24 @@ refused rather than answered wrongly.
 
 The payload fields are read with the same JSON paths as the endpoint's ``actions`` index
 (:data:`affidavit.store.derived.PAYLOAD_COLUMNS`); an erased record keeps its envelope
-fields and loses the rest.
+fields and loses the rest. The auditor's console reads through the same :func:`page`,
+newest first, so the API and the console never disagree on what a filter selects.
+
+Every record means the shipped ones (``entries``) and those the collector appended to the
+org log itself (an ``http`` hook's, an OpenTelemetry event, a join or a gap: the ``direct``
+table that :func:`affidavit.server.orglog.append_direct` fills); a direct record's ``origin``
+is its source and its ``seq`` its org seq.
 
 ``person`` is who the identity join (:mod:`.identity`) found for the record's session: the
 e-mail or account id of an ``identity.link``, or ``unattributed`` when the OpenTelemetry
-receiver has not seen that session with a person.
+receiver has not seen that session with a person. ``actor`` matches it too.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
@@ -72,66 +78,176 @@ def parse(params: Mapping[str, Sequence[str]]) -> tuple[dict[str, Any], int, int
 
 
 def page(
-    conn: psycopg.Connection[Any], schema: str, filters: dict[str, Any], after: int, limit: int
+    conn: psycopg.Connection[Any],
+    schema: str,
+    filters: dict[str, Any],
+    after: int,
+    limit: int,
+    *,
+    newest_first: bool = False,
+    also: Callable[[dict[str, Any]], bool] | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """One page of matching records in org seq order; the next ``after``, or None at the end."""
-    clauses, args = ["org_seq > %s"], [after]
-    if filters.get("device"):
-        clauses.append("origin = %s")
-        args.append(filters["device"])
-    for key in ("since", "until"):
-        if filters.get(key):
-            clauses.append("time >= %s" if key == "since" else "time < %s")
-            args.append(filters[key])
-    if filters["kind"]:
-        parts = []
-        for kind in filters["kind"]:
-            parts.append("(kind = %s OR starts_with(kind, %s))")
-            args += [kind, kind + "."]
-        clauses.append("(" + " OR ".join(parts) + ")")
+    """One page of matching records in org seq order; the next ``after``, or None at the end.
+
+    ``newest_first`` (the console's timeline) reads backwards: ``after`` is then the org seq
+    the page starts below (-1: the newest), and the cursor returned is the next one down.
+    ``also`` is one more test a record must pass (the console's business-function filter).
+    """
+    if newest_first and after < 0:
+        after = 2**63 - 1
+    w = _where(filters)
+    inner, outer = w.envelope + w.raw, w.payload
+    args = [after, *w.envelope_args, *w.raw_args, *w.payload_args]  # in the text's order
+    inner.insert(0, "org_seq < %s" if newest_first else "org_seq > %s")
     out: list[dict[str, Any]] = []
     cursor_at = after
-    # The payload filters are applied to each chunk here (path globs as `log` matches them),
-    # so a page is read in chunks until it is full or the log ends.
+    # What SQL cannot test (path globs as `log` matches them, ``also``) is applied to each
+    # chunk here, so such a page is read in chunks until it is full or the log ends; else a
+    # chunk of one page (and one row to know whether more follow) is enough.
+    chunk = MAX_LIMIT if also or w.in_python else min(MAX_LIMIT, limit + 1)
+    order = "e.org_seq DESC" if newest_first else "e.org_seq"
     while len(out) < limit:
         args[0] = cursor_at
         rows = conn.execute(
-            f"SELECT e.org_seq, e.origin, e.seq, e.time, e.kind, {_FIELDS}, "
-            "coalesce(h.email, h.account_uuid, 'unattributed') FROM ("
-            "SELECT org_seq, origin, seq, time, kind, "
-            # jsonb cannot hold U+0000 (a binary input's excerpt escapes it): U+FFFD here,
-            # in the query's view only; the stored payload is untouched.
-            "replace(convert_from(payload, 'UTF8'), '\\u0000', '\\ufffd')::jsonb AS p "
-            f"FROM ({_every(schema)}) AS u WHERE {' AND '.join(clauses)} "
-            f"ORDER BY org_seq LIMIT {MAX_LIMIT}) AS e "
-            f'LEFT JOIN "{schema}".hook_seen h ON h.origin = e.origin AND h.seq = e.seq '
-            "ORDER BY e.org_seq",
+            f"SELECT e.org_seq, e.origin, e.seq, e.time, e.kind, {_FIELDS}, {_PERSON} FROM ("
+            f"{_INNER}{_every(schema)} AS u WHERE {' AND '.join(inner)}) AS r "
+            f"CROSS JOIN LATERAL {_PARSE}) AS e {_seen(schema)} "
+            f"WHERE {' AND '.join(outer)} ORDER BY {order} LIMIT {chunk}",
             args,
         ).fetchall()
         for row in rows:
             record = dict(zip(COLUMNS, row, strict=True))
-            if _matches(record, filters):
+            if _matches(record, filters) and (also is None or also(record)):
                 out.append(record)
                 if len(out) == limit:
                     return out, int(record["org_seq"])
-        if len(rows) < MAX_LIMIT:
+        if len(rows) < chunk:
             return out, None
         cursor_at = int(rows[-1][0])
+        chunk = MAX_LIMIT
     return out, None
 
 
+# The payload is parsed once per row: the lateral subquery with OFFSET 0 is not inlined, so
+# the filters and the fields all read one ``p`` (inlined, each reference would parse again).
+_INNER = (
+    "SELECT org_seq, origin, seq, time, kind, p FROM "
+    "(SELECT org_seq, origin, seq, time, kind, payload FROM "
+)
+
+# jsonb cannot hold U+0000 (a binary input's excerpt escapes it): U+FFFD here, in the query's
+# view only; the stored payload is untouched.
+_PARSE = (
+    "(SELECT replace(convert_from(r.payload, 'UTF8'), '\\u0000', '\\ufffd')::jsonb AS p "
+    "OFFSET 0) AS j"
+)
+_PERSON = "coalesce(h.email, h.account_uuid, 'unattributed')"
+
+
 def _every(schema: str) -> str:
-    """Every record the organisation holds, by org seq: the shipped records (``entries``) and
-    the records the collector received itself and appended straight to the org log (an
-    ``http`` hook's, :func:`affidavit.server.orglog.append_direct`). A direct record's
-    ``origin`` is its source and its ``seq`` its org seq."""
-    leaf = "convert_from(r.leaf, 'UTF8')::jsonb"
+    """Every record the organisation holds, by org seq: the shipped ones and the direct ones,
+    both found by index on the org seq."""
     return (
-        f'SELECT org_seq, origin, seq, time, kind, payload FROM "{schema}".entries '
+        f'(SELECT org_seq, origin, seq, time, kind, payload FROM "{schema}".entries '
         "WHERE org_seq IS NOT NULL UNION ALL "
-        f"SELECT r.seq, {leaf} ->> 'source', r.seq, {leaf} ->> 'time', {leaf} ->> 'kind', "
-        f"r.payload FROM \"{schema}_org\".records r WHERE {leaf} ->> 'kind' <> 'org.entry'"
+        "SELECT d.org_seq, d.source, d.org_seq, d.time, d.kind, r.payload "
+        f'FROM "{schema}".direct d JOIN "{schema}_org".records r ON r.seq = d.org_seq)'
     )
+
+
+def _seen(schema: str) -> str:
+    """The identity join's row of each record, if any (``person``)."""
+    return f'LEFT JOIN "{schema}".hook_seen h ON h.origin = e.origin AND h.seq = e.seq'
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """The SQL of a filter set: clauses on the envelope columns, on the raw payload bytes
+    (before any parse) and on the parsed payload ``p``, each with its arguments."""
+
+    envelope: list[str] = field(default_factory=list)
+    envelope_args: list[Any] = field(default_factory=list)
+    raw: list[str] = field(default_factory=list)
+    raw_args: list[Any] = field(default_factory=list)
+    payload: list[str] = field(default_factory=lambda: ["TRUE"])
+    payload_args: list[Any] = field(default_factory=list)
+    in_python: bool = False
+    """A filter only :func:`_matches` can apply: a path glob."""
+
+
+def _where(filters: dict[str, Any]) -> _Where:
+    w = _Where(payload=[])
+    if filters.get("device"):
+        w.envelope.append("origin = %s")
+        w.envelope_args.append(filters["device"])
+    for key in ("since", "until"):
+        if filters.get(key):
+            w.envelope.append("time >= %s" if key == "since" else "time < %s")
+            w.envelope_args.append(filters[key])
+    if filters.get("kind"):
+        parts = []
+        for kind in filters["kind"]:
+            parts.append("(kind = %s OR starts_with(kind, %s))")
+            w.envelope_args.extend([kind, kind + "."])
+        w.envelope.append("(" + " OR ".join(parts) + ")")
+    # JSON writes a string without " \\ or control characters as is unless it escapes, and
+    # every escape has a backslash: a payload with neither the bytes "value" nor any backslash
+    # cannot match, so it is skipped before the JSON parse. That keeps a sparse person filter
+    # fast, and no payload (canonical or not) that the JSON test would match is ever skipped.
+    for key in _EQUAL:
+        value = filters.get(key)
+        if value and not any(c in value for c in '"\\') and value.isprintable():
+            w.raw.append("(payload LIKE %s OR position(%s::bytea in payload) > 0)")
+            w.raw_args.extend([('%"' + _like(value) + '"%').encode(), b"\\"])
+    if filters.get("actor"):
+        w.payload.append(
+            "(p #>> '{actor,user}' = %s OR p #>> '{actor,email}' = %s "
+            "OR h.email = %s OR h.account_uuid = %s)"
+        )
+        w.payload_args.extend([filters["actor"]] * 4)
+    for key, column in _EQUAL.items():
+        if filters.get(key):
+            path = next(p for c, p, _ in PAYLOAD_COLUMNS if c == column)
+            w.payload.append(f"p #>> '{_pointer(path)}' = %s")
+            w.payload_args.append(filters[key])
+    pattern = str(filters.get("path") or "").replace("\\", "/").rstrip("/")
+    if pattern and any(c in pattern for c in "*?["):
+        w = replace(w, in_python=True)
+    elif pattern:
+        # path_matches of a folder: under it at the root, or (relative) under any folder so named
+        path = "replace(p #>> '{file,path}', '\\', '/')"
+        w.payload.append(
+            f"{path} LIKE %s" if pattern.startswith("/") else f"({path} LIKE %s OR {path} LIKE %s)"
+        )
+        w.payload_args.append(_like(pattern) + "/%")
+        if not pattern.startswith("/"):
+            w.payload_args.append("%/" + _like(pattern) + "/%")
+    return replace(w, envelope=w.envelope or ["TRUE"], payload=w.payload or ["TRUE"])
+
+
+def newest_paths(
+    conn: psycopg.Connection[Any], schema: str, filters: dict[str, Any], scan: int
+) -> tuple[list[str | None], bool] | None:
+    """The file paths of the matching records among the newest ``scan`` that the envelope
+    filters (device, kind, time) select, newest first: a bounded sample for counting; and
+    whether the scan stopped at ``scan`` (older records were not looked at). None when a
+    filter needs Python (a path glob) and :func:`page` must be used instead."""
+    w = _where(filters)
+    if w.in_python:
+        return None
+    hit = " AND ".join(w.raw + w.payload)
+    rows = conn.execute(
+        f"SELECT p #>> '{{file,path}}', {hit} FROM (SELECT r.origin, r.seq, r.payload, j.p FROM "
+        f"(SELECT origin, seq, org_seq, payload FROM {_every(schema)} AS u "
+        f"WHERE {' AND '.join(w.envelope)} ORDER BY org_seq DESC LIMIT {int(scan)}) AS r "
+        f"CROSS JOIN LATERAL {_PARSE}) AS e {_seen(schema)}",
+        [*w.raw_args, *w.payload_args, *w.envelope_args],  # in the text's order
+    ).fetchall()
+    return [path for path, matched in rows if matched], len(rows) == scan
 
 
 def _matches(record: dict[str, Any], filters: dict[str, Any]) -> bool:

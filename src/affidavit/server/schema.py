@@ -72,6 +72,12 @@ CREATE TABLE {s}.entries (
 );
 CREATE INDEX entries_pending ON {s}.entries (received) WHERE org_seq IS NULL;
 CREATE INDEX entries_time ON {s}.entries (time);
+CREATE TABLE {s}.direct (
+    org_seq BIGINT PRIMARY KEY,
+    source TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    time TEXT NOT NULL
+);
 CREATE TABLE {s}.cosignatures (
     origin TEXT NOT NULL REFERENCES {s}.endpoints (origin),
     size BIGINT NOT NULL,
