@@ -52,7 +52,8 @@ class Recorder:
             return {"ok": True, "state": data}
         if op == "recall":
             items = checks.recall_items(msg)
-            return {"ok": True, "hashes": [state.recall(conn, p, st) for p, st in items]}
+            user = peer.user()  # scoped: a peer learns only hashes its own records hold
+            return {"ok": True, "hashes": [state.recall_for(conn, user, p, st) for p, st in items]}
         if op == "meta":
             key = checks.text(msg, "key")
             if not key.startswith("conventions:"):
