@@ -13,7 +13,13 @@ the spool, is redacted.
 
 Each delivery carries a random id. When no ack comes (the service died), the event is
 spooled with that id, so a service that had committed it before dying records it once.
-After an ack, the hook hands over the user's spool (``drain``). Standard library only.
+
+From the moment it has a connection until the event is acknowledged or spooled, the hook
+holds an in-flight marker (:mod:`affidavit.capture.inflight`) in the user's own folder
+(``<spool base>.inflight/``), naming the event and the delivery id. After an ack, the hook
+hands over the user's spool (``drain``) and then the markers of killed runs (``gaps``); the
+service records a ``capture.gap`` for each whose delivery never arrived. Standard library
+only.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import socket
 import sys
 import zlib
 
-from affidavit.capture import conventions, wire
+from affidavit.capture import conventions, inflight, wire
 from affidavit.capture.intake import actor_of, decode, error_draft
 from affidavit.capture.observe import Observation
 from affidavit.capture.options import DEFAULT_SOCKET as DEFAULT_SOCKET
@@ -71,7 +77,18 @@ def user_spool_base() -> str:
 
 
 def exchange(sock: socket.socket, message: dict[str, Any]) -> dict[str, Any]:
-    wire.send(sock, message)
+    try:
+        wire.send(sock, message)
+    except OSError:
+        # A service that refuses a connection (busy) answers before it reads, then closes:
+        # its line says more than the broken pipe does.
+        try:
+            said = wire.receive(sock)
+        except (OSError, ValueError, EOFError):
+            said = None
+        if said is not None and not said.get("ok"):
+            raise ServiceError(str(said.get("error") or "refused")) from None
+        raise
     reply = wire.receive(sock)
     if reply is None:
         raise ServiceError("the service closed the connection without an answer")
@@ -127,6 +144,7 @@ class Delivery:
         self.opts, self.raw = opts, raw
         self.id = ""
         self.fingerprint: tuple[str, str] | None = None  # conventions sent, to remember
+        self.marker: inflight.Marker | None = None
 
     def run(self) -> Outcome:
         path = self.opts.socket
@@ -140,11 +158,13 @@ class Delivery:
             sock.close()
             return Outcome(False)  # nobody listening: the other modes
         self.id = os.urandom(16).hex()
+        self.marker = mark(self.raw, self.id)
         with sock:
             try:
                 reply = exchange(sock, self.message(sock))
             except Exception as e:  # no ack: the event is spooled, whatever went wrong
                 return Outcome(False, problem=f"recorder service at {path}: {e}")
+            self.release()  # recorded: a kill from here on loses nothing
             block = reply.get("block")
             if self.fingerprint is not None:
                 remember_fingerprint(*self.fingerprint)
@@ -152,6 +172,12 @@ class Delivery:
             with contextlib.suppress(OSError, ValueError, ServiceError, EOFError):
                 drain(sock)
         return Outcome(True, block if isinstance(block, str) else None)
+
+    def release(self) -> None:
+        """The event is acknowledged or spooled: drop the marker."""
+        if self.marker is not None:
+            self.marker.remove()
+            self.marker = None
 
     def message(self, sock: socket.socket) -> dict[str, Any]:
         opts, raw = self.opts, self.raw
@@ -191,6 +217,16 @@ class Delivery:
                 self.fingerprint = (key, print_)
         message["blobs"] = pack_blobs(blobs)
         return message
+
+
+def mark(raw: bytes, delivery: str) -> inflight.Marker | None:
+    """This run's in-flight marker, in the user's own folder (see the module docstring)."""
+    import hashlib
+
+    event, _ = decode(raw)
+    facts = inflight.facts_of(event, len(raw), hashlib.sha256(raw).hexdigest())
+    facts["delivery"] = delivery
+    return inflight.Marker.create(user_spool_base(), facts)
 
 
 def _fingerprints_path() -> str:
@@ -257,12 +293,21 @@ def pack_blobs(blobs: list[snapshots.Snapshot]) -> list[list[Any]]:
 
 
 def drain(sock: socket.socket) -> None:
-    """Hand the user's spool to the service; a file is deleted only once it was recorded."""
+    """Hand the user's spool to the service, then the markers of killed runs; a file is
+    deleted only once it was recorded."""
     base = user_spool_base()
     folder = base + ".spool"  # spool.folder_of, without importing it on the fast path
-    if not os.path.isdir(folder):
+    spooled = os.path.isdir(folder)
+    try:
+        marked = bool(os.listdir(inflight.folder_of(base)))
+    except OSError:
+        marked = False
+    if not spooled and not marked:
         return
     from affidavit.capture import spool
+    from affidavit.files import make_private_folder
+
+    make_private_folder(folder, narrow=True)  # for its lock, when only markers are left
 
     # One drainer at a time: a second hook would otherwise rename files the first one is
     # still reading. The kernel drops the lock of a hook that dies, and the next drainer
@@ -274,9 +319,53 @@ def drain(sock: socket.socket) -> None:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 return  # another hook is handing the spool over right now
-        _drain_claimed(sock, spool.claim(base))
+        if spooled:
+            _drain_claimed(sock, spool.claim(base))  # raises unless all was handed over
+        report_gaps(sock, base)
     finally:
         os.close(fd)
+
+
+def report_gaps(sock: socket.socket, base: str) -> None:
+    """Hand over the markers of killed runs (call under the drain lock, after a drain).
+
+    A run killed after it spooled its event and before it dropped its marker leaves both;
+    the drain above handed over all it claimed, and a marker whose delivery is still in the
+    spool (spooled after that claim) waits for the next drain.
+    """
+    found = inflight.orphans(base)
+    if not found:
+        return
+    waiting = _spooled_deliveries(base)
+    markers = [
+        {"name": name, "facts": facts}
+        for name, facts in found
+        if not (facts.get("delivery") and facts.get("delivery") in waiting)
+    ]
+    if not markers:
+        return
+    settled = exchange(sock, {"op": "gaps", "markers": markers}).get("settled")
+    names = {m["name"] for m in markers}
+    if isinstance(settled, list):
+        inflight.discard(base, [n for n in settled if isinstance(n, str) and n in names])
+
+
+def _spooled_deliveries(base: str) -> set[str]:
+    from affidavit.capture import spool
+
+    folder = base + ".spool"
+    out: set[str] = set()
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return out
+    for name in names:
+        if name.endswith((".json", ".claimed")):
+            with contextlib.suppress(OSError, ValueError):
+                delivery = spool.read(os.path.join(folder, name)).get("delivery")
+                if isinstance(delivery, str):
+                    out.add(delivery)
+    return out
 
 
 def _drain_claimed(sock: socket.socket, claimed: list[tuple[str, str]]) -> None:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import sys
 import time
 from datetime import datetime
 
-from affidavit.capture import conventions, inflight, spool, stage, writer
+from affidavit.capture import conventions, inflight, spool, stage, state, writer
+from affidavit.capture.events import SOURCE_HOOK
 from affidavit.capture.intake import actor_of, decode, error_draft
 from affidavit.capture.observe import ConnLookup, Observation
 from affidavit.capture.replay import replay_spool
@@ -52,13 +54,16 @@ class Capture:
         self.marker: inflight.Marker | None = None
         self.verdict: policy.Verdict | None = None  # policy: findings, masks, block
 
-    def run(self, raw: bytes, *, close: bool = True) -> None:
-        """Record the event, or spool it; the in-flight marker spans exactly that."""
+    def run(self, raw: bytes, *, close: bool = True, marker: inflight.Marker | None = None) -> None:
+        """Record the event, or spool it; the in-flight marker (``marker``, made by the
+        caller, else made here) spans exactly that."""
         event, problem = decode(raw)
-        sha = hashlib.sha256(raw).hexdigest()
-        self.marker = inflight.Marker.create(
-            self.opts.ledger, inflight.facts_of(event, len(raw), sha)
-        )
+        if marker is None:
+            sha = hashlib.sha256(raw).hexdigest()
+            marker = inflight.Marker.create(
+                self.opts.ledger, inflight.facts_of(event, len(raw), sha)
+            )
+        self.marker = marker
         try:
             self.record(raw, event, problem, close=close)
         except Exception as e:
@@ -121,6 +126,9 @@ class Capture:
         if prefix:
             stage.append_storable(store, prefix)
         seqs = stage.append_storable(store, drafts)
+        if self.marker is not None and seqs:  # killed after the commit: recorded, no gap
+            name = f"inflight:{os.path.basename(self.marker.path)}"
+            state.index_keys(store.connection, [(name, seqs.start, SOURCE_HOOK, drafts[0][0])])
         stage.keep(store, obs, self.verdict, seqs)
         spawn = self.seal_due(store, event)
         store.commit()

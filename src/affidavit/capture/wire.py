@@ -56,8 +56,13 @@ def receive(sock: socket.socket) -> dict[str, Any] | None:
     head = sock.recv(_HEAD.size, socket.MSG_WAITALL)
     if not head:
         return None
-    if len(head) < _HEAD.size:
-        raise FrameError(f"frame header cut short after {len(head)} of {_HEAD.size} bytes")
+    if len(head) < _HEAD.size:  # a socket with a timeout returns what has come so far
+        try:
+            head += _read_exactly(sock, _HEAD.size - len(head))
+        except EOFError:
+            raise FrameError(
+                f"frame header cut short after {len(head)} of {_HEAD.size} bytes"
+            ) from None
     (size,) = _HEAD.unpack(head)
     if size > MAX_FRAME:
         raise FrameError(f"frame of {size} bytes is over the {MAX_FRAME}-byte limit")
