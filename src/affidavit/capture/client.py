@@ -24,11 +24,13 @@ only.
 
 from __future__ import annotations
 
-import base64
+# The C module under ``socket``: the hook needs a Unix stream socket and nothing of what
+# socket.py adds (its enums and the selectors module cost every run about 2 ms).
+import _socket
+import binascii  # base64 without base64.py, which the hook would import for two calls
 import contextlib
 import json
 import os
-import socket
 import sys
 import zlib
 
@@ -76,7 +78,7 @@ def user_spool_base() -> str:
     return str(platformdirs.user_data_path(APP) / "service")
 
 
-def exchange(sock: socket.socket, message: dict[str, Any]) -> dict[str, Any]:
+def exchange(sock: _socket.socket, message: dict[str, Any]) -> dict[str, Any]:
     try:
         wire.send(sock, message)
     except OSError:
@@ -100,7 +102,7 @@ def exchange(sock: socket.socket, message: dict[str, Any]) -> dict[str, Any]:
 class RemoteLookup:
     """The ledger's answers, asked over the socket (see :class:`observe.ConnLookup`)."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: _socket.socket) -> None:
         self.sock = sock
 
     def pending(self, use_id: str, *, packed: bool) -> Any:
@@ -112,7 +114,7 @@ class RemoteLookup:
         data = reply.get("state")
         if data is None:
             return None
-        raw = base64.b64decode(data)
+        raw = binascii.a2b_base64(data, strict_mode=True)
         return json.loads(zlib.decompress(raw) if packed else raw)
 
     def recall(self, items: list[tuple[str, snapshots.Stat]]) -> list[str | None]:
@@ -145,12 +147,13 @@ class Delivery:
         self.id = ""
         self.fingerprint: tuple[str, str] | None = None  # conventions sent, to remember
         self.marker: inflight.Marker | None = None
+        self.decoded: tuple[dict[str, Any] | None, str | None] = (None, None)
 
     def run(self) -> Outcome:
         path = self.opts.socket
         if not path or not os.path.exists(path):
             return Outcome(False)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         sock.settimeout(self.opts.service_timeout)
         try:
             sock.connect(path)
@@ -158,8 +161,9 @@ class Delivery:
             sock.close()
             return Outcome(False)  # nobody listening: the other modes
         self.id = os.urandom(16).hex()
-        self.marker = mark(self.raw, self.id)
-        with sock:
+        self.decoded = decode(self.raw)
+        self.marker = mark(self.raw, self.decoded[0], self.id)
+        try:
             try:
                 reply = exchange(sock, self.message(sock))
             except Exception as e:  # no ack: the event is spooled, whatever went wrong
@@ -171,6 +175,8 @@ class Delivery:
             # The event is recorded; a spool not handed over stays for the next run.
             with contextlib.suppress(OSError, ValueError, ServiceError, EOFError):
                 drain(sock)
+        finally:
+            sock.close()
         return Outcome(True, block if isinstance(block, str) else None)
 
     def release(self) -> None:
@@ -179,9 +185,9 @@ class Delivery:
             self.marker.remove()
             self.marker = None
 
-    def message(self, sock: socket.socket) -> dict[str, Any]:
+    def message(self, sock: _socket.socket) -> dict[str, Any]:
         opts, raw = self.opts, self.raw
-        event, problem = decode(raw)
+        event, problem = self.decoded
         obs = Observation(opts.max_file_bytes, opts.manifest_cap)
         lookup = RemoteLookup(sock)
         message: dict[str, Any] = {
@@ -201,7 +207,7 @@ class Delivery:
         message["reads"] = [[p, c, s.sha256, s.size] for p, c, s in obs.reads]
         message["remembered"] = [[p, list(st), sha] for p, st, sha in obs.remembered]
         if obs.pending is not None:
-            message["pending"] = [obs.pending[0], base64.b64encode(obs.pending[1]).decode()]
+            message["pending"] = [obs.pending[0], _b64(obs.pending[1])]
         message["done_pending"] = obs.done_pending
         blobs = list(obs.blobs)
         found = conventions.fingerprint(event)
@@ -219,11 +225,10 @@ class Delivery:
         return message
 
 
-def mark(raw: bytes, delivery: str) -> inflight.Marker | None:
+def mark(raw: bytes, event: dict[str, Any] | None, delivery: str) -> inflight.Marker | None:
     """This run's in-flight marker, in the user's own folder (see the module docstring)."""
     import hashlib
 
-    event, _ = decode(raw)
     facts = inflight.facts_of(event, len(raw), hashlib.sha256(raw).hexdigest())
     facts["delivery"] = delivery
     return inflight.Marker.create(user_spool_base(), facts)
@@ -284,7 +289,7 @@ def pack_blobs(blobs: list[snapshots.Snapshot]) -> list[list[Any]]:
         seen.add(snap.sha256)
         data = None
         if snap.data is not None:
-            packed = base64.b64encode(zlib.compress(snap.data, 1)).decode()
+            packed = _b64(zlib.compress(snap.data, 1))
             if len(packed) <= room:  # else hashed, not kept, as for a file over the cap
                 room -= len(packed)
                 data = packed
@@ -292,7 +297,11 @@ def pack_blobs(blobs: list[snapshots.Snapshot]) -> list[list[Any]]:
     return out
 
 
-def drain(sock: socket.socket) -> None:
+def _b64(data: bytes) -> str:
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+def drain(sock: _socket.socket) -> None:
     """Hand the user's spool to the service, then the markers of killed runs; a file is
     deleted only once it was recorded."""
     base = user_spool_base()
@@ -326,7 +335,7 @@ def drain(sock: socket.socket) -> None:
         os.close(fd)
 
 
-def report_gaps(sock: socket.socket, base: str) -> None:
+def report_gaps(sock: _socket.socket, base: str) -> None:
     """Hand over the markers of killed runs (call under the drain lock, after a drain).
 
     A run killed after it spooled its event and before it dropped its marker leaves both;
@@ -368,7 +377,7 @@ def _spooled_deliveries(base: str) -> set[str]:
     return out
 
 
-def _drain_claimed(sock: socket.socket, claimed: list[tuple[str, str]]) -> None:
+def _drain_claimed(sock: _socket.socket, claimed: list[tuple[str, str]]) -> None:
     from affidavit.capture import spool
 
     done = 0

@@ -10,12 +10,13 @@ only one that writes SQL against ``blobs``. Standard library only: the hook uses
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import zlib
-from collections.abc import Iterator
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import sqlite3  # the thin client never opens a ledger: sqlite3 is not loaded for it
+    from collections.abc import Iterator
+
     from affidavit.store.sqlite import SqliteStore
 
 

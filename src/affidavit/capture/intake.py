@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import re
-from datetime import UTC, datetime
 
 from affidavit.capture import events, snapshots
 
@@ -27,6 +26,8 @@ _LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|\xed[\xa0-\xbf]"
 
 
 def now_text() -> str:
+    from datetime import UTC, datetime  # not at import: the thin client never needs it
+
     return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 

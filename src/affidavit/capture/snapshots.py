@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 import stat
 
 from affidavit.capture.content import get_blob as get_blob  # the content store
 from affidavit.capture.content import put_blob
 from affidavit.capture.state import recall as recall  # the capture state
 from affidavit.capture.state import remember as remember
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import sqlite3  # annotations only: the thin client never opens a ledger
 
 DEFAULT_MAX_FILE_BYTES = 20 * 2**20
 DEFAULT_MANIFEST_CAP = 50_000

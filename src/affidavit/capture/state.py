@@ -15,11 +15,11 @@ them. Standard library only: the hook uses it.
 from __future__ import annotations
 
 import json
-import sqlite3
 import zlib
 
 TYPE_CHECKING = False  # not typing's: importing typing costs the hook a few ms
 if TYPE_CHECKING:
+    import sqlite3  # the thin client never opens a ledger: sqlite3 is not loaded for it
     from collections.abc import Iterable
     from typing import Any
 

@@ -11,8 +11,8 @@ service (:mod:`affidavit.service.server`) answers it.
 
 from __future__ import annotations
 
+import _socket  # socket.py's C module: all the hook needs (see capture.client)
 import json
-import socket
 import struct
 
 TYPE_CHECKING = False
@@ -36,11 +36,11 @@ def encode(message: dict[str, Any]) -> bytes:
     return _HEAD.pack(len(body)) + body
 
 
-def send(sock: socket.socket, message: dict[str, Any]) -> None:
+def send(sock: _socket.socket, message: dict[str, Any]) -> None:
     sock.sendall(encode(message))
 
 
-def _read_exactly(sock: socket.socket, n: int) -> bytes:
+def _read_exactly(sock: _socket.socket, n: int) -> bytes:
     parts: list[bytes] = []
     while n:
         chunk = sock.recv(min(n, 1 << 20))
@@ -51,9 +51,9 @@ def _read_exactly(sock: socket.socket, n: int) -> bytes:
     return b"".join(parts)
 
 
-def receive(sock: socket.socket) -> dict[str, Any] | None:
+def receive(sock: _socket.socket) -> dict[str, Any] | None:
     """The next frame's object; None when the peer closed cleanly between frames."""
-    head = sock.recv(_HEAD.size, socket.MSG_WAITALL)
+    head = sock.recv(_HEAD.size, _socket.MSG_WAITALL)
     if not head:
         return None
     if len(head) < _HEAD.size:  # a socket with a timeout returns what has come so far
