@@ -44,9 +44,7 @@ class Capture:
     def __init__(self, opts: Options, report_failure: Failure | None = None) -> None:
         self.opts = opts
         if report_failure is None:
-            from affidavit.capture.failure import report_failure as hook_failure
-
-            report_failure = hook_failure
+            report_failure = self.spool_event
         self.report_failure: Failure = report_failure
         self.obs = Observation(opts.max_file_bytes, opts.manifest_cap)
         self.claimed: list[str] = []
@@ -70,6 +68,13 @@ class Capture:
             self.report_failure(self.opts, raw, f"{type(e).__name__}: {e}")
         finally:
             self.release()
+
+    def spool_event(self, opts: Options, raw: bytes, reason: str) -> None:
+        """The hook's failure path, the spool entry naming this run's marker."""
+        from affidavit.capture.failure import report_failure
+
+        name = os.path.basename(self.marker.path) if self.marker is not None else ""
+        report_failure(opts, raw, reason, marker=name)
 
     def release(self) -> None:
         if self.marker is not None:
@@ -140,12 +145,16 @@ class Capture:
             start_seal(self.opts.ledger)
 
     def lost_events(self, store: SqliteStore, actor: dict[str, Any]) -> list[Draft]:
-        """A ``capture.gap`` for each killed run's marker (call under the write lock)."""
+        """A ``capture.gap`` for each killed run's marker (call under the write lock, after
+        the spool was claimed): none for a run that was killed after it spooled its event."""
         out: list[Draft] = []
-        for name, facts in inflight.orphans(self.opts.ledger, own=self.marker):
+        found = inflight.orphans(self.opts.ledger, own=self.marker)
+        spooled = _markers_in(self.claimed) if found else set()
+        for name, facts in found:
             self.orphans.append(name)
-            if not writer.seen(store, f"inflight:{name}"):  # else recorded, not yet deleted
-                out.append(inflight.gap_draft(name, facts, actor))
+            if name in spooled or writer.seen(store, f"inflight:{name}"):
+                continue  # its event is in the spool, or it was recorded, not yet deleted
+            out.append(inflight.gap_draft(name, facts, actor))
         return out
 
     def seal_due(self, store: SqliteStore, event: dict[str, Any] | None) -> bool:
@@ -171,6 +180,19 @@ class Capture:
         if due:
             store.set_meta("seal_spawned", str(now))
         return due
+
+
+def _markers_in(claimed: list[str]) -> set[str]:
+    """The markers the claimed spool files name (each replayed now or before)."""
+    out: set[str] = set()
+    for path in claimed:
+        try:
+            marker = spool.read(path).get("marker")
+        except (OSError, ValueError):
+            continue
+        if isinstance(marker, str):
+            out.add(marker)
+    return out
 
 
 def start_seal(ledger: str) -> None:
