@@ -34,7 +34,7 @@ import os
 import sys
 import zlib
 
-from affidavit.capture import conventions, inflight, wire
+from affidavit.capture import conventions, digest, inflight, wire
 from affidavit.capture.intake import actor_of, decode, error_draft
 from affidavit.capture.observe import Observation
 from affidavit.capture.options import DEFAULT_SOCKET as DEFAULT_SOCKET
@@ -227,9 +227,7 @@ class Delivery:
 
 def mark(raw: bytes, event: dict[str, Any] | None, delivery: str) -> inflight.Marker | None:
     """This run's in-flight marker, in the user's own folder (see the module docstring)."""
-    import hashlib
-
-    facts = inflight.facts_of(event, len(raw), hashlib.sha256(raw).hexdigest())
+    facts = inflight.facts_of(event, len(raw), digest.sha256_hex(raw))
     facts["delivery"] = delivery
     return inflight.Marker.create(user_spool_base(), facts)
 

@@ -56,12 +56,11 @@ def report_failure(
 def spool_entry(raw: bytes, line: str, stamp: str) -> dict[str, Any]:
     """What the spool keeps of an event: its drafts as the ledger would hold them (redacted),
     and the input's size and hash; never the raw input (see :mod:`affidavit.capture.spool`)."""
-    import hashlib
-
     from affidavit.capture import events, spool, writer
+    from affidavit.capture.digest import sha256_hex
     from affidavit.capture.redact import redact_text
 
-    head = {"bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+    head = {"bytes": len(raw), "sha256": sha256_hex(raw)}
     entry: dict[str, Any] = {"format": spool.FORMAT, "time": stamp, "error": line, "input": head}
     try:
         event, problem = decode(raw)

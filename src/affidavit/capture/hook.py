@@ -109,13 +109,12 @@ def record(opts: Options, raw: bytes, *, close: bool) -> str | None:
         return outcome.block
     default_ledger(opts)
     if outcome.problem is None and owns(opts.ledger):  # no service: direct mode
-        import hashlib
-
         from affidavit.capture import inflight
+        from affidavit.capture.digest import sha256_hex
 
         # Marked before direct mode's imports, so a kill during them leaves a trace too.
         event, _ = decode(raw)
-        facts = inflight.facts_of(event, len(raw), hashlib.sha256(raw).hexdigest())
+        facts = inflight.facts_of(event, len(raw), sha256_hex(raw))
         marker = inflight.Marker.create(opts.ledger, facts)
         from affidavit.capture.direct import Capture
 

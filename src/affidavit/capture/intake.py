@@ -5,12 +5,11 @@ Standard library only: this runs in the hook, in every mode (service, direct, sp
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 
-from affidavit.capture import events, snapshots
+from affidavit.capture import digest, events, snapshots
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -60,7 +59,7 @@ def error_draft(actor: dict[str, Any], message: str, raw: bytes) -> Draft:
             "error": {"message": message, "stage": "hook"},
             "input": {
                 "bytes": len(raw),
-                "sha256": hashlib.sha256(raw).hexdigest(),
+                "sha256": digest.sha256_hex(raw),
                 "excerpt": excerpt,
             },
         },
