@@ -179,16 +179,27 @@ class Staller:
             self.path.unlink()
 
 
+# Syscalls a process makes waiting to read a socket with a timeout: poll/ppoll, recvfrom.
+_WAIT_SYSCALLS = {"x86_64": {"7", "271", "45"}, "aarch64": {"73", "207"}}
+
+
 def _waiting_for_answer(pid: int) -> bool:
     """Whether the process sleeps on a socket: in a read, or in the poll Python makes
     before a read with a timeout (the hook of an event that asks nothing, waiting for its
-    ack; nothing else in its run sleeps that way)."""
+    ack; nothing else in its run sleeps that way). The kernel's wait channel says so; where
+    it is hidden ("0"), the syscall the process sleeps in."""
+    import platform
+
     try:
         with open(f"/proc/{pid}/wchan") as f:
-            where = f.read()
+            where = f.read().strip()
+        if where and where != "0":
             return where.startswith("unix_stream") or "poll" in where
+        with open(f"/proc/{pid}/syscall") as f:
+            number = f.read().split(" ", 1)[0]
     except OSError:
         return False
+    return number in _WAIT_SYSCALLS.get(platform.machine(), set())
 
 
 def _kill_when(hook: subprocess.Popen[bytes], ready: Callable[[], bool]) -> None:
