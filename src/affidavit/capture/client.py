@@ -17,7 +17,7 @@ spooled with that id, so a service that had committed it before dying records it
 From the moment it has a connection until the event is acknowledged or spooled, the hook
 holds an in-flight marker (:mod:`affidavit.capture.inflight`) in the user's own folder
 (``<spool base>.inflight/``), naming the event and the delivery id. After an ack, the hook
-hands over the user's spool (``drain``) and then the markers of killed runs (``gaps``); the
+hands over the user's spool and then the markers of killed runs (:mod:`.handover`); the
 service records a ``capture.gap`` for each whose delivery never arrived. Standard library
 only.
 """
@@ -38,11 +38,8 @@ from affidavit.capture import conventions, digest, inflight, wire
 from affidavit.capture.intake import actor_of, decode, error_draft
 from affidavit.capture.observe import Observation
 from affidavit.capture.options import DEFAULT_SOCKET as DEFAULT_SOCKET
-
-try:
-    import fcntl
-except ImportError:  # Windows: no service mode yet
-    fcntl = None  # type: ignore[assignment]
+from affidavit.capture.wire import ServiceError as ServiceError
+from affidavit.capture.wire import exchange
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -50,12 +47,6 @@ if TYPE_CHECKING:
 
     from affidavit.capture import snapshots
     from affidavit.capture.options import Options
-
-DRAIN_BATCH = 64  # spool files handed over per frame
-
-
-class ServiceError(Exception):
-    """The service answered ``ok: false``, or the exchange broke off."""
 
 
 def user_spool_base() -> str:
@@ -76,27 +67,6 @@ def user_spool_base() -> str:
     from affidavit.locations import APP
 
     return str(platformdirs.user_data_path(APP) / "service")
-
-
-def exchange(sock: _socket.socket, message: dict[str, Any]) -> dict[str, Any]:
-    try:
-        wire.send(sock, message)
-    except OSError:
-        # A service that refuses a connection (busy) answers before it reads, then closes:
-        # its line says more than the broken pipe does.
-        try:
-            said = wire.receive(sock)
-        except (OSError, ValueError, EOFError):
-            said = None
-        if said is not None and not said.get("ok"):
-            raise ServiceError(str(said.get("error") or "refused")) from None
-        raise
-    reply = wire.receive(sock)
-    if reply is None:
-        raise ServiceError("the service closed the connection without an answer")
-    if not reply.get("ok"):
-        raise ServiceError(str(reply.get("error") or "the service refused the request"))
-    return reply
 
 
 class RemoteLookup:
@@ -173,8 +143,10 @@ class Delivery:
             if self.fingerprint is not None:
                 remember_fingerprint(*self.fingerprint)
             # The event is recorded; a spool not handed over stays for the next run.
+            from affidavit.capture.handover import drain
+
             with contextlib.suppress(OSError, ValueError, ServiceError, EOFError):
-                drain(sock)
+                drain(sock, user_spool_base())
         finally:
             sock.close()
         return Outcome(True, block if isinstance(block, str) else None)
@@ -297,101 +269,3 @@ def pack_blobs(blobs: list[snapshots.Snapshot]) -> list[list[Any]]:
 
 def _b64(data: bytes) -> str:
     return binascii.b2a_base64(data, newline=False).decode("ascii")
-
-
-def drain(sock: _socket.socket) -> None:
-    """Hand the user's spool to the service, then the markers of killed runs; a file is
-    deleted only once it was recorded."""
-    base = user_spool_base()
-    folder = base + ".spool"  # spool.folder_of, without importing it on the fast path
-    spooled = os.path.isdir(folder)
-    try:
-        marked = bool(os.listdir(inflight.folder_of(base)))
-    except OSError:
-        marked = False
-    if not spooled and not marked:
-        return
-    from affidavit.capture import spool
-    from affidavit.files import make_private_folder
-
-    make_private_folder(folder, narrow=True)  # for its lock, when only markers are left
-
-    # One drainer at a time: a second hook would otherwise rename files the first one is
-    # still reading. The kernel drops the lock of a hook that dies, and the next drainer
-    # takes over the files it had claimed.
-    fd = os.open(os.path.join(folder, "drain.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                return  # another hook is handing the spool over right now
-        if spooled:
-            _drain_claimed(sock, spool.claim(base))  # raises unless all was handed over
-        report_gaps(sock, base)
-    finally:
-        os.close(fd)
-
-
-def report_gaps(sock: _socket.socket, base: str) -> None:
-    """Hand over the markers of killed runs (call under the drain lock, after a drain).
-
-    A run killed after it spooled its event and before it dropped its marker leaves both;
-    the drain above handed over all it claimed, and a marker whose delivery is still in the
-    spool (spooled after that claim) waits for the next drain.
-    """
-    found = inflight.orphans(base)
-    if not found:
-        return
-    waiting = _spooled_deliveries(base)
-    markers = [
-        {"name": name, "facts": facts}
-        for name, facts in found
-        if not (facts.get("delivery") and facts.get("delivery") in waiting)
-    ]
-    if not markers:
-        return
-    settled = exchange(sock, {"op": "gaps", "markers": markers}).get("settled")
-    names = {m["name"] for m in markers}
-    if isinstance(settled, list):
-        inflight.discard(base, [n for n in settled if isinstance(n, str) and n in names])
-
-
-def _spooled_deliveries(base: str) -> set[str]:
-    from affidavit.capture import spool
-
-    folder = base + ".spool"
-    out: set[str] = set()
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return out
-    for name in names:
-        if name.endswith((".json", ".claimed")):
-            with contextlib.suppress(OSError, ValueError):
-                delivery = spool.read(os.path.join(folder, name)).get("delivery")
-                if isinstance(delivery, str):
-                    out.add(delivery)
-    return out
-
-
-def _drain_claimed(sock: _socket.socket, claimed: list[tuple[str, str]]) -> None:
-    from affidavit.capture import spool
-
-    done = 0
-    try:
-        while done < len(claimed):
-            batch = claimed[done : done + DRAIN_BATCH]
-            entries = []
-            for key, path in batch:
-                try:
-                    entries.append({"key": key, "entry": spool.read(path)})
-                except FileNotFoundError:
-                    continue  # gone: nothing to hand over, and nothing to mark as seen
-                except (OSError, ValueError) as e:
-                    entries.append({"key": key, "unreadable": str(e)})
-            exchange(sock, {"op": "drain", "entries": entries})
-            spool.settle([path for _, path in batch], committed=True)
-            done += len(batch)
-    finally:  # what was not acknowledged goes back for the next run
-        spool.settle([path for _, path in claimed[done:]], committed=False)

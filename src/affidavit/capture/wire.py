@@ -83,3 +83,29 @@ def decode(body: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise FrameError(f"frame is a JSON {type(value).__name__}, not an object")
     return value
+
+
+class ServiceError(Exception):
+    """The service answered ``ok: false``, or the exchange broke off."""
+
+
+def exchange(sock: _socket.socket, message: dict[str, Any]) -> dict[str, Any]:
+    """Send one request, return its reply; :class:`ServiceError` unless the reply is ok."""
+    try:
+        send(sock, message)
+    except OSError:
+        # A service that refuses a connection (busy) answers before it reads, then closes:
+        # its line says more than the broken pipe does.
+        try:
+            said = receive(sock)
+        except (OSError, ValueError, EOFError):
+            said = None
+        if said is not None and not said.get("ok"):
+            raise ServiceError(str(said.get("error") or "refused")) from None
+        raise
+    reply = receive(sock)
+    if reply is None:
+        raise ServiceError("the service closed the connection without an answer")
+    if not reply.get("ok"):
+        raise ServiceError(str(reply.get("error") or "the service refused the request"))
+    return reply
