@@ -5,7 +5,9 @@ the same run; asserts nothing.
 
 1. ``affidavit hook`` as a whole process with the service answering (service mode), for a
    PostToolUse Edit of a real temp file, against ``python -c pass`` on the same interpreter,
-   interleaved in one loop because these machines are noisy. Goal: median <= 2.5x.
+   interleaved in one loop because these machines are noisy. Goal: median <= 2.5x. Beside
+   it, the CPU time (user + system) of the same runs: on a loaded machine the wall clock
+   counts time spent waiting for a core, the CPU time does not.
 2. 16 hook processes started at once, ``--rounds`` times: the p99 of their whole-process
    times, beside 16 ``python -c pass`` started at once. Goal: p99 <= 300 ms.
 3. Service append throughput: 16 clients (processes), each on its own connection, sending
@@ -25,6 +27,7 @@ import multiprocessing
 import os
 import platform
 import random
+import resource
 import signal
 import socket
 import statistics
@@ -92,13 +95,17 @@ def start_service(folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen[b
     raise SystemExit("the service did not start")
 
 
-def run_timed(args: list[str], stdin: bytes, env: dict[str, str], cwd: Path) -> float:
+def run_timed(args: list[str], stdin: bytes, env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system) of one process, run alone."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     done = subprocess.run(args, input=stdin, capture_output=True, env=env, cwd=cwd, check=False)
     elapsed = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     if done.returncode != 0 or done.stderr:
         print(f"  ! exit {done.returncode}: {done.stderr[:300]!r}", file=sys.stderr)
-    return elapsed
+    return elapsed, cpu
 
 
 def p99(values: list[float]) -> float:
@@ -121,19 +128,29 @@ def bench_process(work: Path, env: dict[str, str], runs: int) -> None:
         "python -E -P -m affidavit hook": [PYTHON, "-E", "-P", "-m", "affidavit", "hook"],
     }
     times: dict[str, list[float]] = {n: [] for n in variants}
+    cpu: dict[str, list[float]] = {n: [] for n in variants}
     rng = random.Random(1)
     for i in range(runs):
         order = list(variants)
         rng.shuffle(order)
         for name in order:
             stdin = json.dumps(edit_event(target, f"toolu_p{i:06d}{name[:3]}")).encode()
-            times[name].append(run_timed(variants[name], stdin, env, work))
+            wall, used = run_timed(variants[name], stdin, env, work)
+            times[name].append(wall)
+            cpu[name].append(used)
     base = times["python -c pass (floor)"]
     print(f"\n1. whole hook process, service mode, PostToolUse Edit, {runs} runs each, interleaved")
     for name, values in times.items():
         print(line(name, values, None if values is base else base))
-    ratio = statistics.median(times["python -E -P -m affidavit hook"]) / statistics.median(base)
+    hook = "python -E -P -m affidavit hook"
+    ratio = statistics.median(times[hook]) / statistics.median(base)
     print(f"   goal: median <= 2.5x the floor: {'met' if ratio <= 2.5 else 'MISSED'}")
+    floor_cpu = statistics.median(cpu["python -c pass (floor)"])
+    hook_cpu = statistics.median(cpu[hook])
+    print(
+        f"  CPU time (user + system), median: floor {floor_cpu * 1000:.1f} ms, hook "
+        f"{hook_cpu * 1000:.1f} ms, ratio {hook_cpu / floor_cpu:4.2f}x"
+    )
 
 
 def bench_parallel(work: Path, env: dict[str, str], rounds: int) -> None:

@@ -217,6 +217,19 @@ class Site:
             **kw,
         )
 
+    def as_agent_popen(self, args: list[str]) -> subprocess.Popen[bytes]:
+        """A process of the agent's account, its stdin a pipe, its output discarded."""
+        return subprocess.Popen(
+            args,
+            user=self.agent.uid,
+            group=self.agent.gid,
+            extra_groups=[],
+            env=self.agent_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
     def cli_as_agent(self, *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
         base = [PYTHON, "-m", "affidavit", "--ledger", str(self.ledger)]
         return self.as_agent([*base, "--key-file", str(self.key), *args], input=stdin)

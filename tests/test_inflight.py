@@ -110,6 +110,48 @@ def test_a_hook_killed_holding_its_event_becomes_a_capture_gap(
     assert "capture.gap" not in [r.kind for r in later]  # recorded once
 
 
+KILLED_AFTER_SPOOLING = """
+import io, json, os, sys
+from affidavit.capture import direct
+from affidavit.capture.options import parse_options
+# Die exactly where the run would drop its marker, after it spooled the event.
+direct.Capture.release = lambda self: os._exit(0)
+opts = parse_options(["--ledger", sys.argv[1], "--busy-timeout", "0.05"])
+direct.Capture(opts).run(sys.stdin.buffer.read())
+"""
+
+
+def test_a_hook_killed_after_spooling_its_event_is_no_gap(ledger: Path, tmp_path: Path) -> None:
+    """The ledger is locked, so the run spools its event, and dies before it drops its
+    marker: the next run replays the event once and records no gap for it."""
+    event = tool_event("PreToolUse", "Bash", {"command": "make test"}, "toolu_spooled", tmp_path)
+    holder = sqlite3.connect(ledger, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        run = subprocess.run(
+            [sys.executable, "-c", KILLED_AFTER_SPOOLING, str(ledger)],
+            input=json.dumps(event).encode(),
+            capture_output=True,
+            env=hook_env(tmp_path / "home"),
+            timeout=120,
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert run.returncode == 0, run.stderr
+    assert b"busy" in run.stderr  # it spooled, saying why
+    assert len(_markers(ledger)) == 1  # and died holding its marker
+    before = read_records(ledger)
+    send(ledger, tool_event("PostToolUse", "Read", {}, "toolu_next", None), *QUIET)
+    new = read_records(ledger)[len(before) :]
+    assert "capture.gap" not in [r.kind for r in new]
+    replayed = [
+        r for r in new if (r.payload.get("agent") or {}).get("tool_use_id") == "toolu_spooled"
+    ]
+    assert len(replayed) == 1
+    assert _markers(ledger) == []
+
+
 def test_a_finished_run_leaves_no_marker(ledger: Path, tmp_path: Path) -> None:
     send(ledger, tool_event("PostToolUse", "Read", {}, "toolu_1", None), *QUIET)
     assert _markers(ledger) == []

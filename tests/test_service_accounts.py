@@ -209,6 +209,55 @@ def test_forged_content_hash_is_refused(site: Site, service: subprocess.Popen[by
         assert conn.execute("SELECT 1 FROM blobs WHERE sha256 = ?", (sha,)).fetchone() is None
 
 
+_ASK = (
+    "import json, socket, struct, sys\n"
+    "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
+    "body = sys.stdin.buffer.read(); s.sendall(struct.pack('>I', len(body)) + body)\n"
+    "n = struct.unpack('>I', s.recv(4, socket.MSG_WAITALL))[0]\n"
+    "sys.stdout.buffer.write(s.recv(n, socket.MSG_WAITALL))\n"
+)
+
+
+def _ask_as(site: Site, uid: int, gid: int, message: dict[str, object]) -> dict[str, object]:
+    """One request over the socket from a process of account ``uid``; the service's reply."""
+    run = subprocess.run(
+        [PYTHON, "-c", _ASK, str(site.socket)],
+        input=json.dumps(message).encode(),
+        user=uid,
+        group=gid,
+        extra_groups=[site.agent.gid],  # in the socket's group, as a served user would be
+        env=site.agent_env(),
+        capture_output=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    reply = json.loads(run.stdout)
+    assert isinstance(reply, dict)
+    return reply
+
+
+def test_other_account_cannot_recall_a_file_hash(
+    site: Site, service: subprocess.Popen[bytes]
+) -> None:
+    """The service caches each file's hash under its stat for later diffs. The account that
+    recorded the file gets it back; another account in the socket's group, asking with the
+    same path and stat (which it can learn without reading the file), gets nothing."""
+    import hashlib
+    import os
+
+    target = site.workspace / "private.txt"
+    secret = "pin 4711"
+    write = f"import os; os.umask(0o077); open({str(target)!r}, 'w').write({secret!r})"
+    site.as_agent([PYTHON, "-c", write])
+    assert site.hook(write_event(target, "toolu_private", secret)).stderr == b""
+    st = os.stat(target)
+    ask = {"op": "recall", "items": [[str(target), [st.st_size, st.st_mtime_ns, st.st_ino]]]}
+    own = _ask_as(site, site.agent.uid, site.agent.gid, ask)
+    assert own == {"ok": True, "hashes": [hashlib.sha256(secret.encode()).hexdigest()]}
+    other = _ask_as(site, site.service.uid, site.service.gid, ask)
+    assert other == {"ok": True, "hashes": [None]}
+
+
 def test_spool_mode_then_drained_by_the_service(
     site: Site, service: subprocess.Popen[bytes]
 ) -> None:

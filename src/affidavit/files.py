@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
-from collections.abc import Iterator
-from typing import BinaryIO
+
+TYPE_CHECKING = False  # not typing's: the hook imports this module (in-flight markers)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import BinaryIO
 
 PRIVATE_FILE = 0o600
 PRIVATE_FOLDER = 0o700
@@ -89,7 +91,7 @@ def _create_temp(folder: str, name: str, mode: int | None) -> tuple[str, int]:
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     # A dot file that no glob of ours (*.json in the spool, say) matches, and unique per try.
     for _ in range(100):
-        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
+        tmp = os.path.join(folder, f".{name}.{os.urandom(6).hex()}.tmp")
         try:
             return tmp, os.open(tmp, flags, PRIVATE_FILE if mode is not None else 0o666)
         except FileExistsError:

@@ -366,13 +366,15 @@ class Hook(Operation):
     def after_recovery(self, state: str) -> str:
         """A lost event leaves a capture.gap (the next run finds the killed run's marker)
         unless the kill came before the hook had read its event at all."""
-        if not state.startswith("event lost"):
-            return state
         sha = hashlib.sha256(json.dumps(self.payload).encode("utf-8")).hexdigest()
         gaps = self.scene.sql(
             "SELECT count(*) FROM records WHERE instr(payload, ?) AND instr(payload, ?)",
             ["a hook run was killed", sha],
         )[0][0]
+        if not state.startswith("event lost"):
+            # Killed after its commit: recorded, and no gap may count it again.
+            assert gaps == 0, f"the recorded event {sha[:12]} also has a capture.gap"
+            return state
         assert gaps <= 1, f"the lost event {sha[:12]} has {gaps} capture.gap records"
         trace = "capture.gap recorded" if gaps else "killed before it read its event"
         return state.replace("event lost with the process", f"event lost ({trace})")

@@ -13,28 +13,33 @@ the spool, is redacted.
 
 Each delivery carries a random id. When no ack comes (the service died), the event is
 spooled with that id, so a service that had committed it before dying records it once.
-After an ack, the hook hands over the user's spool (``drain``). Standard library only.
+
+From the moment it has a connection until the event is acknowledged or spooled, the hook
+holds an in-flight marker (:mod:`affidavit.capture.inflight`) in the user's own folder
+(``<spool base>.inflight/``), naming the event and the delivery id. After an ack, the hook
+hands over the user's spool and then the markers of killed runs (:mod:`.handover`); the
+service records a ``capture.gap`` for each whose delivery never arrived. Standard library
+only.
 """
 
 from __future__ import annotations
 
-import base64
+# The C module under ``socket``: the hook needs a Unix stream socket and nothing of what
+# socket.py adds (its enums and the selectors module cost every run about 2 ms).
+import _socket
+import binascii  # base64 without base64.py, which the hook would import for two calls
 import contextlib
 import json
 import os
-import socket
 import sys
 import zlib
 
-from affidavit.capture import conventions, wire
+from affidavit.capture import conventions, digest, inflight, wire
 from affidavit.capture.intake import actor_of, decode, error_draft
 from affidavit.capture.observe import Observation
 from affidavit.capture.options import DEFAULT_SOCKET as DEFAULT_SOCKET
-
-try:
-    import fcntl
-except ImportError:  # Windows: no service mode yet
-    fcntl = None  # type: ignore[assignment]
+from affidavit.capture.wire import ServiceError as ServiceError
+from affidavit.capture.wire import exchange
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,12 +47,6 @@ if TYPE_CHECKING:
 
     from affidavit.capture import snapshots
     from affidavit.capture.options import Options
-
-DRAIN_BATCH = 64  # spool files handed over per frame
-
-
-class ServiceError(Exception):
-    """The service answered ``ok: false``, or the exchange broke off."""
 
 
 def user_spool_base() -> str:
@@ -70,20 +69,10 @@ def user_spool_base() -> str:
     return str(platformdirs.user_data_path(APP) / "service")
 
 
-def exchange(sock: socket.socket, message: dict[str, Any]) -> dict[str, Any]:
-    wire.send(sock, message)
-    reply = wire.receive(sock)
-    if reply is None:
-        raise ServiceError("the service closed the connection without an answer")
-    if not reply.get("ok"):
-        raise ServiceError(str(reply.get("error") or "the service refused the request"))
-    return reply
-
-
 class RemoteLookup:
     """The ledger's answers, asked over the socket (see :class:`observe.ConnLookup`)."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: _socket.socket) -> None:
         self.sock = sock
 
     def pending(self, use_id: str, *, packed: bool) -> Any:
@@ -95,7 +84,7 @@ class RemoteLookup:
         data = reply.get("state")
         if data is None:
             return None
-        raw = base64.b64decode(data)
+        raw = binascii.a2b_base64(data, strict_mode=True)
         return json.loads(zlib.decompress(raw) if packed else raw)
 
     def recall(self, items: list[tuple[str, snapshots.Stat]]) -> list[str | None]:
@@ -127,12 +116,14 @@ class Delivery:
         self.opts, self.raw = opts, raw
         self.id = ""
         self.fingerprint: tuple[str, str] | None = None  # conventions sent, to remember
+        self.marker: inflight.Marker | None = None
+        self.decoded: tuple[dict[str, Any] | None, str | None] = (None, None)
 
     def run(self) -> Outcome:
         path = self.opts.socket
         if not path or not os.path.exists(path):
             return Outcome(False)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         sock.settimeout(self.opts.service_timeout)
         try:
             sock.connect(path)
@@ -140,22 +131,35 @@ class Delivery:
             sock.close()
             return Outcome(False)  # nobody listening: the other modes
         self.id = os.urandom(16).hex()
-        with sock:
+        self.decoded = decode(self.raw)
+        self.marker = mark(self.raw, self.decoded[0], self.id)
+        try:
             try:
                 reply = exchange(sock, self.message(sock))
             except Exception as e:  # no ack: the event is spooled, whatever went wrong
                 return Outcome(False, problem=f"recorder service at {path}: {e}")
+            self.release()  # recorded: a kill from here on loses nothing
             block = reply.get("block")
             if self.fingerprint is not None:
                 remember_fingerprint(*self.fingerprint)
             # The event is recorded; a spool not handed over stays for the next run.
+            from affidavit.capture.handover import drain
+
             with contextlib.suppress(OSError, ValueError, ServiceError, EOFError):
-                drain(sock)
+                drain(sock, user_spool_base())
+        finally:
+            sock.close()
         return Outcome(True, block if isinstance(block, str) else None)
 
-    def message(self, sock: socket.socket) -> dict[str, Any]:
+    def release(self) -> None:
+        """The event is acknowledged or spooled: drop the marker."""
+        if self.marker is not None:
+            self.marker.remove()
+            self.marker = None
+
+    def message(self, sock: _socket.socket) -> dict[str, Any]:
         opts, raw = self.opts, self.raw
-        event, problem = decode(raw)
+        event, problem = self.decoded
         obs = Observation(opts.max_file_bytes, opts.manifest_cap)
         lookup = RemoteLookup(sock)
         message: dict[str, Any] = {
@@ -175,7 +179,7 @@ class Delivery:
         message["reads"] = [[p, c, s.sha256, s.size] for p, c, s in obs.reads]
         message["remembered"] = [[p, list(st), sha] for p, st, sha in obs.remembered]
         if obs.pending is not None:
-            message["pending"] = [obs.pending[0], base64.b64encode(obs.pending[1]).decode()]
+            message["pending"] = [obs.pending[0], _b64(obs.pending[1])]
         message["done_pending"] = obs.done_pending
         blobs = list(obs.blobs)
         found = conventions.fingerprint(event)
@@ -191,6 +195,13 @@ class Delivery:
                 self.fingerprint = (key, print_)
         message["blobs"] = pack_blobs(blobs)
         return message
+
+
+def mark(raw: bytes, event: dict[str, Any] | None, delivery: str) -> inflight.Marker | None:
+    """This run's in-flight marker, in the user's own folder (see the module docstring)."""
+    facts = inflight.facts_of(event, len(raw), digest.sha256_hex(raw))
+    facts["delivery"] = delivery
+    return inflight.Marker.create(user_spool_base(), facts)
 
 
 def _fingerprints_path() -> str:
@@ -248,7 +259,7 @@ def pack_blobs(blobs: list[snapshots.Snapshot]) -> list[list[Any]]:
         seen.add(snap.sha256)
         data = None
         if snap.data is not None:
-            packed = base64.b64encode(zlib.compress(snap.data, 1)).decode()
+            packed = _b64(zlib.compress(snap.data, 1))
             if len(packed) <= room:  # else hashed, not kept, as for a file over the cap
                 room -= len(packed)
                 data = packed
@@ -256,46 +267,5 @@ def pack_blobs(blobs: list[snapshots.Snapshot]) -> list[list[Any]]:
     return out
 
 
-def drain(sock: socket.socket) -> None:
-    """Hand the user's spool to the service; a file is deleted only once it was recorded."""
-    base = user_spool_base()
-    folder = base + ".spool"  # spool.folder_of, without importing it on the fast path
-    if not os.path.isdir(folder):
-        return
-    from affidavit.capture import spool
-
-    # One drainer at a time: a second hook would otherwise rename files the first one is
-    # still reading. The kernel drops the lock of a hook that dies, and the next drainer
-    # takes over the files it had claimed.
-    fd = os.open(os.path.join(folder, "drain.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                return  # another hook is handing the spool over right now
-        _drain_claimed(sock, spool.claim(base))
-    finally:
-        os.close(fd)
-
-
-def _drain_claimed(sock: socket.socket, claimed: list[tuple[str, str]]) -> None:
-    from affidavit.capture import spool
-
-    done = 0
-    try:
-        while done < len(claimed):
-            batch = claimed[done : done + DRAIN_BATCH]
-            entries = []
-            for key, path in batch:
-                try:
-                    entries.append({"key": key, "entry": spool.read(path)})
-                except FileNotFoundError:
-                    continue  # gone: nothing to hand over, and nothing to mark as seen
-                except (OSError, ValueError) as e:
-                    entries.append({"key": key, "unreadable": str(e)})
-            exchange(sock, {"op": "drain", "entries": entries})
-            spool.settle([path for _, path in batch], committed=True)
-            done += len(batch)
-    finally:  # what was not acknowledged goes back for the next run
-        spool.settle([path for _, path in claimed[done:]], committed=False)
+def _b64(data: bytes) -> str:
+    return binascii.b2a_base64(data, newline=False).decode("ascii")

@@ -9,13 +9,15 @@ only one that writes SQL against ``blobs``. Standard library only: the hook uses
 
 from __future__ import annotations
 
-import hashlib
-import sqlite3
 import zlib
-from collections.abc import Iterator
+
+from affidavit.capture import digest
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import sqlite3  # the thin client never opens a ledger: sqlite3 is not loaded for it
+    from collections.abc import Iterator
+
     from affidavit.store.sqlite import SqliteStore
 
 
@@ -36,7 +38,7 @@ def get_blob(conn: sqlite3.Connection, sha256: str) -> bytes | None:
         return None
     codec, body = row
     data = zlib.decompress(body) if codec == "zlib" else bytes(body)
-    if hashlib.sha256(data).hexdigest() != sha256:
+    if digest.sha256_hex(data) != sha256:
         raise ValueError(f"stored content {sha256} does not hash to its name")
     return data
 

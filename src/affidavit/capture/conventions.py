@@ -11,11 +11,11 @@ for any action. The fingerprint costs a few dozen ``stat`` calls per event.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 
 from affidavit.capture import events, snapshots
+from affidavit.capture.digest import sha256_hex
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def fingerprint(event: dict[str, Any]) -> tuple[str, str, dict[str, snapshots.St
         st = snapshots.stat_of(path)
         if st is not None:
             stats[path] = st
-    print_ = hashlib.sha256(json.dumps(sorted(stats.items())).encode()).hexdigest()
+    print_ = sha256_hex(json.dumps(sorted(stats.items())).encode())
     return memo_key(cwd), print_, stats
 
 
@@ -149,6 +149,6 @@ def memo_key(cwd: str) -> str:
     try:
         cwd.encode("utf-8")
     except UnicodeEncodeError:
-        digest = hashlib.sha256(cwd.encode("utf-8", "surrogatepass")).hexdigest()
+        digest = sha256_hex(cwd.encode("utf-8", "surrogatepass"))
         return f"conventions:sha256:{digest}"
     return f"conventions:{cwd}"

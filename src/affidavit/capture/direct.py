@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import sys
 import time
 from datetime import datetime
 
-from affidavit.capture import conventions, inflight, spool, stage, writer
+from affidavit.capture import conventions, inflight, spool, stage, state, writer
+from affidavit.capture.events import SOURCE_HOOK
 from affidavit.capture.intake import actor_of, decode, error_draft
 from affidavit.capture.observe import ConnLookup, Observation
 from affidavit.capture.replay import replay_spool
@@ -42,9 +44,7 @@ class Capture:
     def __init__(self, opts: Options, report_failure: Failure | None = None) -> None:
         self.opts = opts
         if report_failure is None:
-            from affidavit.capture.failure import report_failure as hook_failure
-
-            report_failure = hook_failure
+            report_failure = self.spool_event
         self.report_failure: Failure = report_failure
         self.obs = Observation(opts.max_file_bytes, opts.manifest_cap)
         self.claimed: list[str] = []
@@ -52,19 +52,29 @@ class Capture:
         self.marker: inflight.Marker | None = None
         self.verdict: policy.Verdict | None = None  # policy: findings, masks, block
 
-    def run(self, raw: bytes, *, close: bool = True) -> None:
-        """Record the event, or spool it; the in-flight marker spans exactly that."""
+    def run(self, raw: bytes, *, close: bool = True, marker: inflight.Marker | None = None) -> None:
+        """Record the event, or spool it; the in-flight marker (``marker``, made by the
+        caller, else made here) spans exactly that."""
         event, problem = decode(raw)
-        sha = hashlib.sha256(raw).hexdigest()
-        self.marker = inflight.Marker.create(
-            self.opts.ledger, inflight.facts_of(event, len(raw), sha)
-        )
+        if marker is None:
+            sha = hashlib.sha256(raw).hexdigest()
+            marker = inflight.Marker.create(
+                self.opts.ledger, inflight.facts_of(event, len(raw), sha)
+            )
+        self.marker = marker
         try:
             self.record(raw, event, problem, close=close)
         except Exception as e:
             self.report_failure(self.opts, raw, f"{type(e).__name__}: {e}")
         finally:
             self.release()
+
+    def spool_event(self, opts: Options, raw: bytes, reason: str) -> None:
+        """The hook's failure path, the spool entry naming this run's marker."""
+        from affidavit.capture.failure import report_failure
+
+        name = os.path.basename(self.marker.path) if self.marker is not None else ""
+        report_failure(opts, raw, reason, marker=name)
 
     def release(self) -> None:
         if self.marker is not None:
@@ -121,6 +131,9 @@ class Capture:
         if prefix:
             stage.append_storable(store, prefix)
         seqs = stage.append_storable(store, drafts)
+        if self.marker is not None and seqs:  # killed after the commit: recorded, no gap
+            name = f"inflight:{os.path.basename(self.marker.path)}"
+            state.index_keys(store.connection, [(name, seqs.start, SOURCE_HOOK, drafts[0][0])])
         stage.keep(store, obs, self.verdict, seqs)
         spawn = self.seal_due(store, event)
         store.commit()
@@ -132,12 +145,16 @@ class Capture:
             start_seal(self.opts.ledger)
 
     def lost_events(self, store: SqliteStore, actor: dict[str, Any]) -> list[Draft]:
-        """A ``capture.gap`` for each killed run's marker (call under the write lock)."""
+        """A ``capture.gap`` for each killed run's marker (call under the write lock, after
+        the spool was claimed): none for a run that was killed after it spooled its event."""
         out: list[Draft] = []
-        for name, facts in inflight.orphans(self.opts.ledger, own=self.marker):
+        found = inflight.orphans(self.opts.ledger, own=self.marker)
+        spooled = _markers_in(self.claimed) if found else set()
+        for name, facts in found:
             self.orphans.append(name)
-            if not writer.seen(store, f"inflight:{name}"):  # else recorded, not yet deleted
-                out.append(inflight.gap_draft(name, facts, actor))
+            if name in spooled or writer.seen(store, f"inflight:{name}"):
+                continue  # its event is in the spool, or it was recorded, not yet deleted
+            out.append(inflight.gap_draft(name, facts, actor))
         return out
 
     def seal_due(self, store: SqliteStore, event: dict[str, Any] | None) -> bool:
@@ -163,6 +180,19 @@ class Capture:
         if due:
             store.set_meta("seal_spawned", str(now))
         return due
+
+
+def _markers_in(claimed: list[str]) -> set[str]:
+    """The markers the claimed spool files name (each replayed now or before)."""
+    out: set[str] = set()
+    for path in claimed:
+        try:
+            marker = spool.read(path).get("marker")
+        except (OSError, ValueError):
+            continue
+        if isinstance(marker, str):
+            out.add(marker)
+    return out
 
 
 def start_seal(ledger: str) -> None:

@@ -29,10 +29,11 @@ other event, known or not yet invented, → agent.event with the raw event.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from collections.abc import Mapping
+
+from affidavit.capture import digest
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ SURFACE_HOST = "host"  # the machine the desktop app runs on
 
 
 def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return digest.sha256_hex(text.encode("utf-8", "surrogatepass"))
 
 
 def cap(value: Any, limit: int = STRING_CAP, depth: int = 0) -> Any:

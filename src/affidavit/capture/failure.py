@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def report_failure(opts: Options, raw: bytes, reason: str, *, delivery: str = "") -> None:
+def report_failure(
+    opts: Options, raw: bytes, reason: str, *, delivery: str = "", marker: str = ""
+) -> None:
     """One stderr line; the event, redacted, spooled for the next run; the error log.
 
     On a full disk the spool gives up the reserve (:func:`spool.release_reserve`) and tries
@@ -37,6 +39,8 @@ def report_failure(opts: Options, raw: bytes, reason: str, *, delivery: str = ""
     entry = spool_entry(raw, line, stamp)
     if delivery:  # the service may have committed it before it died: the id says so
         entry["delivery"] = delivery
+    if marker:  # a kill before the marker goes must not make this event a gap as well
+        entry["marker"] = marker
     try:
         try:
             spool.write(base, entry)
@@ -52,12 +56,11 @@ def report_failure(opts: Options, raw: bytes, reason: str, *, delivery: str = ""
 def spool_entry(raw: bytes, line: str, stamp: str) -> dict[str, Any]:
     """What the spool keeps of an event: its drafts as the ledger would hold them (redacted),
     and the input's size and hash; never the raw input (see :mod:`affidavit.capture.spool`)."""
-    import hashlib
-
     from affidavit.capture import events, spool, writer
+    from affidavit.capture.digest import sha256_hex
     from affidavit.capture.redact import redact_text
 
-    head = {"bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
+    head = {"bytes": len(raw), "sha256": sha256_hex(raw)}
     entry: dict[str, Any] = {"format": spool.FORMAT, "time": stamp, "error": line, "input": head}
     try:
         event, problem = decode(raw)

@@ -109,16 +109,26 @@ def record(opts: Options, raw: bytes, *, close: bool) -> str | None:
         return outcome.block
     default_ledger(opts)
     if outcome.problem is None and owns(opts.ledger):  # no service: direct mode
+        from affidavit.capture import inflight
+        from affidavit.capture.digest import sha256_hex
+
+        # Marked before direct mode's imports, so a kill during them leaves a trace too.
+        event, _ = decode(raw)
+        facts = inflight.facts_of(event, len(raw), sha256_hex(raw))
+        marker = inflight.Marker.create(opts.ledger, facts)
         from affidavit.capture.direct import Capture
 
         capture = Capture(opts)
-        capture.run(raw, close=close)
+        capture.run(raw, close=close, marker=marker)
         return capture.verdict.block if capture.verdict else None
     opts.spool_base = client.user_spool_base()
     why = outcome.problem or (
         f"no recorder service at {opts.socket} and the ledger {opts.ledger} is not this account's"
     )
-    report_failure(opts, raw, why, delivery=delivery.id)
+    try:
+        report_failure(opts, raw, why, delivery=delivery.id)
+    finally:
+        delivery.release()  # spooled (or said why not): the marker's work is done
     return None
 
 

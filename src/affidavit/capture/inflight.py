@@ -10,7 +10,13 @@ event is committed or spooled.
 
 A later run (the hook, inside its write transaction) finds a marker nobody holds a lock on:
 its owner died, since the kernel drops a process's locks when it ends, however it ends. That
-run records a ``capture.gap`` naming the lost event and deletes the marker after its commit.
+run records a ``capture.gap`` naming the lost event and deletes the marker after its commit,
+unless the event reached the ledger after all: committed with the marker's name indexed, or
+spooled under it (``marker`` in the spool entry).
+
+In service mode the marker lives in the user's own ``<spool base>.inflight/`` and names the
+delivery id; the next hook that reaches the service hands orphans over (``gaps``), and the
+service records the gap unless that delivery arrived (:mod:`affidavit.capture.client`).
 The lock, not the pid, says who is alive, so a reused pid cannot hide a dead run. A marker is
 written under its lock, so an empty one with no lock is either being created right now or
 its creator died in that instant: its pid decides. The marker is not fsync-ed: it must

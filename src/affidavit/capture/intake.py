@@ -5,13 +5,11 @@ Standard library only: this runs in the hook, in every mode (service, direct, sp
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-from datetime import UTC, datetime
 
-from affidavit.capture import events, snapshots
+from affidavit.capture import digest, events, snapshots
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -27,6 +25,8 @@ _LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|\xed[\xa0-\xbf]"
 
 
 def now_text() -> str:
+    from datetime import UTC, datetime  # not at import: the thin client never needs it
+
     return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
@@ -59,7 +59,7 @@ def error_draft(actor: dict[str, Any], message: str, raw: bytes) -> Draft:
             "error": {"message": message, "stage": "hook"},
             "input": {
                 "bytes": len(raw),
-                "sha256": hashlib.sha256(raw).hexdigest(),
+                "sha256": digest.sha256_hex(raw),
                 "excerpt": excerpt,
             },
         },

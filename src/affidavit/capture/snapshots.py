@@ -9,15 +9,18 @@ see. Standard library only: this runs in the hook.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import sqlite3
 import stat
 
+from affidavit.capture import digest as hashing
 from affidavit.capture.content import get_blob as get_blob  # the content store
 from affidavit.capture.content import put_blob
 from affidavit.capture.state import recall as recall  # the capture state
 from affidavit.capture.state import remember as remember
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import sqlite3  # annotations only: the thin client never opens a ledger
 
 DEFAULT_MAX_FILE_BYTES = 20 * 2**20
 DEFAULT_MANIFEST_CAP = 50_000
@@ -49,7 +52,7 @@ def snapshot(path: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Snapshot:
         return MISSING
     if not stat.S_ISREG(st.st_mode):
         return MISSING
-    digest = hashlib.sha256()
+    digest = hashing.new(st.st_size)
     kept: list[bytes] | None = [] if st.st_size <= max_bytes else None
     size = 0
     try:

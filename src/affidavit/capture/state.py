@@ -15,11 +15,11 @@ them. Standard library only: the hook uses it.
 from __future__ import annotations
 
 import json
-import sqlite3
 import zlib
 
 TYPE_CHECKING = False  # not typing's: importing typing costs the hook a few ms
 if TYPE_CHECKING:
+    import sqlite3  # the thin client never opens a ledger: sqlite3 is not loaded for it
     from collections.abc import Iterable
     from typing import Any
 
@@ -80,6 +80,30 @@ def recall(conn: sqlite3.Connection, path: str, st: Stat) -> str | None:
             "SELECT sha256 FROM file_state "
             "WHERE path = ? AND size = ? AND mtime_ns = ? AND inode = ?",
             (path, *st),
+        ).fetchone()
+    except UnicodeEncodeError:
+        return None  # never cached (see remember)
+    return None if row is None else str(row[0])
+
+
+def recall_for(conn: sqlite3.Connection, user: str | None, path: str, st: Stat) -> str | None:
+    """:func:`recall`, for the service: only a hash a live record of ``user`` (the peer's
+    account name, as the service records it in ``actor.user``) committed to for ``path``.
+
+    ``file_state`` is one row per path, shared by every account the service records. Without
+    this scope, anyone in the socket's group could learn the hash of a file they can stat but
+    not read (another user's 0600 file in a folder they can enter), or plant a row that makes
+    another user's later diff name a wrong before-hash. An account without a name gets nothing.
+    """
+    if not user:
+        return None
+    try:
+        row = conn.execute(
+            "SELECT f.sha256 FROM file_state f "
+            "WHERE f.path = ? AND f.size = ? AND f.mtime_ns = ? AND f.inode = ? "
+            "AND EXISTS (SELECT 1 FROM actions a WHERE a.path = f.path AND a.erased = 0 "
+            "AND a.actor_user = ? AND (a.after_sha256 = f.sha256 OR a.before_sha256 = f.sha256))",
+            (path, *st, user),
         ).fetchone()
     except UnicodeEncodeError:
         return None  # never cached (see remember)

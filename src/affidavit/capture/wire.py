@@ -11,8 +11,8 @@ service (:mod:`affidavit.service.server`) answers it.
 
 from __future__ import annotations
 
+import _socket  # socket.py's C module: all the hook needs (see capture.client)
 import json
-import socket
 import struct
 
 TYPE_CHECKING = False
@@ -36,11 +36,11 @@ def encode(message: dict[str, Any]) -> bytes:
     return _HEAD.pack(len(body)) + body
 
 
-def send(sock: socket.socket, message: dict[str, Any]) -> None:
+def send(sock: _socket.socket, message: dict[str, Any]) -> None:
     sock.sendall(encode(message))
 
 
-def _read_exactly(sock: socket.socket, n: int) -> bytes:
+def _read_exactly(sock: _socket.socket, n: int) -> bytes:
     parts: list[bytes] = []
     while n:
         chunk = sock.recv(min(n, 1 << 20))
@@ -51,13 +51,18 @@ def _read_exactly(sock: socket.socket, n: int) -> bytes:
     return b"".join(parts)
 
 
-def receive(sock: socket.socket) -> dict[str, Any] | None:
+def receive(sock: _socket.socket) -> dict[str, Any] | None:
     """The next frame's object; None when the peer closed cleanly between frames."""
-    head = sock.recv(_HEAD.size, socket.MSG_WAITALL)
+    head = sock.recv(_HEAD.size, _socket.MSG_WAITALL)
     if not head:
         return None
-    if len(head) < _HEAD.size:
-        raise FrameError(f"frame header cut short after {len(head)} of {_HEAD.size} bytes")
+    if len(head) < _HEAD.size:  # a socket with a timeout returns what has come so far
+        try:
+            head += _read_exactly(sock, _HEAD.size - len(head))
+        except EOFError:
+            raise FrameError(
+                f"frame header cut short after {len(head)} of {_HEAD.size} bytes"
+            ) from None
     (size,) = _HEAD.unpack(head)
     if size > MAX_FRAME:
         raise FrameError(f"frame of {size} bytes is over the {MAX_FRAME}-byte limit")
@@ -78,3 +83,29 @@ def decode(body: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise FrameError(f"frame is a JSON {type(value).__name__}, not an object")
     return value
+
+
+class ServiceError(Exception):
+    """The service answered ``ok: false``, or the exchange broke off."""
+
+
+def exchange(sock: _socket.socket, message: dict[str, Any]) -> dict[str, Any]:
+    """Send one request, return its reply; :class:`ServiceError` unless the reply is ok."""
+    try:
+        send(sock, message)
+    except OSError:
+        # A service that refuses a connection (busy) answers before it reads, then closes:
+        # its line says more than the broken pipe does.
+        try:
+            said = receive(sock)
+        except (OSError, ValueError, EOFError):
+            said = None
+        if said is not None and not said.get("ok"):
+            raise ServiceError(str(said.get("error") or "refused")) from None
+        raise
+    reply = receive(sock)
+    if reply is None:
+        raise ServiceError("the service closed the connection without an answer")
+    if not reply.get("ok"):
+        raise ServiceError(str(reply.get("error") or "the service refused the request"))
+    return reply

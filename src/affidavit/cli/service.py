@@ -37,6 +37,14 @@ from affidavit.keys import require_key_access
     help="Seconds between seals when something new was appended.",
 )
 @click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Clients served at once; one more is refused in one line and its hook spools "
+    "the event, which the next hook hands over.",
+)
+@click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -49,6 +57,7 @@ def service(
     socket_path: Path,
     group: str | None,
     seal_interval: float,
+    max_connections: int,
     config_path: Path | None,
 ) -> None:
     """Run the recorder service: the one writer of the ledger, under its own account.
@@ -82,7 +91,12 @@ def service(
         return Recorder(Ledger.open(paths.ledger, signer=signer), config=config)
 
     server = Server(
-        open_recorder, str(socket_path), seal_interval=seal_interval, group=gid, archive=archive
+        open_recorder,
+        str(socket_path),
+        seal_interval=seal_interval,
+        group=gid,
+        max_connections=max_connections,
+        archive=archive,
     )
     server.bind()
 

@@ -17,7 +17,9 @@ from typing import Any
 from affidavit.capture.wire import FrameError
 
 _SHA = re.compile(r"[0-9a-f]{64}")
-OPS = ("record", "pending", "recall", "meta", "drain", "seal")
+OPS = ("record", "pending", "recall", "meta", "drain", "seal", "gaps")
+_MARKER = re.compile(r"[0-9]{1,10}-[0-9]{1,20}")  # inflight.Marker's name: <pid>-<ns>
+_GAP_TEXT = ("hook_event_name", "session_id", "tool_name", "tool_use_id", "delivery")
 
 
 def _fail(field: str, what: str) -> FrameError:
@@ -155,3 +157,34 @@ def drain_entries(msg: dict[str, Any]) -> list[dict[str, Any]]:
         if "entry" in item:
             _is(item["entry"], dict, f"entries[{i}].entry")
     return entries
+
+
+def gap_markers(msg: dict[str, Any]) -> list[dict[str, Any]]:
+    """A ``gaps`` request's markers, each as ``{"name", "pid", "facts"}`` with only the
+    facts :func:`affidavit.capture.inflight.gap_draft` uses, each of its type."""
+    out = []
+    for i, item in enumerate(_list(msg, "markers")):
+        field = f"markers[{i}]"
+        _is(item, dict, field)
+        name = item.get("name")
+        if not isinstance(name, str) or not _MARKER.fullmatch(name):
+            raise _fail(f"{field}.name", "expected an in-flight marker's name, <pid>-<ns>")
+        facts = item.get("facts", {})
+        _is(facts, dict, f"{field}.facts")
+        kept: dict[str, Any] = {}
+        for key in _GAP_TEXT:
+            if key in facts:
+                _is(facts[key], str, f"{field}.facts.{key}")
+                kept[key] = facts[key][:200]
+        started = facts.get("started")
+        if isinstance(started, (int, float)) and not isinstance(started, bool):
+            kept["started"] = float(started)
+        head = facts.get("input")
+        if head is not None:
+            _is(head, dict, f"{field}.facts.input")
+            _is(head.get("bytes"), int, f"{field}.facts.input.bytes")
+            kept["input"] = {"bytes": head["bytes"], "sha256": _sha(head.get("sha256"), field)}
+        pid = int(name.split("-", 1)[0])
+        kept["pid"] = pid
+        out.append({"name": name, "pid": pid, "facts": kept})
+    return out

@@ -27,12 +27,16 @@ class Peer:
     uid: int
     gid: int | None
 
+    def user(self) -> str | None:
+        """The peer's account name (None for a uid without one)."""
+        try:
+            return pwd.getpwuid(self.uid).pw_name
+        except KeyError:
+            return None
+
     def actor(self, host: str, claims: dict[str, object]) -> dict[str, object]:
         """The actor of this peer's records: the kernel's facts, then what it claimed."""
-        try:
-            user: str | None = pwd.getpwuid(self.uid).pw_name
-        except KeyError:
-            user = None
+        user = self.user()
         actor: dict[str, object] = {"uid": self.uid, "host": host, "via": "peer-credentials"}
         if user is not None:
             actor["user"] = user

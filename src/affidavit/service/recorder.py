@@ -13,7 +13,7 @@ import base64
 import os
 from typing import Any
 
-from affidavit.capture import events, stage, state, writer
+from affidavit.capture import events, inflight, stage, state, writer
 from affidavit.capture.intake import error_draft
 from affidavit.capture.observe import Observation
 from affidavit.capture.replay import spooled
@@ -52,7 +52,8 @@ class Recorder:
             return {"ok": True, "state": data}
         if op == "recall":
             items = checks.recall_items(msg)
-            return {"ok": True, "hashes": [state.recall(conn, p, st) for p, st in items]}
+            user = peer.user()  # scoped: a peer learns only hashes its own records hold
+            return {"ok": True, "hashes": [state.recall_for(conn, user, p, st) for p, st in items]}
         if op == "meta":
             key = checks.text(msg, "key")
             if not key.startswith("conventions:"):
@@ -167,8 +168,38 @@ class Recorder:
             message = f"unreadable spool file {name}: {item.get('unreadable') or e}"
         error = {"message": message, "stage": "hook", "custody": "user spool"}
         note = ("capture.error", {"actor": actor, "error": error, "input": head, "dedup_key": key})
-        stage.append_storable(store, [note, *records], source=SOURCE_SPOOL)
+        seqs = stage.append_storable(store, [note, *records], source=SOURCE_SPOOL)
+        if isinstance(delivery, str) and delivery:  # arrived after all: no gap for its marker
+            row = (f"delivery:{delivery}", seqs.start, SOURCE_SPOOL, "capture.error")
+            state.index_keys(store.connection, [row])
         return 1
+
+    # -- hook runs killed while they held an event ------------------------------------------
+
+    def gaps(self, peer: Peer, msg: dict[str, Any]) -> Reply:
+        """A ``capture.gap`` for each reported marker whose event is not here; the names
+        settled (recorded now or before, or their event recorded after all), for the hook
+        to delete. Its delivery id says whether the event arrived: the record itself or,
+        spooled, its drained copy (the server lets a killed hook's connection finish first)."""
+        store = self.store
+        settled = []
+        actor = peer.actor(self.host, {})
+        store.begin()
+        try:
+            for marker in msg["markers"]:
+                name, facts = marker["name"], marker["facts"]
+                key = f"inflight:{peer.uid}:{name}"
+                delivery = facts.get("delivery")
+                arrived = bool(delivery) and writer.seen(store, f"delivery:{delivery}")
+                if not arrived and not writer.seen(store, key):
+                    draft = inflight.gap_draft(f"{peer.uid}:{name}", facts, actor)
+                    stage.append_storable(store, [draft])
+                settled.append(name)
+            store.commit()
+        except BaseException:
+            store.rollback()
+            raise
+        return {"ok": True, "settled": settled}
 
     # -- sealing -------------------------------------------------------------------------------
 

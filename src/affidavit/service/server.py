@@ -11,6 +11,16 @@ when a client sends ``seal``.
 A malformed frame gets one ``ok: false`` line and the connection is closed (its framing can
 no longer be trusted); a well-framed request with a bad field gets the line and the
 connection stays. Neither changes the ledger.
+
+Limits, so that no client can exhaust the service: at most ``max_connections`` open at once
+(one more is answered ``ok: false``, "busy", and closed: its hook spools the event, which the
+next hook hands over); a client that sends nothing for ``read_deadline`` seconds is told so
+and closed; a frame is at most :data:`~affidavit.capture.wire.MAX_FRAME` bytes.
+
+A ``gaps`` request (a hook reporting its account's in-flight markers of killed hook runs;
+:mod:`affidavit.capture.inflight`) waits until no connection of a marker's pid is open: a
+hook killed after it sent its event has its connection open until the service has recorded
+that event, so the gap check then finds it recorded and records no gap.
 """
 
 from __future__ import annotations
@@ -35,6 +45,9 @@ from affidavit.service.schedule import ArchiveSchedule
 
 SEAL_INTERVAL = 10.0
 MAX_BATCH = 256
+MAX_CONNECTIONS = 64
+READ_DEADLINE = 30.0  # seconds a client may stay silent; the hook answers in far less
+GAP_WAIT = 5.0  # seconds a gaps request waits for the connections of its markers' pids
 QUESTIONS = ("pending", "recall", "meta")
 
 
@@ -56,6 +69,8 @@ class Server:
         seal_interval: float = SEAL_INTERVAL,
         group: int | None = None,
         archive: ArchiveSchedule | None = None,
+        max_connections: int = MAX_CONNECTIONS,
+        read_deadline: float = READ_DEADLINE,
     ) -> None:
         # SQLite connections belong to the thread that made them: the writer opens it.
         self.open_recorder = open_recorder
@@ -69,6 +84,9 @@ class Server:
         self.requests: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
         self.stopping = threading.Event()
         self.listener: socket.socket | None = None
+        self.max_connections, self.read_deadline = max_connections, read_deadline
+        self.open: dict[int, int] = {}  # open connections per peer pid (0: pid unknown)
+        self.opened = threading.Condition()
 
     # -- the socket ------------------------------------------------------------------------
 
@@ -115,7 +133,7 @@ class Server:
                     if self.stopping.is_set():
                         break
                     raise
-                threading.Thread(target=self.converse, args=(conn,), daemon=True).start()
+                self.admit(conn)
         finally:
             self.requests.put(None)
             writer.join()
@@ -131,42 +149,88 @@ class Server:
 
     # -- one connection ----------------------------------------------------------------------
 
-    def converse(self, conn: socket.socket) -> None:
-        with conn:
+    def admit(self, conn: socket.socket) -> None:
+        """Count the connection under its peer's pid (here, in accept order, so a gaps
+        request never overtakes the connection of a hook that died before it), or refuse it."""
+        conn.settimeout(self.read_deadline)
+        try:
+            peer = credentials(conn)
+        except OSError as e:
+            refuse(conn, f"cannot identify the peer: {e}")
+            return
+        with self.opened:
+            busy = sum(self.open.values()) >= self.max_connections
+            if not busy:
+                self.open[peer.pid or 0] = self.open.get(peer.pid or 0, 0) + 1
+        if busy:
+            refuse(conn, f"busy: {self.max_connections} connections open, the limit")
+            return
+        threading.Thread(target=self.converse, args=(conn, peer), daemon=True).start()
+
+    def converse(self, conn: socket.socket, peer: Peer) -> None:
+        try:
+            with conn:
+                self.talk(conn, peer)
+        finally:
+            with self.opened:
+                left = self.open.get(peer.pid or 0, 1) - 1
+                if left > 0:
+                    self.open[peer.pid or 0] = left
+                else:
+                    self.open.pop(peer.pid or 0, None)
+                self.opened.notify_all()
+
+    def talk(self, conn: socket.socket, peer: Peer) -> None:
+        while True:
             try:
-                peer = credentials(conn)
-            except OSError as e:
+                msg = wire.receive(conn)
+            except wire.FrameError as e:
                 with contextlib.suppress(OSError):
-                    wire.send(conn, {"ok": False, "error": f"cannot identify the peer: {e}"})
+                    wire.send(conn, {"ok": False, "error": f"malformed frame: {e}"})
                 return
-            while True:
-                try:
-                    msg = wire.receive(conn)
-                except wire.FrameError as e:
-                    with contextlib.suppress(OSError):
-                        wire.send(conn, {"ok": False, "error": f"malformed frame: {e}"})
-                    return
-                except (OSError, EOFError):
-                    return
-                if msg is None:
-                    return
-                reply = self.handle(peer, msg)
-                try:
-                    wire.send(conn, reply)
-                except OSError:
-                    return
+            except TimeoutError:
+                refuse(conn, f"no request within {self.read_deadline:g} s; closed")
+                return
+            except (OSError, EOFError):
+                return
+            if msg is None:
+                return
+            reply = self.handle(peer, msg)
+            try:
+                wire.send(conn, reply)
+            except OSError:
+                return
 
     def handle(self, peer: Peer, msg: dict[str, Any]) -> Reply:
         try:
             op = checks.op_of(msg)
             if op == "record":
                 checks.record(msg)
+            elif op == "gaps":
+                msg["markers"] = self.settled_pids(peer, checks.gap_markers(msg))
         except wire.FrameError as e:
             return {"ok": False, "error": f"refused: {e}"}
         request = Request(peer, msg)
         self.requests.put(request)
         request.done.wait()
         return request.reply
+
+    def settled_pids(self, peer: Peer, markers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The markers no open connection can still be recording (see the module docstring);
+        the others stay with the hook for a later run."""
+        own = peer.pid or 0
+
+        def open_of(pid: int) -> int:
+            return self.open.get(pid, 0) - (1 if pid == own else 0)
+
+        deadline = time.monotonic() + GAP_WAIT
+        with self.opened:
+            while any(open_of(m["pid"]) > 0 for m in markers):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.opened.wait(left)
+            return [m for m in markers if open_of(m["pid"]) <= 0]
 
     # -- the writer ------------------------------------------------------------------------------
 
@@ -235,6 +299,8 @@ class Server:
                 return self.recorder.answer(r.peer, r.msg)
             if op == "drain":
                 return self.recorder.drain(r.peer, r.msg)
+            if op == "gaps":
+                return self.recorder.gaps(r.peer, r.msg)
             return self.recorder.seal()
         except wire.FrameError as e:
             return {"ok": False, "error": f"refused: {e}"}
@@ -259,3 +325,11 @@ class Server:
             self.archive.tick(self.recorder.ledger, datetime.now(UTC))
         except Exception as e:  # recorded by the schedule when it can be; never stop serving
             print(f"affidavit service: archive failed: {type(e).__name__}: {e}", file=sys.stderr)
+
+
+def refuse(conn: socket.socket, line: str) -> None:
+    """One ``ok: false`` line, then close (the caller's ``with`` or here)."""
+    with contextlib.suppress(OSError):
+        conn.settimeout(1.0)
+        wire.send(conn, {"ok": False, "error": line})
+    conn.close()
