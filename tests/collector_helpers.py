@@ -73,8 +73,9 @@ class Collector:
         return self.cli("token", "create", "--role", role, "--name", name).stdout.strip()
 
     @contextmanager
-    def serving(self, workers: int = 1) -> Iterator[Collector]:
-        port = free_port()
+    def serving(self, workers: int = 1, *, port: int | None = None) -> Iterator[Collector]:
+        """Serve until the block ends; ``port``: the same one again, as after a restart."""
+        port = port or free_port()
         self.url = f"http://127.0.0.1:{port}"
         env = cli_env(self.home) | {"AFFIDAVIT_SERVER_SEAL_EVERY": "0.5"}
         with self.log.open("ab") as log:
