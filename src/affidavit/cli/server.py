@@ -271,3 +271,72 @@ def token_revoke(db: str | None, schema: str, keys: Path | None, name: str) -> N
     with _connected(db) as conn:
         revoke_token(conn, schema, name)
     say(f"token {name!r} revoked")
+
+
+@server.group("witnesses")
+def witnesses_group() -> None:
+    """External witnesses that cosign the org log's checkpoints (C2SP tlog-witness)."""
+
+
+@witnesses_group.command("add")
+@_db_options
+@click.argument("url")
+@click.option(
+    "--vkey", required=True, help="The witness's cosignature/v1 verifier key (type 0x04)."
+)
+def witnesses_add(db: str | None, schema: str, keys: Path | None, url: str, vkey: str) -> None:
+    """Ask the witness at URL to cosign every new org checkpoint; pin its key.
+
+    After each seal the collector POSTs URL/add-checkpoint with a consistency proof from the
+    size the witness last cosigned, checks the answer against --vkey and keeps the line;
+    GET /checkpoint serves the checkpoint with it. The witness must know this collector's
+    org log key (`affidavit server key`, second line).
+    """
+    from affidavit.server.schema import Collector
+    from affidavit.server.witnesses import add
+
+    with _connected(db) as conn:
+        c = Collector.load(conn, schema, _keys(keys))
+        cosigner = add(conn, c, url, vkey)
+    say(f"witness {cosigner.name} at {url} will be asked at the next seal")
+
+
+@witnesses_group.command("list")
+@_db_options
+@json_option
+def witnesses_list(db: str | None, schema: str, keys: Path | None, as_json: bool) -> None:
+    """List external witnesses: URL, the org log size each last cosigned, and its key."""
+    from affidavit.server.schema import Collector
+    from affidavit.server.witnesses import listed
+
+    with _connected(db) as conn:
+        rows = listed(conn, Collector.load(conn, schema, _keys(keys)))
+    for row in rows:
+        if as_json:
+            emit_json(row)
+        else:
+            click.echo(f"{row['url']}\tcosigned size {row['cosigned_size']}\t{row['vkey']}")
+
+
+@server.group("logs")
+def logs_group() -> None:
+    """Other C2SP logs this collector witnesses through POST /add-checkpoint."""
+
+
+@logs_group.command("add")
+@_db_options
+@click.argument("vkey")
+def logs_add(db: str | None, schema: str, keys: Path | None, vkey: str) -> None:
+    """Witness the log whose checkpoints VKEY signs (the key's name is the log's origin).
+
+    That log (another collector, or any C2SP log) then sends its checkpoints to
+    POST /add-checkpoint and gets this collector's cosignature (its witness key, the
+    first line of `affidavit server key`).
+    """
+    from affidavit.server.schema import Collector
+    from affidavit.server.witness import add_log
+
+    with _connected(db) as conn:
+        origin = add_log(conn, Collector.load(conn, schema, _keys(keys)), vkey)
+    say(f"witnessing {origin}: it may now POST its checkpoints to /add-checkpoint")
+

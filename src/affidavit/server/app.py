@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from affidavit.errors import AffidavitError
-from affidavit.server import ingest, orglog, records, tiles
+from affidavit.server import ingest, orglog, records, tiles, witness, witnesses
 from affidavit.server.schema import DEFAULT_SCHEMA, Collector, default_keys_dir
 from affidavit.server.tokens import Authenticator, AuthError, Principal
 from affidavit.store.postgres import prepare
@@ -207,7 +207,7 @@ async def checkpoint(request: Request) -> Response:
             if latest is None:
                 raise ingest.Refused(404, "the org log has no checkpoint yet")
             return Response(
-                latest[1],
+                witnesses.cosigned_note(conn, s.collector, *latest),
                 media_type="text/plain; charset=utf-8",
                 headers={"Cache-Control": tiles.CHECKPOINT_CACHE},
             )
@@ -297,4 +297,5 @@ _ROUTES = [
     Route("/api/v1/records", list_records),
     Route("/checkpoint", checkpoint),
     Route("/tile/{path:path}", tile),
+    Route("/add-checkpoint", witness.route, methods=["POST"]),
 ]
