@@ -286,6 +286,8 @@ def every_kind() -> list[tuple[str, dict[str, Any]]]:
                        "kind": "file.create"}),
         ("witness.conflict", {"origin": "laptop.example.com/1", "cosigned": "a",
                               "refused": "b", "reason": "a different tree"}),
+        ("collector.erasure", {"origin": "laptop.example.com/1", "seq": 0, "leaf_hash": "AA==",
+                               "reason": "request 7", "by": "admin-1"}),
     ]  # fmt: skip
 
 

@@ -76,6 +76,9 @@ class Kind(StrEnum):
     # checkpoint the witness refused because it contradicts one it had cosigned.
     ORG_ENTRY = "org.entry"
     WITNESS_CONFLICT = "witness.conflict"
+    # Collector-side erasure (affidavit.server.erasure): an admin erased the payload the
+    # collector held of one endpoint record; the org log says which, why and by whom.
+    COLLECTOR_ERASURE = "collector.erasure"
 
 
 _SOURCE_RE = re.compile(r"[a-z0-9][a-z0-9._:/-]{0,63}")

@@ -340,3 +340,39 @@ def logs_add(db: str | None, schema: str, keys: Path | None, vkey: str) -> None:
         origin = add_log(conn, Collector.load(conn, schema, _keys(keys)), vkey)
     say(f"witnessing {origin}: it may now POST its checkpoints to /add-checkpoint")
 
+
+@server.command("erase")
+@_db_options
+@click.argument("origin")
+@click.argument("seq", type=click.IntRange(min=0))
+@click.option("--reason", required=True, help="Why (a request under GDPR Art. 17, ...).")
+@click.option("--by", "by", required=True, help="Who asks for it, e.g. your admin name.")
+@json_option
+def erase_cmd(
+    db: str | None,
+    schema: str,
+    keys: Path | None,
+    origin: str,
+    seq: int,
+    reason: str,
+    by: str,
+    as_json: bool,
+) -> None:
+    """Erase the collector's copy of the payload of record SEQ of the endpoint log ORIGIN.
+
+    The record's envelope stays, so every proof still verifies; a collector.erasure record
+    on the org log names it, with --reason and --by. Erase the endpoint's own copy there
+    (`affidavit erase`). Exit 2 if the collector holds no such record or its payload is gone.
+    """
+    from datetime import UTC, datetime
+
+    from affidavit.server.erasure import erase
+    from affidavit.server.schema import Collector
+
+    with _connected(db) as conn:
+        c = Collector.load(conn, schema, _keys(keys))
+        org_seq = erase(conn, c, origin, seq, reason=reason, by=by, now=datetime.now(UTC))
+    if as_json:
+        emit_json({"origin": origin, "seq": seq, "erasure": org_seq})
+        return
+    say(f"erased the payload of {origin} record {seq}; org log record {org_seq} says why")
