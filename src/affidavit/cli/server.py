@@ -1,8 +1,9 @@
 """``affidavit server``: run and administer the organisation's collector (the server extra).
 
 ``affidavit server init`` makes the tables and keys, ``affidavit server`` serves, ``server
-key`` prints the verifier keys endpoints pin, ``server token ...`` manages bearer tokens and
-``server seal`` runs the org log's integrator once.
+key`` prints the verifier keys endpoints pin, ``server token ...`` manages bearer tokens,
+``server seal`` runs the org log's integrator once, ``server witnesses ...`` and ``server logs
+add`` set up witnessing both ways, and ``server erase`` erases the collector's copy of a payload.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ starts after it) and ``limit`` (1-5000, default 1000). A full page carries the h
 rules of an endpoint's affidavit.toml, which the collector does not hold: ``function`` is
 refused rather than answered wrongly.
 
+Each row names its record three ways: ``org_seq`` (its leaf in the org log), ``origin`` and
+``seq`` (its place in the endpoint's own log) and ``leaf_hash`` (base64, the same in both).
 The payload fields are read with the same JSON paths as the endpoint's ``actions`` index
 (:data:`affidavit.store.derived.PAYLOAD_COLUMNS`); an erased record keeps its envelope
 fields and loses the rest.
@@ -26,7 +28,10 @@ from affidavit.query import path_matches
 from affidavit.store.derived import PAYLOAD_COLUMNS
 
 MAX_LIMIT = 5000
-COLUMNS = ("org_seq", "origin", "seq", "time", "kind", *(c for c, _, _ in PAYLOAD_COLUMNS))
+COLUMNS = (
+    "org_seq", "origin", "seq", "leaf_hash", "time", "kind",
+    *(c for c, _, _ in PAYLOAD_COLUMNS),
+)  # fmt: skip
 _EQUAL = {"agent": "agent", "session": "session_id", "tool": "tool"}
 _KNOWN = {"actor", "agent", "session", "tool", "kind", "path", "since", "until", "device"}
 
@@ -89,8 +94,8 @@ def page(
     while len(out) < limit:
         args[0] = cursor_at
         rows = conn.execute(
-            f"SELECT org_seq, origin, seq, time, kind, {_FIELDS} FROM ("
-            "SELECT org_seq, origin, seq, time, kind, "
+            f"SELECT org_seq, origin, seq, leaf_hash, time, kind, {_FIELDS} FROM ("
+            "SELECT org_seq, origin, seq, encode(leaf_hash, 'base64') AS leaf_hash, time, kind, "
             "convert_from(payload, 'UTF8')::jsonb AS p "
             f'FROM "{schema}".entries WHERE {" AND ".join(clauses)} '
             f"ORDER BY org_seq LIMIT {MAX_LIMIT}) AS e",
