@@ -29,6 +29,7 @@ from affidavit.ledger import Ledger
 POLL_S = 0.5
 FIRST_WAIT_S = 1.0
 LAST_WAIT_S = 60.0
+STOP_WAIT_S = 5.0
 
 
 def next_wait(wait: float) -> float:
@@ -58,8 +59,11 @@ class Shipper:
         self.thread.start()
 
     def stop(self) -> None:
+        """Stop after the request in flight, waiting a few seconds at most: a request cut off
+        by the exit is harmless (the collector stores each record once; the next start asks
+        it what it holds), and a hung collector must not hold up the service's stop."""
         self.stopping.set()
-        self.thread.join(timeout=shipping.TIMEOUT_S + 5)
+        self.thread.join(timeout=STOP_WAIT_S)
 
     def run(self) -> None:
         ledger = Ledger.open(self.ledger_path, readonly=True)
