@@ -198,3 +198,22 @@ def test_an_external_witness_cosigns_the_org_log(
         assert other.sql("SELECT size FROM witnessed_logs") == [(size,)]
     listed = json.loads(org.cli("witnesses", "list", "--json").stdout)
     assert listed["url"] == other.url and listed["cosigned_size"] == size
+
+
+def test_an_unreachable_witness_does_not_stop_the_org_log(org: Collector, tmp_path: Path) -> None:
+    from collector_helpers import free_port
+
+    away = Signer.generate("witness.example.org/away")
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    org.cli("witnesses", "add", url, "--vkey", Cosigner(away.name, away.public_key).vkey())
+    ship(org, tmp_path / "laptop", [3], org.token("device", "laptop"))
+    sealed = org.cli("seal", "--json")
+    assert json.loads(sealed.stdout)["size"] == 3
+    assert f"witness {url}: cannot reach it" in sealed.stderr
+    assert org.sql("SELECT count(*) FROM org_cosignatures") == [(0,)]
+    listed = json.loads(org.cli("witnesses", "list", "--json").stdout)
+    assert (listed["url"], listed["cosigned_size"]) == (url, 0)
+    assert (
+        org.get("/checkpoint", org.token("auditor", "a")).text
+        == json.loads(sealed.stdout)["checkpoint"]
+    )

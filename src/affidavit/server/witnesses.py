@@ -10,14 +10,17 @@ by other keys are ignored, as the spec asks) and stored in ``org_cosignatures``;
 /checkpoint`` serves the org checkpoint with those lines added, so a tlog client that trusts
 the witness sees them.
 
-A witness that is down or refuses costs a warning in the server log and nothing else: the
-next seal asks again.
+A witness that is down or refuses costs a warning in the server log and nothing else: this
+worker asks it again only after :data:`RETRY_S` (each worker keeps its own clock), so an
+unreachable witness does not cost every seal a timeout while the integrator holds its lock.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import threading
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -32,7 +35,10 @@ from affidavit.server.schema import Collector
 from affidavit.store.postgres import PostgresStore
 
 TIMEOUT_S = 10
+RETRY_S = 60.0
 log = logging.getLogger("affidavit.server")
+_failed: dict[str, float] = {}  # witness URL -> when this process may ask it again
+_failed_lock = threading.Lock()
 
 
 class WitnessError(AffidavitError):
@@ -69,13 +75,20 @@ def ask_all(conn: psycopg.Connection[Any], c: Collector, ledger: Ledger[Postgres
     size, note = latest
     got = 0
     for w in listed(conn, c):
-        if w["cosigned_size"] >= size:
+        url = w["url"]
+        with _failed_lock:
+            resting = _failed.get(url, 0.0) > time.monotonic()
+        if w["cosigned_size"] >= size or resting:
             continue
         try:
-            ask(conn, c, ledger, w["url"], Cosigner.from_vkey(w["vkey"]), note)
+            ask(conn, c, ledger, url, Cosigner.from_vkey(w["vkey"]), note)
             got += 1
+            with _failed_lock:
+                _failed.pop(url, None)
         except AffidavitError as e:
-            log.warning("witness %s: %s", w["url"], str(e).splitlines()[0])
+            log.warning("witness %s: %s; next try in %g s", url, str(e).splitlines()[0], RETRY_S)
+            with _failed_lock:
+                _failed[url] = time.monotonic() + RETRY_S
     return got
 
 
