@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from affidavit.errors import AffidavitError
-from affidavit.server import ingest, orglog, records, tiles, witness, witnesses
+from affidavit.server import endpoint_log, ingest, orglog, records, tiles, witness, witnesses
 from affidavit.server.schema import DEFAULT_SCHEMA, Collector, default_keys_dir
 from affidavit.server.tokens import Authenticator, AuthError, Principal
 from affidavit.store.postgres import prepare
@@ -260,6 +260,32 @@ async def list_records(request: Request) -> Response:
     return await _call(request, READ, run)
 
 
+async def endpoint_info(request: Request) -> Response:
+    params = dict(request.query_params)
+
+    def run(s: Server, who: Principal) -> Any:
+        origin = endpoint_log.device(params)
+        return s.run(lambda conn: endpoint_log.endpoint(conn, s.collector, origin))
+
+    return await _call(request, READ, run)
+
+
+async def endpoint_entries(request: Request) -> Response:
+    params = dict(request.query_params)
+
+    def run(s: Server, who: Principal) -> Response:
+        origin, (after, limit) = endpoint_log.device(params), endpoint_log.page(params)
+        found, next_after = s.run(
+            lambda conn: endpoint_log.entries(conn, s.collector, origin, after, limit)
+        )
+        headers = {} if next_after is None else {"X-Next-After": str(next_after)}
+        return Response(
+            endpoint_log.lines(found), media_type="application/x-ndjson", headers=headers
+        )
+
+    return await _call(request, READ, run)
+
+
 def create_app() -> Starlette:
     """The app for uvicorn's ``--factory``; reads its configuration from the environment."""
     url = os.environ.get("AFFIDAVIT_SERVER_DB")
@@ -298,4 +324,6 @@ _ROUTES = [
     Route("/checkpoint", checkpoint),
     Route("/tile/{path:path}", tile),
     Route("/add-checkpoint", witness.route, methods=["POST"]),
+    Route("/api/v1/endpoint", endpoint_info),
+    Route("/api/v1/entries", endpoint_entries),
 ]
