@@ -74,10 +74,16 @@ class Collector:
 
     @contextmanager
     def serving(
-        self, workers: int = 1, env: dict[str, str] | None = None, options: tuple[str, ...] = ()
+        self,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        options: tuple[str, ...] = (),
+        *,
+        port: int | None = None,
     ) -> Iterator[Collector]:
-        """Serve; ``env`` adds to the server's environment (``AFFIDAVIT_*`` settings)."""
-        port = free_port()
+        """Serve until the block ends; ``env`` adds to the server's environment (``AFFIDAVIT_*``
+        settings); ``port``: the same one again, as after a restart."""
+        port = port or free_port()
         self.url = f"http://127.0.0.1:{port}"
         env = cli_env(self.home) | {"AFFIDAVIT_SERVER_SEAL_EVERY": "0.5"} | (env or {})
         with self.log.open("ab") as log:

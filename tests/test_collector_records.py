@@ -139,3 +139,50 @@ def test_device_filter_and_refusals(org: tuple[Collector, str, list[Path]]) -> N
     assert c.get("/api/v1/records", device).status_code == 403
     bad = affidavit(Path("unused"), "log", "--server", c.url, "--token", token, "--function", "x")
     assert bad.returncode == 2 and "--path" in bad.stderr
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_export_from_the_collector_names_each_row_in_both_logs(
+    org: tuple[Collector, str, list[Path]], fmt: str, tmp_path: Path
+) -> None:
+    import base64
+    import csv
+
+    from affidavit.ledger import Ledger
+
+    c, token, laptops = org
+    out = tmp_path / f"finance.{fmt}"
+    done = affidavit(
+        laptops[0], "export", "--server", c.url, "--token", token, "--format", fmt,
+        "--out", str(out), "--path", "finance", "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with out.open(newline="") as f:
+        rows = list(csv.DictReader(f)) if fmt == "csv" else [json.loads(x) for x in f]
+    assert json.loads(done.stdout)["written"] == len(rows)
+    assert {(r["origin"], int(r["seq"])) for r in rows} == local(laptops, "--path", "finance")
+    org_seqs = dict(
+        ((o, int(s)), int(n)) for o, s, n in c.sql("SELECT origin, seq, org_seq FROM entries")
+    )
+    hashes = {}
+    for n, path in enumerate(laptops):
+        with Ledger.open(path, readonly=True) as ledger:
+            for seq, _, leaf_hash, _, _ in ledger.rows():
+                hashes[(f"laptop.example.com/{n}", seq)] = base64.b64encode(leaf_hash).decode()
+    for r in rows:
+        key = (r["origin"], int(r["seq"]))
+        assert int(r["org_seq"]) == org_seqs[key] and r["leaf_hash"] == hashes[key]
+
+
+def test_export_from_the_collector_refuses_what_it_cannot_write(
+    org: tuple[Collector, str, list[Path]], tmp_path: Path
+) -> None:
+    c, token, laptops = org
+    out = tmp_path / "x.ocsf"
+    ocsf = affidavit(laptops[0], "export", "--server", c.url, "--token", token,
+                     "--format", "ocsf", "--out", str(out))  # fmt: skip
+    assert ocsf.returncode == 2 and "use csv or jsonl" in ocsf.stderr and not out.exists()
+    out.write_text("kept\n")
+    kept = affidavit(laptops[0], "export", "--server", c.url, "--token", token,
+                     "--format", "csv", "--out", str(out))  # fmt: skip
+    assert kept.returncode == 2 and "--force" in kept.stderr and out.read_text() == "kept\n"

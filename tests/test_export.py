@@ -304,6 +304,8 @@ def every_kind() -> list[tuple[str, dict[str, Any]]]:
                            "hook": {"origin": "laptop.example.com/1", "seq": 0,
                                     "leaf_hash": "AA=="},
                            "otel_seq": 1, "user": {"email": "a@example.com"}}),
+        ("collector.erasure", {"origin": "laptop.example.com/1", "seq": 0, "leaf_hash": "AA==",
+                               "reason": "request 7", "by": "admin-1"}),
     ]  # fmt: skip
 
 

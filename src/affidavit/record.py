@@ -100,6 +100,9 @@ class Kind(StrEnum):
     OTEL_SKILL = "otel.skill"
     OTEL_EVENT = "otel.event"
     IDENTITY_LINK = "identity.link"
+    # Collector-side erasure (affidavit.server.erasure): an admin erased the payload the
+    # collector held of one endpoint record; the org log says which, why and by whom.
+    COLLECTOR_ERASURE = "collector.erasure"
 
 
 _SOURCE_RE = re.compile(r"[a-z0-9][a-z0-9._:/-]{0,63}")

@@ -3,24 +3,30 @@ and its reconciliation gaps (``affidavit gaps --server URL``).
 
 Pages through ``GET /api/v1/records`` (JSON lines, paged by org seq) with the same filters
 as a local ``log``; one record with its payload from ``GET /api/v1/records/<org_seq>``
-(``diff --server``, ``rollback --server``). Standard library only.
+(``diff --server``, ``rollback --server``); :func:`export` writes those rows to a CSV or
+JSON Lines file (``affidavit export --server URL``), each with its org seq, endpoint seq and
+leaf hash. Standard library only.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 from affidavit.errors import InputError, LedgerError
+from affidavit.files import atomic_writer
 from affidavit.query import Filters
 
 COLUMNS = [
-    "org_seq", "origin", "seq", "time", "kind", "actor_user", "actor_email", "agent",
+    "org_seq", "origin", "seq", "leaf_hash", "time", "kind", "actor_user", "actor_email", "agent",
     "session_id", "tool_use_id", "tool", "path", "before_sha256", "after_sha256", "size",
     "command", "person",
 ]  # fmt: skip
@@ -85,3 +91,42 @@ def _get(url: str, token: str, path: str) -> tuple[Message, bytes]:
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", e)
         raise LedgerError(f"cannot reach the collector at {url}: {reason}") from None
+
+
+EXPORT_FORMATS = ("csv", "jsonl")
+
+
+def export(
+    url: str,
+    token: str,
+    filters: Filters,
+    out: Path,
+    *,
+    fmt: str,
+    device: str | None = None,
+    force: bool = False,
+) -> int:
+    """Write every matching record the collector holds to ``out`` (atomically); the count."""
+    if fmt not in EXPORT_FORMATS:
+        raise InputError(
+            f"--format {fmt} with --server: the collector's rows carry the query fields, not "
+            f"whole records; use {' or '.join(EXPORT_FORMATS)}"
+        )
+    if out.exists() and not force:
+        raise InputError(f"{out} exists; pass --force to overwrite it")
+    count = 0
+    with atomic_writer(out) as f:
+        text = io.TextIOWrapper(f, encoding="utf-8", newline="")
+        writer = csv.writer(text) if fmt == "csv" else None
+        if writer is not None:
+            writer.writerow(COLUMNS)
+        for row in records(url, token, filters, device=device):
+            if writer is not None:
+                writer.writerow(row)
+            else:
+                text.write(json.dumps(dict(zip(COLUMNS, row, strict=True)), ensure_ascii=False))
+                text.write("\n")
+            count += 1
+        text.flush()
+        text.detach()
+    return count

@@ -29,6 +29,11 @@ from affidavit.note import Checkpoint, Verifier, open_checkpoint
 
 MAX_BATCH = 10_000
 TIMEOUT_S = 60
+KEPT_COSIGNATURES = 256
+"""Cosignatures kept in the state file, newest last. The newest is what ``verify`` checks and
+it covers every earlier size (the collector cosigned it only after checking consistency), so
+older ones are dropped: a service shipping every few seconds would otherwise grow the file
+without end."""
 
 
 def state_path(ledger: Path) -> Path:
@@ -160,9 +165,11 @@ def ship(ledger: Ledger, ledger_path: Path, token: str) -> tuple[int, int]:
         cp = Checkpoint.parse_body(note[: note.index("\n\n") + 1])
         when = verify_cosignature(answer["cosignature"], cp.body(), witness)
         state["acked"] = int(answer["acked"])
-        state["cosignatures"].append(
+        kept = state["cosignatures"]
+        kept.append(
             {"size": size, "checkpoint": note, "cosignature": answer["cosignature"], "time": when}
         )
+        del kept[:-KEPT_COSIGNATURES]
         _save(ledger_path, state)
         sent += int(answer["stored"])
 
@@ -178,11 +185,24 @@ def _next_checkpoint(ledger: Ledger, held: int) -> tuple[int, str] | None:
     return best
 
 
+def load_url(ledger_path: Path) -> str:
+    """The URL of the collector the ledger is enrolled with."""
+    url = _load(ledger_path).get("url")
+    if not isinstance(url, str) or not url:
+        raise InputError(f"{state_path(ledger_path)}: field 'url' is missing")
+    return url
+
+
+def acknowledged(ledger_path: Path) -> int:
+    """The size the collector last acknowledged, as the state file says (0: none yet)."""
+    return int(_load(ledger_path).get("acked", 0))
+
+
 def unshipped(ledger: Ledger, ledger_path: Path) -> int | None:
     """Records the collector has not acknowledged (None: not enrolled)."""
     if not state_path(ledger_path).exists():
         return None
-    return ledger.store.size() - int(_load(ledger_path).get("acked", 0))
+    return ledger.store.size() - acknowledged(ledger_path)
 
 
 def witnessed(ledger: Ledger, ledger_path: Path) -> Witnessed | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -24,6 +27,7 @@ from affidavit.errors import InputError
 
 if TYPE_CHECKING:
     from affidavit.evidence import PackReport
+    from affidavit.ledger import Ledger
 
 _SHOWN_FAILURES = 50
 
@@ -54,6 +58,16 @@ _SHOWN_FAILURES = 50
     help="A checkpoint the auditor kept: add the proof that the log only grew since (repeatable).",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
+@click.option(
+    "--server",
+    metavar="URL",
+    help="Build the pack from the collector's copy of one endpoint log (--device) instead of "
+    "this ledger; it verifies with `affidavit verify-pack` like any other.",
+)
+@click.option("--device", help="With --server: the endpoint log (its origin).")
+@click.option(
+    "--token", envvar="AFFIDAVIT_TOKEN", help="With --server: an auditor token ($AFFIDAVIT_TOKEN)."
+)
 @filter_options
 @json_option
 @pass_paths
@@ -65,6 +79,9 @@ def evidence(
     window_complete: bool,
     from_files: tuple[IO[bytes], ...],
     force: bool,
+    server: str | None,
+    device: str | None,
+    token: str | None,
     as_json: bool,
     **filters: Any,
 ) -> None:
@@ -75,16 +92,27 @@ def evidence(
     hashes and a README with a stand-alone verification recipe. Records the latest
     checkpoint does not cover yet are left out, with a warning: run `affidavit seal` first
     to include them. Filters are those of `affidavit log`.
+
+    With --server URL --device ORIGIN the pack is built from the collector's copy of that
+    endpoint's log, proven against the endpoint's own checkpoint that the collector cosigned
+    (the rebuilt tree must match it, or nothing is written); --with-content is for a local
+    ledger.
     """
     from affidavit.evidence import build_pack
 
     kept = [read_text(f) for f in from_files]
-    with paths.open() as ledger, progress_bar(ledger.store.size(), "building pack") as progress:
+    now = datetime.now(UTC)
+    with contextlib.ExitStack() as stack:
+        if server is not None:
+            ledger = stack.enter_context(_rebuilt(server, token, device, with_content, now))
+        else:
+            ledger = stack.enter_context(paths.open())
+        progress = stack.enter_context(progress_bar(ledger.store.size(), "building pack"))
         result = build_pack(
             ledger,
             out,
             filters=make_filters(**filters),
-            now=datetime.now(UTC),
+            now=now,
             with_content=with_content,
             window_complete=window_complete,
             kept_checkpoints=kept,
@@ -129,6 +157,27 @@ def evidence(
         )
     if not result.records:
         say("warning: no published record matches the filters; the pack holds none")
+
+
+@contextlib.contextmanager
+def _rebuilt(
+    server: str, token: str | None, device: str | None, with_content: bool, now: datetime
+) -> Iterator[Ledger]:
+    """The endpoint log rebuilt from the collector in a temporary folder, removed after."""
+    from affidavit.evidence.collector import rebuild
+
+    if not token:
+        raise click.UsageError("--server needs an auditor token: --token or $AFFIDAVIT_TOKEN")
+    if not device:
+        raise click.UsageError("--server needs --device ORIGIN: a pack proves one log")
+    if with_content:
+        raise click.UsageError("--with-content reads a local content store; not with --server")
+    with tempfile.TemporaryDirectory(prefix="affidavit-evidence-") as folder:
+        ledger = rebuild(server, token, device, Path(folder) / "ledger.sqlite", now=now)
+        try:
+            yield ledger
+        finally:
+            ledger.close()
 
 
 @cli.command("verify-pack")

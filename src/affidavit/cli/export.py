@@ -31,11 +31,30 @@ from affidavit.cli.query import filter_options, make_filters
     help="File to write (atomically: it appears complete or not at all).",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
+@click.option(
+    "--server",
+    metavar="URL",
+    help="Export from the organisation's collector (every device's records) instead of this "
+    "ledger: csv or jsonl, each row with its org seq, endpoint origin and seq, and leaf hash.",
+)
+@click.option("--device", help="With --server: only this endpoint log (its origin).")
+@click.option(
+    "--token", envvar="AFFIDAVIT_TOKEN", help="With --server: an auditor token ($AFFIDAVIT_TOKEN)."
+)
 @filter_options
 @json_option
 @pass_paths
 def export(
-    paths: Paths, /, fmt: str, out: Path, force: bool, as_json: bool, **filters: Any
+    paths: Paths,
+    /,
+    fmt: str,
+    out: Path,
+    force: bool,
+    server: str | None,
+    device: str | None,
+    token: str | None,
+    as_json: bool,
+    **filters: Any,
 ) -> None:
     """Export records to a file for a SIEM or an analyst, with the filters of `affidavit log`.
 
@@ -43,8 +62,15 @@ def export(
     SEQ`. Erased records are exported with their envelope only, marked erased. Records a
     format has no specific mapping for are written in its generic form and counted as
     unmapped in the summary. Streams in constant memory; a progress bar on a terminal.
+
+    With --server URL the records come from the collector, across every device (csv or
+    jsonl): each row carries its org seq (its leaf in the org log), the endpoint origin and
+    seq, and the leaf hash.
     """
     f = make_filters(**filters)
+    if server is not None:
+        _export_remote(server, token, device, fmt, out, force, as_json, f)
+        return
     with paths.open() as ledger:
         exporter = exports.exporter(fmt, origin=ledger.origin)
         total = 0
@@ -75,3 +101,24 @@ def export(
         + (f" (kinds: {kinds})" if kinds else "")
         + (f"; {report.erased} erased (envelope only)" if report.erased else "")
     )
+
+
+def _export_remote(
+    server: str,
+    token: str | None,
+    device: str | None,
+    fmt: str,
+    out: Path,
+    force: bool,
+    as_json: bool,
+    f: query.Filters,
+) -> None:
+    from affidavit import remote
+
+    if not token:
+        raise click.UsageError("--server needs an auditor token: --token or $AFFIDAVIT_TOKEN")
+    written = remote.export(server, token, f, out, fmt=fmt, device=device, force=force)
+    if as_json:
+        emit_json({"format": fmt, "out": str(out), "written": written, "server": server})
+        return
+    say(f"wrote {written} record{'' if written == 1 else 's'} from {server} to {out}")

@@ -1,8 +1,9 @@
 """``affidavit server``: run and administer the organisation's collector (the server extra).
 
 ``affidavit server init`` makes the tables and keys, ``affidavit server`` serves, ``server
-key`` prints the verifier keys endpoints pin, ``server token ...`` manages bearer tokens and
-``server seal`` runs the org log's integrator once.
+key`` prints the verifier keys endpoints pin, ``server token ...`` manages bearer tokens,
+``server seal`` runs the org log's integrator once, ``server witnesses ...`` and ``server logs
+add`` set up witnessing both ways, and ``server erase`` erases the collector's copy of a payload.
 """
 
 from __future__ import annotations
@@ -290,3 +291,108 @@ def token_revoke(db: str | None, schema: str, keys: Path | None, name: str) -> N
     with _connected(db) as conn:
         revoke_token(conn, schema, name)
     say(f"token {name!r} revoked")
+
+
+@server.group("witnesses")
+def witnesses_group() -> None:
+    """External witnesses that cosign the org log's checkpoints (C2SP tlog-witness)."""
+
+
+@witnesses_group.command("add")
+@_db_options
+@click.argument("url")
+@click.option(
+    "--vkey", required=True, help="The witness's cosignature/v1 verifier key (type 0x04)."
+)
+def witnesses_add(db: str | None, schema: str, keys: Path | None, url: str, vkey: str) -> None:
+    """Ask the witness at URL to cosign every new org checkpoint; pin its key.
+
+    After each seal the collector POSTs URL/add-checkpoint with a consistency proof from the
+    size the witness last cosigned, checks the answer against --vkey and keeps the line;
+    GET /checkpoint serves the checkpoint with it. The witness must know this collector's
+    org log key (`affidavit server key`, second line).
+    """
+    from affidavit.server.schema import Collector
+    from affidavit.server.witnesses import add
+
+    with _connected(db) as conn:
+        c = Collector.load(conn, schema, _keys(keys))
+        cosigner = add(conn, c, url, vkey)
+    say(f"witness {cosigner.name} at {url} will be asked at the next seal")
+
+
+@witnesses_group.command("list")
+@_db_options
+@json_option
+def witnesses_list(db: str | None, schema: str, keys: Path | None, as_json: bool) -> None:
+    """List external witnesses: URL, the org log size each last cosigned, and its key."""
+    from affidavit.server.schema import Collector
+    from affidavit.server.witnesses import listed
+
+    with _connected(db) as conn:
+        rows = listed(conn, Collector.load(conn, schema, _keys(keys)))
+    for row in rows:
+        if as_json:
+            emit_json(row)
+        else:
+            click.echo(f"{row['url']}\tcosigned size {row['cosigned_size']}\t{row['vkey']}")
+
+
+@server.group("logs")
+def logs_group() -> None:
+    """Other C2SP logs this collector witnesses through POST /add-checkpoint."""
+
+
+@logs_group.command("add")
+@_db_options
+@click.argument("vkey")
+def logs_add(db: str | None, schema: str, keys: Path | None, vkey: str) -> None:
+    """Witness the log whose checkpoints VKEY signs (the key's name is the log's origin).
+
+    That log (another collector, or any C2SP log) then sends its checkpoints to
+    POST /add-checkpoint and gets this collector's cosignature (its witness key, the
+    first line of `affidavit server key`).
+    """
+    from affidavit.server.schema import Collector
+    from affidavit.server.witness import add_log
+
+    with _connected(db) as conn:
+        origin = add_log(conn, Collector.load(conn, schema, _keys(keys)), vkey)
+    say(f"witnessing {origin}: it may now POST its checkpoints to /add-checkpoint")
+
+
+@server.command("erase")
+@_db_options
+@click.argument("origin")
+@click.argument("seq", type=click.IntRange(min=0))
+@click.option("--reason", required=True, help="Why (a request under GDPR Art. 17, ...).")
+@click.option("--by", "by", required=True, help="Who asks for it, e.g. your admin name.")
+@json_option
+def erase_cmd(
+    db: str | None,
+    schema: str,
+    keys: Path | None,
+    origin: str,
+    seq: int,
+    reason: str,
+    by: str,
+    as_json: bool,
+) -> None:
+    """Erase the collector's copy of the payload of record SEQ of the endpoint log ORIGIN.
+
+    The record's envelope stays, so every proof still verifies; a collector.erasure record
+    on the org log names it, with --reason and --by. Erase the endpoint's own copy there
+    (`affidavit erase`). Exit 2 if the collector holds no such record or its payload is gone.
+    """
+    from datetime import UTC, datetime
+
+    from affidavit.server.erasure import erase
+    from affidavit.server.schema import Collector
+
+    with _connected(db) as conn:
+        c = Collector.load(conn, schema, _keys(keys))
+        org_seq = erase(conn, c, origin, seq, reason=reason, by=by, now=datetime.now(UTC))
+    if as_json:
+        emit_json({"origin": origin, "seq": seq, "erasure": org_seq})
+        return
+    say(f"erased the payload of {origin} record {seq}; org log record {org_seq} says why")

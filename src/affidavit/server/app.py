@@ -38,6 +38,7 @@ from affidavit.errors import AffidavitError
 from affidavit.server import (
     compliance,
     console,
+    endpoint_log,
     hooks,
     identity,
     ingest,
@@ -47,6 +48,8 @@ from affidavit.server import (
     record_one,
     records,
     tiles,
+    witness,
+    witnesses,
 )
 from affidavit.server.schema import DEFAULT_SCHEMA, Collector, default_keys_dir
 from affidavit.server.tokens import Authenticator, AuthError, Principal
@@ -236,7 +239,7 @@ async def checkpoint(request: Request) -> Response:
             if latest is None:
                 raise ingest.Refused(404, "the org log has no checkpoint yet")
             return Response(
-                latest[1],
+                witnesses.cosigned_note(conn, s.collector, *latest),
                 media_type="text/plain; charset=utf-8",
                 headers={"Cache-Control": tiles.CHECKPOINT_CACHE},
             )
@@ -297,6 +300,32 @@ async def list_records(request: Request) -> Response:
     return await _call(request, READ, run)
 
 
+async def endpoint_info(request: Request) -> Response:
+    params = dict(request.query_params)
+
+    def run(s: Server, who: Principal) -> Any:
+        origin = endpoint_log.device(params)
+        return s.run(lambda conn: endpoint_log.endpoint(conn, s.collector, origin))
+
+    return await _call(request, READ, run)
+
+
+async def endpoint_entries(request: Request) -> Response:
+    params = dict(request.query_params)
+
+    def run(s: Server, who: Principal) -> Response:
+        origin, (after, limit) = endpoint_log.device(params), endpoint_log.page(params)
+        found, next_after = s.run(
+            lambda conn: endpoint_log.entries(conn, s.collector, origin, after, limit)
+        )
+        headers = {} if next_after is None else {"X-Next-After": str(next_after)}
+        return Response(
+            endpoint_log.lines(found), media_type="application/x-ndjson", headers=headers
+        )
+
+    return await _call(request, READ, run)
+
+
 def create_app() -> Starlette:
     """The app for uvicorn's ``--factory``; reads its configuration from the environment."""
     url = os.environ.get("AFFIDAVIT_SERVER_DB")
@@ -346,4 +375,7 @@ _ROUTES: list[BaseRoute] = [
     Route("/tile/{path:path}", tile),
     Route("/v1/hooks", hooks.post_hook, methods=["POST"]),
     console.ROUTE,  # the auditor's console (issue 14): /console/...
+    Route("/add-checkpoint", witness.route, methods=["POST"]),
+    Route("/api/v1/endpoint", endpoint_info),
+    Route("/api/v1/entries", endpoint_entries),
 ]

@@ -10,7 +10,9 @@ the stored bytes:
 * the org log with :func:`affidavit.ledger.Ledger.verify` against the collector's org key
   (given from the key folder, not read from the database);
 * that every ``org.entry`` names a stored record by its leaf hash, and every stored record
-  has exactly one ``org.entry``.
+  has exactly one ``org.entry``;
+* that a record stored without its payload is named by an erasure: the endpoint's own, or
+  a ``collector.erasure`` on the org log (:mod:`.erasure`) naming it by its leaf hash.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import psycopg
 from affidavit import merkle
 from affidavit.errors import InputError, VerificationError
 from affidavit.note import Verifier, open_checkpoint
-from affidavit.server import orglog
+from affidavit.server import erasure, orglog
 from affidavit.server.schema import Collector
 from affidavit.verify.rows import RowCheck
 
@@ -35,6 +37,7 @@ def verify_collector(conn: psycopg.Connection[Any], c: Collector) -> dict[str, i
     endpoints = conn.execute(
         f'SELECT origin, vkey, size, cosigned_note FROM "{s}".endpoints ORDER BY origin'
     ).fetchall()
+    unexplained: list[tuple[str, int]] = []  # payload gone, no endpoint erasure names it
     held: dict[tuple[str, int], bytes] = {}
     for origin, vkey, size, note in endpoints:
         where = f"endpoint {origin}"
@@ -51,6 +54,7 @@ def verify_collector(conn: psycopg.Connection[Any], c: Collector) -> dict[str, i
             except VerificationError as e:
                 raise VerificationError(f"{where}: {e}", where=f"{where} {e.where}") from e
             held[(origin, int(seq))] = leaf_hash
+        unexplained += [(origin, seq) for seq in check.erased if seq not in check.erasures]
         if len(hashes) != size:
             raise VerificationError(
                 f"{where}: {len(hashes)} records stored, {size} acknowledged", where=where
@@ -71,7 +75,11 @@ def verify_collector(conn: psycopg.Connection[Any], c: Collector) -> dict[str, i
     org = orglog.org_ledger(conn, c)
     report = org.verify(key=Verifier.from_vkey(c.org_vkey))
     seen: set[tuple[str, int]] = set()
+    erased_here: dict[tuple[str, int], bytes] = {}
     for seq, leaf, _, _, payload in org.rows():
+        named = erasure.named(leaf, payload)
+        if named is not None:
+            erased_here[named[:2]] = named[2]
         if b'"kind":"org.entry"' not in leaf or payload is None:
             continue
         ref = json.loads(payload)
@@ -83,6 +91,12 @@ def verify_collector(conn: psycopg.Connection[Any], c: Collector) -> dict[str, i
                 where=f"org record {seq}",
             )
         seen.add(key)
+    for origin, seq in unexplained:
+        if erased_here.get((origin, seq)) != held[(origin, seq)]:
+            raise VerificationError(
+                f"endpoint {origin}: record {seq}'s payload is gone but no erasure names it",
+                where=f"endpoint {origin} record {seq}",
+            )
     integrated = conn.execute(
         f'SELECT count(*) FROM "{s}".entries WHERE org_seq IS NOT NULL'
     ).fetchone()

@@ -200,16 +200,15 @@ def ship(
                 copy.write_row((origin, *r))
         timestamp = int(now().timestamp())
         line = cosign(cp.body(), c.witness_name, c.witness_signer(), timestamp)
+        # One statement, one round trip: the endpoint's new state and the cosignature.
         conn.execute(
-            f'UPDATE "{s}".endpoints SET size = %s, frontier = %s, cosigned_size = %s, '
-            "cosigned_note = %s WHERE origin = %s",
-            (cp.size, frontier, cp.size, note, origin),
-        )
-        conn.execute(
-            f'INSERT INTO "{s}".cosignatures VALUES (%s, %s, %s, %s, %s) '
-            "ON CONFLICT (origin, size) DO NOTHING",
-            (origin, cp.size, note, line, timestamp),
-        )
+            f'WITH moved AS (UPDATE "{s}".endpoints SET size = %(size)s, frontier = %(frontier)s, '
+            "cosigned_size = %(size)s, cosigned_note = %(note)s WHERE origin = %(origin)s) "
+            f'INSERT INTO "{s}".cosignatures VALUES (%(origin)s, %(size)s, %(note)s, %(line)s, '
+            "%(time)s) ON CONFLICT (origin, size) DO NOTHING",
+            {"size": cp.size, "frontier": frontier, "note": note, "origin": origin,
+             "line": line, "time": timestamp},
+        )  # fmt: skip
     return Shipped(cp.size, note, line, len(new), duplicates)
 
 

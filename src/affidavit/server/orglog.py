@@ -24,6 +24,7 @@ import psycopg
 from affidavit import merkle
 from affidavit.ledger import Ledger
 from affidavit.record import Kind, Record, parse_time
+from affidavit.server import witnesses
 from affidavit.server.schema import Collector
 from affidavit.store.postgres import PostgresStore
 
@@ -56,6 +57,7 @@ def integrate(conn: psycopg.Connection[Any], c: Collector, *, wait: bool = False
         while _take_batch(conn, c, ledger):
             pass
         ledger.seal()
+        witnesses.ask_all(conn, c, ledger)  # under the lock: one request per witness at a time
         return ledger.store.size()
     finally:
         conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))

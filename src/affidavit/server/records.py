@@ -9,6 +9,8 @@ starts after it) and ``limit`` (1-5000, default 1000). A full page carries the h
 rules of an endpoint's affidavit.toml, which the collector does not hold: ``function`` is
 refused rather than answered wrongly.
 
+Each row names its record three ways: ``org_seq`` (its leaf in the org log), ``origin`` and
+``seq`` (its place in the endpoint's own log) and ``leaf_hash`` (base64, the same in both).
 The payload fields are read with the same JSON paths as the endpoint's ``actions`` index
 (:data:`affidavit.store.derived.PAYLOAD_COLUMNS`); an erased record keeps its envelope
 fields and loses the rest. The auditor's console reads through the same :func:`page`,
@@ -38,7 +40,8 @@ from affidavit.store.derived import PAYLOAD_COLUMNS
 
 MAX_LIMIT = 5000
 COLUMNS = (
-    "org_seq", "origin", "seq", "time", "kind", *(c for c, _, _ in PAYLOAD_COLUMNS), "person"
+    "org_seq", "origin", "seq", "leaf_hash", "time", "kind",
+    *(c for c, _, _ in PAYLOAD_COLUMNS), "person",
 )  # fmt: skip
 _EQUAL = {"agent": "agent", "session": "session_id", "tool": "tool"}
 _KNOWN = {"actor", "agent", "session", "tool", "kind", "path", "since", "until", "device"}
@@ -109,7 +112,8 @@ def page(
     while len(out) < limit:
         args[0] = cursor_at
         rows = conn.execute(
-            f"SELECT e.org_seq, e.origin, e.seq, e.time, e.kind, {_FIELDS}, {_PERSON} FROM ("
+            "SELECT e.org_seq, e.origin, e.seq, encode(e.leaf_hash, 'base64'), e.time, e.kind, "
+            f"{_FIELDS}, {_PERSON} FROM ("
             f"{_INNER}{_every(schema)} AS u WHERE {' AND '.join(inner)}) AS r "
             f"CROSS JOIN LATERAL {_PARSE}) AS e {_seen(schema)} "
             f"WHERE {' AND '.join(outer)} ORDER BY {order} LIMIT {chunk}",
@@ -131,8 +135,8 @@ def page(
 # The payload is parsed once per row: the lateral subquery with OFFSET 0 is not inlined, so
 # the filters and the fields all read one ``p`` (inlined, each reference would parse again).
 _INNER = (
-    "SELECT org_seq, origin, seq, time, kind, p FROM "
-    "(SELECT org_seq, origin, seq, time, kind, payload FROM "
+    "SELECT org_seq, origin, seq, leaf_hash, time, kind, p FROM "
+    "(SELECT org_seq, origin, seq, leaf_hash, time, kind, payload FROM "
 )
 
 # jsonb cannot hold U+0000 (a binary input's excerpt escapes it): U+FFFD here, in the query's
@@ -148,9 +152,9 @@ def _every(schema: str) -> str:
     """Every record the organisation holds, by org seq: the shipped ones and the direct ones,
     both found by index on the org seq."""
     return (
-        f'(SELECT org_seq, origin, seq, time, kind, payload FROM "{schema}".entries '
+        f'(SELECT org_seq, origin, seq, leaf_hash, time, kind, payload FROM "{schema}".entries '
         "WHERE org_seq IS NOT NULL UNION ALL "
-        "SELECT d.org_seq, d.source, d.org_seq, d.time, d.kind, r.payload "
+        "SELECT d.org_seq, d.source, d.org_seq, r.leaf_hash, d.time, d.kind, r.payload "
         f'FROM "{schema}".direct d JOIN "{schema}_org".records r ON r.seq = d.org_seq)'
     )
 

@@ -11,6 +11,11 @@ log in a second one beside it (``<schema>_org``, a :class:`PostgresStore` log)::
     entries(origin, seq, ...)     every shipped record, once by (origin, seq); ``org_seq`` is
                                   its index in the org log once the integrator took it
     cosignatures(origin, size,..) every checkpoint the collector cosigned, and the line
+    witnessed_logs(origin, vkey,  other C2SP logs this collector witnesses through
+      size, checkpoint)           ``POST /add-checkpoint``, with the last checkpoint it cosigned
+    witnesses(url, vkey)          external witnesses asked to cosign the org log's checkpoints
+    org_cosignatures(witness,     their cosignatures, one per witness and org log size
+      size, ...)
 
 The two signing keys are files (mode 0600) in the key folder, never in the database: one
 signs the org log's checkpoints, the other cosigns endpoint checkpoints (C2SP asks for a
@@ -85,6 +90,25 @@ CREATE TABLE {s}.cosignatures (
     cosignature TEXT NOT NULL,
     time BIGINT NOT NULL,
     PRIMARY KEY (origin, size)
+);
+CREATE TABLE {s}.witnessed_logs (
+    origin TEXT PRIMARY KEY,
+    vkey TEXT NOT NULL,
+    size BIGINT NOT NULL DEFAULT 0,
+    checkpoint TEXT,
+    added TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE {s}.witnesses (
+    url TEXT PRIMARY KEY,
+    vkey TEXT NOT NULL UNIQUE,
+    added TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE {s}.org_cosignatures (
+    witness TEXT NOT NULL REFERENCES {s}.witnesses (vkey) ON DELETE CASCADE,
+    size BIGINT NOT NULL,
+    cosignature TEXT NOT NULL,
+    time BIGINT NOT NULL,
+    PRIMARY KEY (witness, size)
 )
 """
 
