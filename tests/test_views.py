@@ -332,6 +332,44 @@ def test_a_blob_another_live_record_needs_is_kept(hooked: Path) -> None:
     assert affidavit(hooked, "verify").returncode == 0
 
 
+def test_a_ledger_with_the_old_hash_indexes_loses_them_and_still_erases_blobs(
+    hooked: Path,
+) -> None:
+    """The before/after SHA-256 indexes made appends slower as the ledger grew; a ledger
+    written with them drops them at its next writable open, and erasure still finds which
+    blobs a live record needs without them."""
+    with raw(hooked) as conn:
+        conn.execute("CREATE INDEX actions_before ON actions (before_sha256)")
+        conn.execute("CREATE INDEX actions_after ON actions (after_sha256)")
+    Ledger.open(hooked, key_path=key_of(hooked)).close()
+    with raw(hooked) as conn:
+        names = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        blobs = {h for (h,) in conn.execute("SELECT sha256 FROM blobs")}
+    assert not names & {"actions_before", "actions_after"}
+    assert "actions_folder" in names
+    erase = [str(r.seq) for r in read_records(hooked) if r.kind != "erasure"]
+    result = affidavit(hooked, "erase", *erase, "--reason", "test", "--yes")
+    assert result.returncode == 0, result.stderr
+    with raw(hooked) as conn:
+        assert blobs and conn.execute("SELECT count(*) FROM blobs").fetchone()[0] == 0
+    assert affidavit(hooked, "verify").returncode == 0
+
+
+def test_an_orphan_blob_is_named_beside_a_snapshot_without_hashes(tmp_path: Path) -> None:
+    """verify checks every blob in one scan (``NOT IN`` the live hashes): a convention file
+    without a hash (a NULL among them) must not hide an orphan."""
+    led = new_ledger(tmp_path)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    snapshot = {"conventions": {"files": [{"path": "CLAUDE.md"}, {"sha256": "cd" * 32}]}}
+    led.append([Record.create("convention.snapshot", "t", snapshot, time=now)])
+    conn = led.store.connection
+    conn.execute("INSERT INTO blobs VALUES (?, 1, 'raw', x'00')", ("ab" * 32,))
+    led.seal()
+    with pytest.raises(VerificationError, match=r"blob abab.*no live record refers to it"):
+        led.verify(views=views.VIEWS)
+    led.close()
+
+
 def test_verify_names_views_only_after_the_records_hold(hooked: Path) -> None:
     with raw(hooked) as conn:
         conn.execute("UPDATE records SET payload = x'7b7d' WHERE seq = 1")

@@ -329,10 +329,10 @@ def check_file_state(store: SqliteStore) -> int:
 def check_blobs(store: SqliteStore) -> int:
     """Each content blob hashes to its name and is referred to by a live record."""
     conn = store.connection
+    # One scan of the index for all blobs (the hashes have no index of their own).
     orphan = conn.execute(
-        "SELECT sha256 FROM blobs WHERE NOT ("
-        + derived.LIVE_HASH_SQL.format(h="blobs.sha256")
-        + ") LIMIT 1"
+        f"SELECT sha256 FROM blobs WHERE sha256 NOT IN ({derived.LIVE_HASHES_SQL}) "
+        "ORDER BY sha256 LIMIT 1"
     ).fetchone()
     if orphan is not None:
         where = f"blob {_shown(orphan[0])}"

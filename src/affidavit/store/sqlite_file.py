@@ -157,10 +157,18 @@ def open_file(path: StrPath, *, readonly: bool) -> tuple[sqlite3.Connection, obj
 
 def ensure_derived(conn: sqlite3.Connection) -> None:
     """Install the triggers that keep the derived tables in step (a ledger written by an
-    earlier version, or one whose triggers were dropped) and re-derive the index."""
+    earlier version, or one whose triggers were dropped) and re-derive the index; drop the
+    indexes an earlier version kept (:data:`affidavit.store.derived.DROPPED_INDEXES`)."""
     names = {
-        str(n) for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        str(n)
+        for (n,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' OR type = 'index'"
+        )
     }
+    dropped = names.intersection(derived.DROPPED_INDEXES)
+    if dropped:  # a ledger from before they were dropped: they only slow its appends
+        for name in sorted(dropped):
+            conn.execute(f"DROP INDEX IF EXISTS {name}")
     if names.issuperset(derived.TRIGGER_NAMES):
         return
     conn.execute("BEGIN IMMEDIATE")
