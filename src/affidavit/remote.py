@@ -52,7 +52,7 @@ def records(
     after: str | None = "-1"
     while after is not None:
         query = urllib.parse.urlencode([*params, ("after", after), ("limit", str(PAGE))])
-        headers, body = _get(url, token, f"/api/v1/records?{query}")
+        headers, body = get(url, token, f"/api/v1/records?{query}")
         after = headers.get("X-Next-After")
         for line in body.decode("utf-8").splitlines():
             item = json.loads(line)
@@ -61,7 +61,7 @@ def records(
 
 def record(url: str, token: str, org_seq: int) -> dict[str, Any]:
     """One record with its whole payload (``GET /api/v1/records/<org_seq>``)."""
-    _, body = _get(url, token, f"/api/v1/records/{int(org_seq)}")
+    _, body = get(url, token, f"/api/v1/records/{int(org_seq)}")
     value = json.loads(body)
     if not isinstance(value, dict):
         raise LedgerError(f"the collector at {url} answered something that is not a record")
@@ -70,17 +70,19 @@ def record(url: str, token: str, org_seq: int) -> dict[str, Any]:
 
 def gaps(url: str, token: str) -> dict[str, Any]:
     """``GET /api/v1/gaps``: reconciliation gaps with counts per device and person."""
-    _, body = _get(url, token, "/api/v1/gaps")
+    _, body = get(url, token, "/api/v1/gaps")
     value: dict[str, Any] = json.loads(body)
     return value
 
 
-def _get(url: str, token: str, path: str) -> tuple[Message, bytes]:
+def get(url: str, token: str, path: str, *, timeout: float = 60) -> tuple[Message, bytes]:
+    """``GET path`` on the collector with a bearer token: (headers, body), or a one-line
+    :class:`LedgerError` naming the collector and its answer."""
     req = urllib.request.Request(
         url.rstrip("/") + path, headers={"Authorization": f"Bearer {token}"}
     )
     try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.headers, resp.read()
     except urllib.error.HTTPError as e:
         try:

@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from affidavit import merkle
+from affidavit import merkle, remote
 from affidavit.errors import LedgerError, VerificationError
 from affidavit.ledger import Ledger
 from affidavit.note import Verifier, open_checkpoint
@@ -36,22 +36,8 @@ PAGE = 5000
 
 
 def _get(url: str, token: str, path: str, params: dict[str, str]) -> tuple[bytes, str | None]:
-    req = urllib.request.Request(
-        f"{url.rstrip('/')}{path}?{urllib.parse.urlencode(params)}",
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=120) as resp:
-            return resp.read(), resp.headers.get("X-Next-After")
-    except urllib.error.HTTPError as e:
-        try:
-            reason = json.loads(e.read()).get("error", e.reason)
-        except ValueError:
-            reason = e.reason
-        raise LedgerError(f"the collector at {url} answered {e.code}: {reason}") from None
-    except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
-        raise LedgerError(f"cannot reach the collector at {url}: {reason}") from None
+    headers, body = remote.get(url, token, f"{path}?{urllib.parse.urlencode(params)}", timeout=120)
+    return body, headers.get("X-Next-After")
 
 
 Row = tuple[bytes, bytes, bytes | None, bytes | None]
