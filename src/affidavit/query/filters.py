@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from affidavit.errors import InputError
-from affidavit.query.rules import path_clause, path_matches
+from affidavit.query.rules import folder_clause, path_clause, path_matches
 from affidavit.store.sqlite import SqliteStore
 
 COLUMNS = (
@@ -108,6 +108,10 @@ class Filters:
             clauses.append("(" + " OR ".join(parts) + ")")
         if self.path:
             sql, globs = path_clause(self.path)
+            narrowed = folder_clause(globs)
+            if narrowed is not None:
+                clauses.append(narrowed[0])
+                args += narrowed[1]
             clauses.append(sql)
             args += globs
         if self.since:
@@ -128,25 +132,77 @@ def reader(store: SqliteStore) -> sqlite3.Connection:
     return conn
 
 
-def actions(store: SqliteStore, filters: Filters) -> tuple[list[str], Iterator[tuple[object, ...]]]:
+def actions(
+    store: SqliteStore, filters: Filters, *, after: int | None = None, limit: int | None = None
+) -> tuple[list[str], Iterator[tuple[object, ...]]]:
+    """The matching rows in seq order; a page of them with ``after`` (the last seq of the
+    page before: keyset paging, so page N costs what page 1 does) and ``limit``."""
+    sql, args = actions_sql(filters, after=after, limit=limit)
+    return list(COLUMNS), _stream(reader(store).execute(sql, args))
+
+
+def actions_sql(
+    filters: Filters, *, after: int | None = None, limit: int | None = None
+) -> tuple[str, list[object]]:
+    """The statement :func:`actions` runs (tests/test_query_plans.py reads its plan)."""
     where, args = filters.where()
-    cursor = reader(store).execute(f"SELECT * FROM actions{where} ORDER BY seq", args)
-    return list(COLUMNS), _stream(cursor)
+    if where:
+        if after is not None:
+            where += " AND seq > ?"
+            args.append(after)
+        body = in_seq_order(where)
+    elif after is not None:
+        body = " WHERE seq > ? ORDER BY seq"  # a seek in the table itself
+        args.append(after)
+    else:
+        body = " ORDER BY seq"
+    if limit is not None:
+        body += " LIMIT ?"
+        args.append(limit)
+    return f"SELECT * FROM actions{body}", args
+
+
+def in_seq_order(where: str) -> str:
+    """``where`` and ``ORDER BY seq``, written so the order does not defeat the filters' index.
+
+    Given ``WHERE time >= ? ORDER BY seq``, SQLite walks the whole table in seq order rather
+    than the time index and a sort. Selecting the matching seqs first lets the filters use
+    their index (covering: seqs are in every index), and the rows are then read by seq in
+    order, with no sort. Without filters the table is already in seq order."""
+    if not where:
+        return " ORDER BY seq"
+    return f" WHERE seq IN (SELECT seq FROM actions{where}) ORDER BY seq"
 
 
 def totals(
     store: SqliteStore, filters: Filters, by: str
 ) -> tuple[list[str], Iterator[tuple[object, ...]]]:
+    sql, args = totals_sql(filters, by)
+    return [by, "actions", "first", "last"], _stream(reader(store).execute(sql, args))
+
+
+def totals_sql(filters: Filters, by: str) -> tuple[str, list[object]]:
+    """The statement :func:`totals` runs (tests/test_query_plans.py reads its plan)."""
     if by not in GROUPS:
         raise InputError(f"--by takes one of {', '.join(GROUPS)}")
     where, args = filters.where()
     expr = GROUPS[by]
-    cursor = reader(store).execute(
-        f"SELECT {expr} AS {by}, count(*) AS actions, min(time) AS first, max(time) AS last "
-        f"FROM actions{where} GROUP BY 1 ORDER BY 2 DESC, 1",
-        args,
-    )
-    return [by, "actions", "first", "last"], _stream(cursor)
+    if by == "actor":
+        # Counted per (email, user) first, from the actions_actor index alone, then merged:
+        # SQLite does not count an index on the coalesce() itself as covering, so grouping
+        # by the expression directly would read every row of the table.
+        sql = (
+            "SELECT coalesce(actor_email, actor_user) AS actor, sum(n) AS actions, "
+            "min(first) AS first, max(last) AS last FROM (SELECT actor_email, actor_user, "
+            f"count(*) AS n, min(time) AS first, max(time) AS last FROM actions{where} "
+            "GROUP BY actor_email, actor_user) GROUP BY 1 ORDER BY 2 DESC, 1"
+        )
+    else:
+        sql = (
+            f"SELECT {expr} AS {by}, count(*) AS actions, min(time) AS first, "
+            f"max(time) AS last FROM actions{where} GROUP BY 1 ORDER BY 2 DESC, 1"
+        )
+    return sql, args
 
 
 def _stream(cursor: sqlite3.Cursor) -> Iterator[tuple[object, ...]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from affidavit.query.filters import COLUMNS, Filters, _stream, reader
+from affidavit.query.filters import COLUMNS, Filters, _stream, in_seq_order, reader
 from affidavit.store.sqlite import SqliteStore
 
 # -- reads for compliance, the report, evidence and export ------------------------------------
@@ -50,7 +50,8 @@ def select(
     one source's rows; ``live_only`` leaves out erased records."""
     names = ", ".join(_column(c) for c in columns)
     where, args = _narrowed(filters, source, None, live_only)
-    return _stream(reader(store).execute(f"SELECT {names} FROM actions{where} ORDER BY seq", args))
+    sql = f"SELECT {names} FROM actions{in_seq_order(where)}"
+    return _stream(reader(store).execute(sql, args))
 
 
 def count(store: SqliteStore, filters: Filters | None = None) -> int:

@@ -69,6 +69,8 @@ CREATE INDEX IF NOT EXISTS actions_time ON actions (time);
 CREATE INDEX IF NOT EXISTS actions_folder ON actions (folder, time);
 CREATE INDEX IF NOT EXISTS actions_function ON actions (function, time);
 CREATE INDEX IF NOT EXISTS actions_kind ON actions (kind, time);
+CREATE INDEX IF NOT EXISTS actions_actor ON actions (actor_email, actor_user, time);
+CREATE INDEX IF NOT EXISTS actions_session ON actions (session_id, time);
 CREATE INDEX IF NOT EXISTS actions_before ON actions (before_sha256)
     WHERE before_sha256 IS NOT NULL;
 CREATE INDEX IF NOT EXISTS actions_after ON actions (after_sha256)
