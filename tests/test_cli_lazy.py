@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -94,3 +95,16 @@ def test_an_unknown_command_is_a_usage_error_after_looking_in_every_module(
     group = load()
     assert isinstance(group, LedgerGroup)
     assert group.get_command(click.Context(group), "no-such-command") is None
+
+
+def test_version_is_the_packages(capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.metadata
+    import tomllib
+
+    import affidavit
+
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    assert affidavit.__version__ == project["project"]["version"]
+    assert affidavit.__version__ == importlib.metadata.version("affidavit")
+    assert run(["--version"]) == 0
+    assert capsys.readouterr().out == f"affidavit, version {affidavit.__version__}\n"

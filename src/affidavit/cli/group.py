@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from affidavit import locations
+from affidavit import __version__, locations
 from affidavit.cli.common import Paths
 
 # Modules whose commands join the group when imported (each uses ``@cli.command()``). The
@@ -233,7 +233,7 @@ class LedgerGroup(click.Group):
     help="Signing key file. Default: $AFFIDAVIT_KEY, else beside a --ledger file as "
     "<ledger>.key, else signing.key in the user config folder.",
 )
-@click.version_option(package_name="affidavit")
+@click.version_option(version=__version__, prog_name="affidavit")
 @click.pass_context
 def cli(ctx: click.Context, ledger: Path | None, key_file: Path | None) -> None:
     """Affidavit: a verifiable audit trail of what AI coworkers did to your files.
