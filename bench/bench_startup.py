@@ -55,7 +55,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"# {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{datetime.now(UTC):%Y-%m-%d}; best of {args.runs} runs; ledger of "
-          f"{args.records:,} records", flush=True)  # fmt: skip
+          f"{args.records:,} records; load average {os.getloadavg()[0]:.1f} at the start",
+          flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
         path = Path(tmp) / "s.sqlite"
         key = Path(tmp) / "s.key"
@@ -97,6 +98,7 @@ def main() -> None:
         print(f"every command's --help: {min(helps):.1f}-{max(helps):.1f} x floor")
         print(f"slowest of --version, --help, prove, status, log: {worst:.1f} x floor "
               f"(target <= {TARGET:.0f} x)")  # fmt: skip
+        print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":
