@@ -193,3 +193,27 @@ def test_log_pages_by_seq_with_limit_and_after(
     assert seqs("--after", "4") == []
     assert run([*where, "log", "-n", "2", "--by", "kind"]) == EXIT_USAGE
     assert "--by" in capsys.readouterr().err
+
+
+def test_the_folder_index_is_used_only_for_a_small_share_of_the_rows(ledger: Ledger) -> None:
+    from affidavit.query.filters import folder_index_pays
+
+    # "finance" matches most of this ledger: a scan in table order reads it faster.
+    assert not folder_index_pays(ledger.store, query.Filters(path="finance"))
+    # One folder of eleven: under an eighth of the rows, read through the index.
+    assert folder_index_pays(ledger.store, query.Filters(path="/srv/legal/**"))
+    assert folder_index_pays(ledger.store, query.Filters(path="*.xlsx"))  # no narrowing
+    assert folder_index_pays(ledger.store, query.Filters())
+    scan = plan(ledger, *actions_sql(query.Filters(path="finance"), folder_index=False))
+    assert not any("actions_folder" in s for s in scan), scan
+
+
+@pytest.mark.parametrize("path", ["finance", "/srv/legal/**", "finance/q1"])
+def test_either_way_the_answer_is_the_same(ledger: Ledger, path: str) -> None:
+    conn = query.reader(ledger.store)
+    both = [
+        [int(r[0]) for r in conn.execute(*actions_sql(query.Filters(path=path), folder_index=f))]
+        for f in (True, False)
+    ]
+    assert both[0] == both[1] == seqs(ledger, query.Filters(path=path))
+    assert both[0]

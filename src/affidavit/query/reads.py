@@ -8,7 +8,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from affidavit.query.filters import COLUMNS, Filters, _stream, in_seq_order, reader
+from affidavit.query.filters import (
+    COLUMNS,
+    Filters,
+    _stream,
+    folder_index_pays,
+    in_seq_order,
+    reader,
+)
 from affidavit.store.sqlite import SqliteStore
 
 # -- reads for compliance, the report, evidence and export ------------------------------------
@@ -23,9 +30,14 @@ def _column(name: str) -> str:
 
 
 def _narrowed(
-    filters: Filters | None, source: str | None, not_source: str | None, live_only: bool
+    store: SqliteStore,
+    filters: Filters | None,
+    source: str | None,
+    not_source: str | None,
+    live_only: bool,
 ) -> tuple[str, list[object]]:
-    where, args = (filters or Filters()).where()
+    filters = filters or Filters()
+    where, args = filters.where(folder_index=folder_index_pays(store, filters))
     clauses = [where[len(" WHERE ") :]] if where else []
     if source is not None:
         clauses.append("source = ?")
@@ -49,14 +61,15 @@ def select(
     """``columns`` of the index rows that match, in seq order, streamed. ``source`` keeps
     one source's rows; ``live_only`` leaves out erased records."""
     names = ", ".join(_column(c) for c in columns)
-    where, args = _narrowed(filters, source, None, live_only)
+    where, args = _narrowed(store, filters, source, None, live_only)
     sql = f"SELECT {names} FROM actions{in_seq_order(where)}"
     return _stream(reader(store).execute(sql, args))
 
 
 def count(store: SqliteStore, filters: Filters | None = None) -> int:
     """How many index rows match ``filters`` (every record has one)."""
-    where, args = (filters or Filters()).where()
+    filters = filters or Filters()
+    where, args = filters.where(folder_index=folder_index_pays(store, filters))
     return int(reader(store).execute(f"SELECT count(*) FROM actions{where}", args).fetchone()[0])
 
 
