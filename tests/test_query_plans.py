@@ -217,3 +217,12 @@ def test_either_way_the_answer_is_the_same(ledger: Ledger, path: str) -> None:
     ]
     assert both[0] == both[1] == seqs(ledger, query.Filters(path=path))
     assert both[0]
+
+
+@pytest.mark.parametrize("filters", [query.Filters(actor="u1"), query.Filters(path="*.xlsx")])
+def test_a_filter_no_index_narrows_scans_once_in_seq_order(
+    ledger: Ledger, filters: query.Filters
+) -> None:
+    assert plan(ledger, *actions_sql(filters)) == ["SCAN actions"]
+    finance = actions_sql(query.Filters(path="finance"), folder_index=False)
+    assert plan(ledger, *finance) == ["SCAN actions"]

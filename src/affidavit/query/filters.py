@@ -175,7 +175,7 @@ def actions_sql(
         if after is not None:
             where += " AND seq > ?"
             args.append(after)
-        body = in_seq_order(where)
+        body = in_seq_order(where, indexed=narrows(filters, folder_index=folder_index))
     elif after is not None:
         body = " WHERE seq > ? ORDER BY seq"  # a seek in the table itself
         args.append(after)
@@ -187,16 +187,27 @@ def actions_sql(
     return f"SELECT * FROM actions{body}", args
 
 
-def in_seq_order(where: str) -> str:
+def in_seq_order(where: str, *, indexed: bool = True) -> str:
     """``where`` and ``ORDER BY seq``, written so the order does not defeat the filters' index.
 
     Given ``WHERE time >= ? ORDER BY seq``, SQLite walks the whole table in seq order rather
     than the time index and a sort. Selecting the matching seqs first lets the filters use
     their index (covering: seqs are in every index), and the rows are then read by seq in
-    order, with no sort. Without filters the table is already in seq order."""
-    if not where:
-        return " ORDER BY seq"
+    order, with no sort. Filters that read no narrowing index (``indexed`` false, see
+    :func:`narrows`) scan the table in seq order as it is, which the detour would only slow.
+    """
+    if not where or not indexed:
+        return f"{where} ORDER BY seq"
     return f" WHERE seq IN (SELECT seq FROM actions{where}) ORDER BY seq"
+
+
+def narrows(filters: Filters, *, folder_index: bool) -> bool:
+    """Whether a filter can find its rows through an index that leaves most rows out: a time
+    window, a function, a session, or --path through the folder index."""
+    folder = folder_index and bool(filters.path)
+    if folder and filters.path:
+        folder = folder_clause(path_clause(filters.path)[1]) is not None
+    return bool(filters.since or filters.until or filters.function or filters.session or folder)
 
 
 def totals(

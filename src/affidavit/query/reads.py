@@ -14,6 +14,7 @@ from affidavit.query.filters import (
     _stream,
     folder_index_pays,
     in_seq_order,
+    narrows,
     reader,
 )
 from affidavit.store.sqlite import SqliteStore
@@ -30,14 +31,14 @@ def _column(name: str) -> str:
 
 
 def _narrowed(
-    store: SqliteStore,
     filters: Filters | None,
     source: str | None,
     not_source: str | None,
     live_only: bool,
+    *,
+    folder_index: bool,
 ) -> tuple[str, list[object]]:
-    filters = filters or Filters()
-    where, args = filters.where(folder_index=folder_index_pays(store, filters))
+    where, args = (filters or Filters()).where(folder_index=folder_index)
     clauses = [where[len(" WHERE ") :]] if where else []
     if source is not None:
         clauses.append("source = ?")
@@ -61,8 +62,11 @@ def select(
     """``columns`` of the index rows that match, in seq order, streamed. ``source`` keeps
     one source's rows; ``live_only`` leaves out erased records."""
     names = ", ".join(_column(c) for c in columns)
-    where, args = _narrowed(store, filters, source, None, live_only)
-    sql = f"SELECT {names} FROM actions{in_seq_order(where)}"
+    filters = filters or Filters()
+    pays = folder_index_pays(store, filters)
+    where, args = _narrowed(filters, source, None, live_only, folder_index=pays)
+    order = in_seq_order(where, indexed=narrows(filters, folder_index=pays))
+    sql = f"SELECT {names} FROM actions{order}"
     return _stream(reader(store).execute(sql, args))
 
 
