@@ -4,9 +4,11 @@
 
 Measures, on one ledger: applying the folder rules to every row of the `actions` index
 (the rows themselves are written by triggers with each record; the rules are applied again
-only when they change), `log --path <folder>` and `log --by function` through the real CLI
-code (rows written to /dev/null), and, as the baseline in the same run, a bare
-`SELECT count(*)` over the same table (the floor for any full scan in SQLite).
+only when they change), `log --path <folder>`, `log --since` (the newest 2 %), a page of
+`log -n 100 --after SEQ` and `log --by function|folder|actor|session` through the real CLI
+code (rows fetched; one case also written as JSON Lines to /dev/null), and, as the
+baseline in the same run, a bare `SELECT count(*)` over the same table (the floor for any
+full scan in SQLite).
 """
 
 from __future__ import annotations
@@ -98,12 +100,27 @@ def main() -> None:
                 sys.stdout.close()
                 sys.stdout = stdout
 
+        # The last 2 % of the records by time: what `log --since` asks of a year-long ledger.
+        since = (start + timedelta(seconds=int(n * 0.98) * 7)).isoformat().replace("+00:00", "Z")
+        recent = query.Filters(since=since)
+        page_after = n // 2
+
+        def page() -> None:
+            list(query.actions(ledger.store, query.Filters(path="finance/q1"),
+                               after=page_after, limit=100)[1])  # fmt: skip
+
+        newest = sum(1 for _ in query.actions(ledger.store, recent)[1])
         matched = sum(1 for _ in query.actions(ledger.store, query.Filters(path="finance"))[1])
         one = sum(1 for _ in query.actions(ledger.store, query.Filters(path="finance/q1"))[1])
         folder = timed(lambda: run(query.Filters(path="finance")))
         subfolder = timed(lambda: run(query.Filters(path="finance/q1")))
         glob = timed(lambda: run(query.Filters(path="finance/**", kinds=("file",))))
         by_function = timed(lambda: run(query.Filters(), "function"))
+        by_folder = timed(lambda: run(query.Filters(), "folder"))
+        by_actor = timed(lambda: run(query.Filters(), "actor"))
+        by_session = timed(lambda: run(query.Filters(), "session"))
+        since_time = timed(lambda: run(recent))
+        paged = timed(page)
         by_day = timed(lambda: run(query.Filters(), "day"))
         jsonl = timed(lambda: as_jsonl(query.Filters(path="finance")), repeat=3)
         print(f"baseline full-scan count(*)   {floor * 1000:8.1f} ms")
@@ -111,7 +128,12 @@ def main() -> None:
             (f"log --path finance/q1 ({one:,} rows)", subfolder),
             (f"log --path finance ({matched:,} rows)", folder),
             ("log --path finance/** --kind file", glob),
+            (f"log --since (last 2 %, {newest:,} rows)", since_time),
+            ("log --path finance/q1 -n 100 --after", paged),
             ("log --by function", by_function),
+            ("log --by folder", by_folder),
+            ("log --by actor (the person)", by_actor),
+            ("log --by session", by_session),
             ("log --by day", by_day),
             ("  ... --path finance, written as jsonl", jsonl),
         ]:

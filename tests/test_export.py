@@ -1045,7 +1045,7 @@ def test_exports_stream(fmt: str, generated: Path) -> None:
 
 
 def test_row_has_the_actions_columns() -> None:
-    assert Row._fields == (*query.COLUMNS, "payload")
+    assert Row._fields == (*query.COLUMNS, "payload", "body")
 
 
 def test_epoch_ms() -> None:

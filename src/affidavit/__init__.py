@@ -10,6 +10,10 @@ import importlib
 
 TYPE_CHECKING = False
 
+# The same as [project] version in pyproject.toml (tests/test_cli_lazy.py checks): read from
+# here, the --version option needs no importlib.metadata scan of every installed package.
+__version__ = "0.1.0"
+
 __all__ = [
     "AffidavitError",
     "Checkpoint",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 import zlib
 from binascii import b2a_base64
@@ -45,6 +46,33 @@ def _at(value: Any, json_path: str) -> Any:
             return None
         value = value.get(key)
     return value
+
+
+_fast_loads: Callable[[bytes], Any] | None
+try:  # the [fast] extra; never on the hook's path (the hook does not import this module)
+    from orjson import JSONDecodeError as _FastError
+    from orjson import loads as _fast_loads
+except ImportError:  # pragma: no cover - json alone gives the same values, slower
+    _fast_loads = None
+
+
+def load_payload(payload: bytes) -> Any:
+    """A committed payload parsed, by orjson when it is installed (several times faster).
+
+    The value is always json's: what orjson refuses (a lone surrogate escape, a number past
+    the float range) or reads differently (an integer past 64 bits) is parsed by json, so the
+    answer never depends on which is installed (tests/test_payload_values.py)."""
+    # orjson reads an integer past 64 bits as a float, silently: a payload with 19 digits in
+    # a row (a number that long, or digits inside a string) is left to json.
+    if _fast_loads is not None and not _LONG_DIGITS(payload):
+        try:
+            return _fast_loads(payload)
+        except _FastError:
+            pass
+    return json.loads(payload)
+
+
+_LONG_DIGITS = re.compile(rb"[0-9]{19}").search
 
 
 def _typed(value: Any, json_type: str) -> Any:
@@ -88,9 +116,10 @@ def committed_row(
     salt: object,
     payload: object,
     function_of: Callable[[str], str | None],
-) -> tuple[Any, ...]:
+) -> tuple[tuple[Any, ...], Any]:
     """The ``actions`` columns of one record (``corroborated`` as 0), taken from its leaf and
-    committed payload after checking both: leaf hash, envelope, commitment. What an export
+    committed payload after checking both: leaf hash, envelope, commitment; and the payload
+    parsed (None once erased), so an exporter need not parse it again. What an export
     writes comes from here, never from the index, so an edited index cannot change it.
 
     Raises :class:`VerificationError` naming the record when a check fails.
@@ -108,7 +137,8 @@ def committed_row(
         b64, kind, source, time = read_leaf(leaf)
     except InputError as e:
         raise VerificationError(f"{where}: {e}", where=where) from e
-    body: Any = {}
+    body: Any = None
+    values: list[Any]
     if payload is not None:
         if (
             type(payload) is not bytes
@@ -119,12 +149,12 @@ def committed_row(
                 f"{where}: its payload does not match its commitment; run `affidavit verify`",
                 where=where,
             )
-        body = json.loads(payload)
-    values = [
-        None if payload is None else _typed(_at(body, p), t) for _, p, t in derived.PAYLOAD_COLUMNS
-    ]
+        body = load_payload(payload)
+        values = _payload_values(body)
+    else:
+        values = [None] * len(derived.PAYLOAD_COLUMNS)
     path = values[_PATH]
-    return (
+    columns = (
         seq,
         time,
         kind,
@@ -137,9 +167,39 @@ def committed_row(
         1 if payload is None else 0,
         leaf_hash.hex(),
     )
+    return columns, body
 
 
 _PATH = [c for c, _, _ in derived.PAYLOAD_COLUMNS].index("path")
+# The payload columns by section, in column order: ``(section, ((key, is_text), ...))``. Each
+# section is looked up once per record, not once per column (the export's hottest loop).
+_SECTIONS: list[tuple[str, tuple[tuple[str, bool], ...]]] = []
+for _column, _path, _type in derived.PAYLOAD_COLUMNS:
+    _head, _key = _path[2:].split(".")  # every payload column is $.section.key
+    if not _SECTIONS or _SECTIONS[-1][0] != _head:
+        _SECTIONS.append((_head, ()))
+    _SECTIONS[-1] = (_head, (*_SECTIONS[-1][1], (_key, _type == "text")))
+
+
+def _payload_values(body: Any) -> list[Any]:
+    """The payload columns of one parsed payload, as :func:`_typed` of :func:`_at` gives."""
+    values: list[Any] = []
+    for name, fields in _SECTIONS:
+        part = body.get(name) if type(body) is dict else None
+        if type(part) is not dict:
+            values += [None] * len(fields)
+            continue
+        for key, is_text in fields:
+            value = part.get(key)
+            if is_text:
+                if type(value) is not str:
+                    value = None
+                elif "\x00" in value:  # SQLite's JSON functions end a string at a NUL
+                    value = value.split("\x00", 1)[0]
+            elif type(value) is not int:
+                value = None
+            values.append(value)
+    return values
 
 
 def _folder_of_sql(folder: str, path: str) -> str:

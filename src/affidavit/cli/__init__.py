@@ -76,49 +76,31 @@ Options:
   -h, --help                show this message and exit
 """
 
-# Modules whose commands join the group when imported (each uses ``@cli.command()``).
-COMMAND_MODULES = (
-    "affidavit.cli.commands",
-    "affidavit.cli.verify",
-    "affidavit.cli.capture",
-    "affidavit.cli.install",
-    "affidavit.cli.importing",
-    "affidavit.cli.query",
-    "affidavit.cli.compliance",
-    "affidavit.cli.export",
-    "affidavit.cli.evidence",
-    "affidavit.cli.findings",
-    "affidavit.cli.scan",
-    "affidavit.cli.archive",
-    "affidavit.cli.report",
-    "affidavit.cli.config",
-    "affidavit.cli.facts",
-    "affidavit.cli.sources",
-    "affidavit.cli.server",
-    "affidavit.cli.server_sources",
-    "affidavit.cli.shipping",
-    "affidavit.cli.service",
-    "affidavit.cli.gaps",
-)
+
+def __getattr__(name: str) -> object:
+    # The list of command modules lives beside the group; reading it here must not import
+    # click for the hook, so it is looked up on first use.
+    if name == "COMMAND_MODULES":
+        from affidavit.cli.group import COMMAND_MODULES
+
+        return COMMAND_MODULES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load() -> click.Group:
-    """The click group with every command registered."""
-    import importlib
+    """The click group with every command registered (imports every command module)."""
+    from affidavit.cli.group import cli, import_all
 
-    for name in COMMAND_MODULES:
-        importlib.import_module(name)
-    from affidavit.cli.commands import cli
-
+    import_all()
     return cli
 
 
 def run(args: list[str]) -> int:
     import click
 
+    # Lazy: only the module of the command that runs is imported (affidavit.cli.group).
+    from affidavit.cli.group import cli
     from affidavit.errors import AffidavitError, VerificationError
-
-    cli = load()
 
     try:
         # Without standalone mode click returns ctx.exit(N)'s code instead of raising it.

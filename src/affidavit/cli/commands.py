@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import IO, Any
 
 import click
 
-from affidavit import locations
 from affidavit.cli.common import (
     Paths,
     b64,
@@ -26,14 +24,14 @@ from affidavit.cli.common import (
     read_text,
     say,
 )
+from affidavit.cli.group import cli, pass_paths
 from affidavit.errors import InputError
 from affidavit.files import write_atomically
 from affidavit.ledger import Ledger
 from affidavit.record import Record, parse_time
-from affidavit.store.damage import explain
 
-# The shared helpers live in :mod:`affidavit.cli.common`; command modules import them from
-# here beside `cli` and `pass_paths`, so they are re-exported.
+# The shared helpers live in :mod:`affidavit.cli.common` and the group in
+# :mod:`affidavit.cli.group`; command modules import them from here, so they are re-exported.
 __all__ = [
     "Paths",
     "b64",
@@ -45,47 +43,6 @@ __all__ = [
     "read_text",
     "say",
 ]
-
-
-class LedgerGroup(click.Group):
-    """The command group; SQLite's own errors leave it as Affidavit's, naming the ledger."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except sqlite3.DatabaseError as e:
-            paths = ctx.find_object(Paths)
-            # Integrity and programming errors are bugs: let them show as such.
-            if paths is None or type(e) not in (sqlite3.DatabaseError, sqlite3.OperationalError):
-                raise
-            raise explain(paths.ledger, e) from e
-
-
-@click.group(cls=LedgerGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--ledger",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Ledger file. Default: $AFFIDAVIT_LEDGER, else ledger.sqlite in the user data folder.",
-)
-@click.option(
-    "--key-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Signing key file. Default: $AFFIDAVIT_KEY, else beside a --ledger file as "
-    "<ledger>.key, else signing.key in the user config folder.",
-)
-@click.version_option(package_name="affidavit")
-@click.pass_context
-def cli(ctx: click.Context, ledger: Path | None, key_file: Path | None) -> None:
-    """Affidavit: a verifiable audit trail of what AI coworkers did to your files.
-
-    Records go into an append-only Merkle log (RFC 9162) whose state is published as
-    signed C2SP checkpoints, so anyone can check the trail without trusting this tool.
-    """
-    path = locations.ledger_path(ledger)
-    ctx.obj = Paths(path, locations.key_path(path, key_file))
-
-
-pass_paths = click.make_pass_decorator(Paths)
 
 
 @cli.command()

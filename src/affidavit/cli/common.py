@@ -14,12 +14,14 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from affidavit.errors import InputError
-from affidavit.ledger import Ledger, Progress
+
+if TYPE_CHECKING:  # the ledger imports cryptography: only commands that open one pay for it
+    from affidavit.ledger import Ledger, Progress
 
 
 def b64(data: bytes) -> str:
@@ -46,6 +48,8 @@ class Paths:
     key: Path
 
     def open(self, *, readonly: bool = False, check_pages: bool = False) -> Ledger:
+        from affidavit.ledger import Ledger
+
         return Ledger.open(
             self.ledger, key_path=self.key, readonly=readonly, check_pages=check_pages
         )
@@ -54,6 +58,7 @@ class Paths:
         """Open to write (and sign): refused in one line, before anything is touched, when
         this account cannot write the ledger or read the key, as in service mode."""
         from affidavit.keys import require_key_access, require_write_access
+        from affidavit.ledger import Ledger
 
         require_write_access(self.ledger, action)
         if not self.ledger.exists():

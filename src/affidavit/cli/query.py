@@ -160,6 +160,18 @@ def _refresh(paths: Paths) -> Any:
     metavar="URL",
     help="Ask the organisation's collector instead of this ledger (every device's records).",
 )
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(min=1),
+    help="At most N rows; the next page starts with --after the last seq printed.",
+)
+@click.option(
+    "--after",
+    type=click.IntRange(min=-1),
+    metavar="SEQ",
+    help="Only records after seq SEQ (the last of the page before).",
+)
 @click.option("--device", help="With --server: only this endpoint log (its origin).")
 @click.option(
     "--token", envvar="AFFIDAVIT_TOKEN", help="With --server: an auditor token ($AFFIDAVIT_TOKEN)."
@@ -172,6 +184,8 @@ def log(
     by: str | None,
     fmt: str | None,
     server: str | None,
+    limit: int | None,
+    after: int | None,
     device: str | None,
     token: str | None,
     **filters: Any,
@@ -184,11 +198,18 @@ def log(
     order (--function and --by are for a local ledger).
     """
     if server is not None:
+        if limit is not None or after is not None:
+            raise click.UsageError("-n and --after are for a local ledger, not with --server")
         _log_remote(server, token, device, by, fmt, filters)
         return
+    if by and (limit is not None or after is not None):
+        raise click.UsageError("-n and --after page rows, not --by totals")
     with _refresh(paths) as ledger:
         f = make_filters(**filters)
-        names, rows = query.totals(ledger.store, f, by) if by else query.actions(ledger.store, f)
+        if by:
+            names, rows = query.totals(ledger.store, f, by)
+        else:
+            names, rows = query.actions(ledger.store, f, after=after, limit=limit)
         count = write_rows(names, rows, fmt)
     say(f"{count} {'group' if by else 'record'}{'' if count == 1 else 's'}")
 

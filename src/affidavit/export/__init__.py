@@ -61,6 +61,9 @@ class Row(NamedTuple):
     erased: int
     leaf_hash: str
     payload: bytes | None  # canonical JSON; None once erased
+    # The payload parsed, once, by the reader (None once erased, or when not given). Shared:
+    # an exporter copies what it changes.
+    body: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +193,8 @@ def read_rows(
         for (seq, corroborated), (_, leaf, leaf_hash, salt, payload) in _with_records(
             store, selected
         ):
-            row = committed_row(seq, leaf, leaf_hash, salt, payload, function_of)
-            yield Row._make((*row[:-3], corroborated, *row[-2:], payload))
+            row, body = committed_row(seq, leaf, leaf_hash, salt, payload, function_of)
+            yield Row._make((*row[:-3], corroborated, *row[-2:], payload, body))
 
 
 def _reporting(rows: Iterator[Row], progress: Progress) -> Iterator[Row]:
@@ -307,6 +310,15 @@ def file_action(kind: str, file: Mapping[str, object]) -> str:
 def basename(path: str) -> str:
     cut = max(path.rfind("/"), path.rfind("\\"))
     return path[cut + 1 :] if cut >= 0 else path
+
+
+def payload_copy(row: Row) -> dict[str, Any]:
+    """The row's payload as a dict its caller may change at the top level (not below): a
+    copy of what the reader parsed, or parsed now for a row made without it."""
+    from affidavit.views import load_payload
+
+    body = row.body if row.body is not None or row.payload is None else load_payload(row.payload)
+    return dict(body) if type(body) is dict else {}
 
 
 def section(payload: Mapping[str, object], name: str) -> dict[str, object]:

@@ -75,6 +75,7 @@ from affidavit.export import (
     basename,
     file_action,
     int_of,
+    payload_copy,
     section,
     text_of,
 )
@@ -192,7 +193,7 @@ class OcsfExporter:
         once per distinct actor (consecutive records mostly share one), and only the rest
         per record. JSON allows the splice: an object's text is ``{`` + members + ``}``.
         """
-        p: dict[str, Any] = {} if row.payload is None else json.loads(row.payload)
+        p: dict[str, Any] = {} if row.payload is None else payload_copy(row)
         actor = section(p, "actor")
         meta = (
             f'"uid":"{row.leaf_hash}","original_event_uid":"{row.seq}","sequence":{row.seq},'
@@ -233,9 +234,8 @@ class OcsfExporter:
         for key in taken:
             p.pop(key, None)
         agent = p.get("agent")
-        if type(agent) is dict:  # what is mapped already is not repeated
-            agent.pop("product", None)  # actor.app_name
-            agent.pop("session_id", None)  # actor.session.uid, metadata.correlation_uid
+        if type(agent) is dict:  # what is mapped already is not repeated: app_name, session
+            p["agent"] = {k: v for k, v in agent.items() if k not in _AGENT_MAPPED}
         unmapped.update(p)
         rest = f",{_encode(unmapped)[1:-1]}" if unmapped else ""
         head = self._heads.get(cls) or self._head(cls)
@@ -405,3 +405,5 @@ def _taken(*sections: str) -> frozenset[str]:
 
 
 _BASE_TAKEN = _taken()
+# actor.app_name; actor.session.uid and metadata.correlation_uid
+_AGENT_MAPPED = ("product", "session_id")

@@ -70,7 +70,9 @@ class ParquetExporter:
         """Rows → one Arrow record batch (Python objects live for one chunk only)."""
         pa = self._pa
         arrays = []
-        for field, values in zip(self.schema, zip(*batch, strict=True), strict=True):
+        width = len(self.schema)  # the parsed body that follows the payload is not a column
+        columns = zip(*(row[:width] for row in batch), strict=True)
+        for field, values in zip(self.schema, columns, strict=True):
             if field.name == "time":
                 arrays.append(pa.array(values, pa.string()).cast(field.type))
             elif field.name in ("corroborated", "erased"):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from affidavit.errors import InputError
-from affidavit.query.rules import path_clause, path_matches
+from affidavit.query.rules import folder_clause, path_clause, path_matches
 from affidavit.store.sqlite import SqliteStore
 
 COLUMNS = (
@@ -85,7 +85,9 @@ class Filters:
     until: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
-    def where(self) -> tuple[str, list[object]]:
+    def where(self, *, folder_index: bool = True) -> tuple[str, list[object]]:
+        """The SQL condition and its arguments; ``folder_index=False`` leaves ``--path`` to
+        the path GLOB alone (see :func:`folder_index_pays`)."""
         clauses: list[str] = []
         args: list[object] = []
         if self.actor:
@@ -108,6 +110,10 @@ class Filters:
             clauses.append("(" + " OR ".join(parts) + ")")
         if self.path:
             sql, globs = path_clause(self.path)
+            narrowed = folder_clause(globs) if folder_index else None
+            if narrowed is not None:
+                clauses.append(narrowed[0])
+                args += narrowed[1]
             clauses.append(sql)
             args += globs
         if self.since:
@@ -128,10 +134,80 @@ def reader(store: SqliteStore) -> sqlite3.Connection:
     return conn
 
 
-def actions(store: SqliteStore, filters: Filters) -> tuple[list[str], Iterator[tuple[object, ...]]]:
-    where, args = filters.where()
-    cursor = reader(store).execute(f"SELECT * FROM actions{where} ORDER BY seq", args)
-    return list(COLUMNS), _stream(cursor)
+def folder_index_pays(store: SqliteStore, filters: Filters) -> bool:
+    """Whether ``--path`` should find its rows through the folder index: only while the
+    folders that can match hold under an eighth of the rows. Each row read through an index
+    is a random page read, several times the cost of a row of a scan in table order, and
+    SQLite keeps no statistics to make this choice itself. The count reads the index alone.
+    """
+    if not filters.path:
+        return True
+    narrowed = folder_clause(path_clause(filters.path)[1])
+    if narrowed is None:
+        return True
+    conn = store.connection
+    rows = int(conn.execute("SELECT coalesce(max(seq), -1) + 1 FROM actions").fetchone()[0])
+    sql = f"SELECT count(*) FROM actions WHERE {narrowed[0]}"
+    matched = int(conn.execute(sql, narrowed[1]).fetchone()[0])
+    return matched * 8 < rows
+
+
+def actions(
+    store: SqliteStore, filters: Filters, *, after: int | None = None, limit: int | None = None
+) -> tuple[list[str], Iterator[tuple[object, ...]]]:
+    """The matching rows in seq order; a page of them with ``after`` (the last seq of the
+    page before: keyset paging, so page N costs what page 1 does) and ``limit``."""
+    pays = folder_index_pays(store, filters)
+    sql, args = actions_sql(filters, after=after, limit=limit, folder_index=pays)
+    return list(COLUMNS), _stream(reader(store).execute(sql, args))
+
+
+def actions_sql(
+    filters: Filters,
+    *,
+    after: int | None = None,
+    limit: int | None = None,
+    folder_index: bool = True,
+) -> tuple[str, list[object]]:
+    """The statement :func:`actions` runs (tests/test_query_plans.py reads its plan)."""
+    where, args = filters.where(folder_index=folder_index)
+    if where:
+        if after is not None:
+            where += " AND seq > ?"
+            args.append(after)
+        body = in_seq_order(where, indexed=narrows(filters, folder_index=folder_index))
+    elif after is not None:
+        body = " WHERE seq > ? ORDER BY seq"  # a seek in the table itself
+        args.append(after)
+    else:
+        body = " ORDER BY seq"
+    if limit is not None:
+        body += " LIMIT ?"
+        args.append(limit)
+    return f"SELECT * FROM actions{body}", args
+
+
+def in_seq_order(where: str, *, indexed: bool = True) -> str:
+    """``where`` and ``ORDER BY seq``, written so the order does not defeat the filters' index.
+
+    Given ``WHERE time >= ? ORDER BY seq``, SQLite walks the whole table in seq order rather
+    than the time index and a sort. Selecting the matching seqs first lets the filters use
+    their index (covering: seqs are in every index), and the rows are then read by seq in
+    order, with no sort. Filters that read no narrowing index (``indexed`` false, see
+    :func:`narrows`) scan the table in seq order as it is, which the detour would only slow.
+    """
+    if not where or not indexed:
+        return f"{where} ORDER BY seq"
+    return f" WHERE seq IN (SELECT seq FROM actions{where}) ORDER BY seq"
+
+
+def narrows(filters: Filters, *, folder_index: bool) -> bool:
+    """Whether a filter can find its rows through an index that leaves most rows out: a time
+    window, a function, a session, or --path through the folder index."""
+    folder = folder_index and bool(filters.path)
+    if folder and filters.path:
+        folder = folder_clause(path_clause(filters.path)[1]) is not None
+    return bool(filters.since or filters.until or filters.function or filters.session or folder)
 
 
 def totals(
@@ -139,14 +215,32 @@ def totals(
 ) -> tuple[list[str], Iterator[tuple[object, ...]]]:
     if by not in GROUPS:
         raise InputError(f"--by takes one of {', '.join(GROUPS)}")
-    where, args = filters.where()
+    sql, args = totals_sql(filters, by, folder_index=folder_index_pays(store, filters))
+    return [by, "actions", "first", "last"], _stream(reader(store).execute(sql, args))
+
+
+def totals_sql(filters: Filters, by: str, *, folder_index: bool = True) -> tuple[str, list[object]]:
+    """The statement :func:`totals` runs (tests/test_query_plans.py reads its plan)."""
+    if by not in GROUPS:
+        raise InputError(f"--by takes one of {', '.join(GROUPS)}")
+    where, args = filters.where(folder_index=folder_index)
     expr = GROUPS[by]
-    cursor = reader(store).execute(
-        f"SELECT {expr} AS {by}, count(*) AS actions, min(time) AS first, max(time) AS last "
-        f"FROM actions{where} GROUP BY 1 ORDER BY 2 DESC, 1",
-        args,
-    )
-    return [by, "actions", "first", "last"], _stream(cursor)
+    if by == "actor":
+        # Counted per (email, user) first, from the actions_actor index alone, then merged:
+        # SQLite does not count an index on the coalesce() itself as covering, so grouping
+        # by the expression directly would read every row of the table.
+        sql = (
+            "SELECT coalesce(actor_email, actor_user) AS actor, sum(n) AS actions, "
+            "min(first) AS first, max(last) AS last FROM (SELECT actor_email, actor_user, "
+            f"count(*) AS n, min(time) AS first, max(time) AS last FROM actions{where} "
+            "GROUP BY actor_email, actor_user) GROUP BY 1 ORDER BY 2 DESC, 1"
+        )
+    else:
+        sql = (
+            f"SELECT {expr} AS {by}, count(*) AS actions, min(time) AS first, "
+            f"max(time) AS last FROM actions{where} GROUP BY 1 ORDER BY 2 DESC, 1"
+        )
+    return sql, args
 
 
 def _stream(cursor: sqlite3.Cursor) -> Iterator[tuple[object, ...]]:

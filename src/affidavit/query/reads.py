@@ -8,7 +8,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from affidavit.query.filters import COLUMNS, Filters, _stream, reader
+from affidavit.query.filters import (
+    COLUMNS,
+    Filters,
+    _stream,
+    folder_index_pays,
+    in_seq_order,
+    narrows,
+    reader,
+)
 from affidavit.store.sqlite import SqliteStore
 
 # -- reads for compliance, the report, evidence and export ------------------------------------
@@ -23,9 +31,14 @@ def _column(name: str) -> str:
 
 
 def _narrowed(
-    filters: Filters | None, source: str | None, not_source: str | None, live_only: bool
+    filters: Filters | None,
+    source: str | None,
+    not_source: str | None,
+    live_only: bool,
+    *,
+    folder_index: bool,
 ) -> tuple[str, list[object]]:
-    where, args = (filters or Filters()).where()
+    where, args = (filters or Filters()).where(folder_index=folder_index)
     clauses = [where[len(" WHERE ") :]] if where else []
     if source is not None:
         clauses.append("source = ?")
@@ -49,13 +62,18 @@ def select(
     """``columns`` of the index rows that match, in seq order, streamed. ``source`` keeps
     one source's rows; ``live_only`` leaves out erased records."""
     names = ", ".join(_column(c) for c in columns)
-    where, args = _narrowed(filters, source, None, live_only)
-    return _stream(reader(store).execute(f"SELECT {names} FROM actions{where} ORDER BY seq", args))
+    filters = filters or Filters()
+    pays = folder_index_pays(store, filters)
+    where, args = _narrowed(filters, source, None, live_only, folder_index=pays)
+    order = in_seq_order(where, indexed=narrows(filters, folder_index=pays))
+    sql = f"SELECT {names} FROM actions{order}"
+    return _stream(reader(store).execute(sql, args))
 
 
 def count(store: SqliteStore, filters: Filters | None = None) -> int:
     """How many index rows match ``filters`` (every record has one)."""
-    where, args = (filters or Filters()).where()
+    filters = filters or Filters()
+    where, args = filters.where(folder_index=folder_index_pays(store, filters))
     return int(reader(store).execute(f"SELECT count(*) FROM actions{where}", args).fetchone()[0])
 
 

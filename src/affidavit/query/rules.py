@@ -63,6 +63,34 @@ def path_clause(pattern: str) -> tuple[str, list[object]]:
     return "(" + " OR ".join(["path GLOB ?"] * len(globs)) + ")", list(globs)
 
 
+# The distinct folders of the index, one index seek each (a loose index scan): a ledger of
+# millions of records has thousands of folders at most.
+_FOLDERS = (
+    "WITH RECURSIVE f(x) AS (SELECT min(folder) FROM actions UNION ALL "
+    "SELECT (SELECT min(folder) FROM actions WHERE folder > f.x) FROM f WHERE f.x IS NOT NULL) "
+    "SELECT x FROM f WHERE "
+)
+
+
+def folder_clause(globs: Sequence[object]) -> tuple[str, list[object]] | None:
+    """A condition on ``folder`` that every row :func:`path_clause` matches also meets, so
+    SQLite reads the matching folders through their index instead of every row; None when a
+    glob leaves the folder open (``*.xlsx``: any folder may hold a match).
+
+    A path matches ``X/*`` exactly when it has a ``/`` after a prefix matching ``X``; every
+    such ``/`` lies within the path's folder plus its last separator, so the folder plus ``/``
+    matches ``X/*`` too (the same for ``\\``). The path clause still decides each row."""
+    tests: list[str] = []
+    args: list[object] = []
+    for glob in globs:
+        text = str(glob)
+        if len(text) < 2 or text[-1] != "*" or text[-2] not in "/\\":
+            return None
+        tests.append("x || ? GLOB ?")
+        args += [text[-2], text]
+    return f"folder IN ({_FOLDERS}{' OR '.join(tests)})", args
+
+
 def rules_in_force(store: SqliteStore) -> list[Rule]:
     """The folder → function rules of the affidavit.toml in force; if it cannot be read
     now, the rules the index was last built with (so a broken file never blanks them)."""

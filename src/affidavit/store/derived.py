@@ -69,6 +69,8 @@ CREATE INDEX IF NOT EXISTS actions_time ON actions (time);
 CREATE INDEX IF NOT EXISTS actions_folder ON actions (folder, time);
 CREATE INDEX IF NOT EXISTS actions_function ON actions (function, time);
 CREATE INDEX IF NOT EXISTS actions_kind ON actions (kind, time);
+CREATE INDEX IF NOT EXISTS actions_actor ON actions (actor_email, actor_user, time);
+CREATE INDEX IF NOT EXISTS actions_session ON actions (session_id, time);
 CREATE TABLE IF NOT EXISTS function_rules (
     rule INTEGER NOT NULL,
     glob TEXT NOT NULL,

@@ -1,0 +1,110 @@
+"""Tests for the lazy command group (affidavit.cli.group): the table of commands matches
+what the modules register, ``affidavit --help`` lists them without importing any, and a
+command imports its own module and not the others."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from affidavit.cli import EXIT_USAGE, load, run
+from affidavit.cli.group import COMMANDS, LedgerGroup
+
+
+def fresh(code: str, *, columns: int = 100) -> str:
+    """stdout of ``code`` run by a new interpreter, so nothing is imported beforehand."""
+    env = {**os.environ, "COLUMNS": str(columns)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def test_the_table_names_every_registered_command_its_module_and_short_help() -> None:
+    group = load()
+    real = {
+        name: (
+            (cmd.callback.__module__ if cmd.callback else "").removeprefix("affidavit.cli."),
+            cmd.get_short_help_str(limit=10**6),
+        )
+        for name, cmd in group.commands.items()
+    }
+    table = {
+        name: (module, click.Command(name, help=text).get_short_help_str(limit=10**6))
+        for name, (module, text) in COMMANDS.items()
+    }
+    assert table == real
+
+
+def test_group_help_lists_every_command_as_click_would_without_importing_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = fresh(
+        "import sys\n"
+        "from affidavit.cli import run\n"
+        "run(['--help'])\n"
+        "print('MODULES', *sorted(m for m in sys.modules if m.startswith('affidavit.')))\n"
+    )
+    help_text, _, modules = out.rpartition("MODULES ")
+    assert set(modules.split()) <= {
+        "affidavit.cli",
+        "affidavit.cli.common",
+        "affidavit.cli.group",
+        "affidavit.errors",
+        "affidavit.locations",
+    }
+    # What click's own listing prints once every module is imported, at the same width.
+    monkeypatch.setenv("COLUMNS", "100")
+    group = load()
+    ctx = click.Context(group, info_name="affidavit")
+    formatter = ctx.make_formatter()
+    click.Group.format_commands(group, ctx, formatter)
+    listing = formatter.getvalue()
+    assert listing.count("\n") == len(COMMANDS) + 1
+    assert listing in help_text
+
+
+def test_a_command_imports_its_own_module_only() -> None:
+    out = fresh(
+        "import sys\n"
+        "from affidavit.cli import run\n"
+        "code = run(['log', '--help'])\n"
+        "print('MODULES', code, *sorted(m for m in sys.modules if m.startswith('affidavit.cli.')))"
+    )
+    help_text, _, tail = out.rpartition("MODULES ")
+    code, *modules = tail.split()
+    assert code == "0" and "--path" in help_text
+    assert "affidavit.cli.query" in modules
+    others = {f"affidavit.cli.{m}" for m, _ in COMMANDS.values()} - {
+        "affidavit.cli.query",
+        "affidavit.cli.commands",  # the modules that share helpers import it
+    }
+    assert not others & set(modules)
+
+
+def test_an_unknown_command_is_a_usage_error_after_looking_in_every_module(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(["no-such-command"]) == EXIT_USAGE
+    assert "No such command 'no-such-command'" in capsys.readouterr().err
+    group = load()
+    assert isinstance(group, LedgerGroup)
+    assert group.get_command(click.Context(group), "no-such-command") is None
+
+
+def test_version_is_the_packages(capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.metadata
+    import tomllib
+
+    import affidavit
+
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    assert affidavit.__version__ == project["project"]["version"]
+    assert affidavit.__version__ == importlib.metadata.version("affidavit")
+    assert run(["--version"]) == 0
+    assert capsys.readouterr().out == f"affidavit, version {affidavit.__version__}\n"
