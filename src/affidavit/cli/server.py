@@ -396,4 +396,3 @@ def erase_cmd(
         emit_json({"origin": origin, "seq": seq, "erasure": org_seq})
         return
     say(f"erased the payload of {origin} record {seq}; org log record {org_seq} says why")
-
