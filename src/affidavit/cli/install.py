@@ -283,6 +283,7 @@ def install(
     events to the collector's OpenTelemetry receiver, and the values (egress allow-list
     entry included) for Cowork's admin console; --scope managed writes that environment
     into a managed-settings drop-in, --settings FILE into that file.
+
     --http URL writes http hooks that POST each event to the collector at URL instead:
     nothing runs on the agent's machine, which only needs $AFFIDAVIT_TOKEN (a device token)
     and network access to URL. A collector that is down never blocks the agent (Claude Code
