@@ -21,6 +21,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -787,15 +788,26 @@ def _listing(root: Path) -> set[str]:
     return {str(p) for p in root.rglob("*")}
 
 
+def _evil_anywhere(root: Path) -> list[Path]:
+    """Files named like the member the pack tried to plant, at or below ``root``.
+
+    Other tests' folders under the same base can still change while this one runs
+    (a spool drained late, a WAL checkpoint), so the base is searched by name rather
+    than compared whole."""
+    return [p for p in root.rglob("*evil*") if p.is_file()]
+
+
 @pytest.mark.parametrize("evil", ["../evil", "/tmp/evil-abs", "a/../../evil", "C:\\evil", "ok/./x"])
 def test_names_that_escape_are_refused(
     full_pack: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], evil: str
 ) -> None:
     bad = write_zip(tmp_path / "bad.zip", {**members(full_pack), evil: b"pwned"})
-    before = _listing(tmp_path.parent)
+    before = _listing(tmp_path)
     code, out, err = cli(None, "verify-pack", str(bad), capsys=capsys)
     assert code == 2 and "refused" in err and out == ""
-    assert _listing(tmp_path.parent) == before
+    assert _listing(tmp_path) == before
+    assert _evil_anywhere(tmp_path.parent) == []
+    assert not any(Path(tempfile.gettempdir()).glob("evil*"))
     assert not Path("/tmp/evil-abs").exists()
 
 
