@@ -65,6 +65,9 @@ class SqliteStore:
     def __init__(self, conn: sqlite3.Connection, path: StrPath) -> None:
         self._conn = conn
         self.path = os.fspath(path)
+        # The end of the records this transaction appended after its tail check: the next
+        # append in the same transaction starts there and need not reread the tail.
+        self._checked_end: int | None = None
 
     # -- opening (the work is in sqlite_file) -----------------------------------------------
 
@@ -134,12 +137,15 @@ class SqliteStore:
 
     def begin(self) -> None:
         """Take the write lock now, so concurrent writers queue instead of failing later."""
+        self._checked_end = None
         self._conn.execute("BEGIN IMMEDIATE")
 
     def commit(self) -> None:
+        self._checked_end = None
         self._conn.execute("COMMIT")
 
     def rollback(self) -> None:
+        self._checked_end = None
         if self._conn.in_transaction:
             self._conn.execute("ROLLBACK")
 
@@ -210,13 +216,19 @@ class SqliteStore:
         """Insert (leaf, leaf_hash, salt, payload) rows at the end; returns the first seq.
 
         Call inside :meth:`begin` / :meth:`commit`: the seqs are only real once committed.
+        The tail is checked once per transaction: a batch of many events (the recorder
+        service's group commit) appends after its own rows, which it has not read back.
         """
         first = self.size()
-        self._check_tail(first)
+        if not (self._conn.in_transaction and first == self._checked_end):
+            self._check_tail(first)
+        listed = list(rows)
         self._conn.executemany(
             "INSERT INTO records (seq, leaf, leaf_hash, salt, payload) VALUES (?, ?, ?, ?, ?)",
-            ((first + i, *row) for i, row in enumerate(rows)),
+            ((first + i, *row) for i, row in enumerate(listed)),
         )
+        if listed and self._conn.in_transaction:
+            self._checked_end = first + len(listed)
         return first
 
     def _check_tail(self, end: int) -> None:
