@@ -53,6 +53,15 @@ def _read_exactly(sock: _socket.socket, n: int) -> bytes:
 
 def receive(sock: _socket.socket) -> dict[str, Any] | None:
     """The next frame's object; None when the peer closed cleanly between frames."""
+    size = receive_size(sock)
+    return None if size is None else receive_body(sock, size)
+
+
+def receive_size(sock: _socket.socket) -> int | None:
+    """The next frame's announced size, its body not yet read (None: closed between frames).
+
+    The service decides from it whether it has room for the body before reading a byte of it.
+    """
     head = sock.recv(_HEAD.size, _socket.MSG_WAITALL)
     if not head:
         return None
@@ -66,6 +75,11 @@ def receive(sock: _socket.socket) -> dict[str, Any] | None:
     (size,) = _HEAD.unpack(head)
     if size > MAX_FRAME:
         raise FrameError(f"frame of {size} bytes is over the {MAX_FRAME}-byte limit")
+    return int(size)
+
+
+def receive_body(sock: _socket.socket, size: int) -> dict[str, Any]:
+    """The object of a frame whose header announced ``size`` bytes."""
     try:
         body = _read_exactly(sock, size)
     except EOFError:

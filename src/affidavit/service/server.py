@@ -12,10 +12,19 @@ A malformed frame gets one ``ok: false`` line and the connection is closed (its 
 no longer be trusted); a well-framed request with a bad field gets the line and the
 connection stays. Neither changes the ledger.
 
-Limits, so that no client can exhaust the service: at most ``max_connections`` open at once
-(one more is answered ``ok: false``, "busy", and closed: its hook spools the event, which the
-next hook hands over); a client that sends nothing for ``read_deadline`` seconds is told so
-and closed; a frame is at most :data:`~affidavit.capture.wire.MAX_FRAME` bytes.
+Group commit: while one commit's fsync runs, the requests that arrive meanwhile queue, and
+the next transaction takes all of them (at most :data:`MAX_BATCH` requests, and no more once
+:data:`MAX_BATCH_BYTES` of frames are in it), so the disk's fsync rate bounds the number of
+commits, not of events. Each request is acknowledged only after its own group's commit
+returned: durable before ack holds for every record.
+
+Limits, so that no client can exhaust the service: at most ``max_connections`` open at once,
+and at most ``max_per_user`` of them from one uid (one more is answered ``ok: false``,
+"busy", and closed: its hook spools the event, which the next hook hands over); at most
+``max_queued_bytes`` of request frames held at once, counted from each frame's header before
+its body is read (a frame that would pass it is refused the same way, unread); a client that
+sends nothing for ``read_deadline`` seconds is told so and closed; a frame is at most
+:data:`~affidavit.capture.wire.MAX_FRAME` bytes.
 
 A ``gaps`` request (a hook reporting its account's in-flight markers of killed hook runs;
 :mod:`affidavit.capture.inflight`) waits until no connection of a marker's pid is open: a
@@ -44,18 +53,20 @@ from affidavit.service.recorder import Recorder, Reply
 from affidavit.service.schedule import ArchiveSchedule
 
 SEAL_INTERVAL = 10.0
-MAX_BATCH = 256
+MAX_BATCH = 256  # requests in one transaction
+MAX_BATCH_BYTES = 32 * 2**20  # frame bytes after which a transaction takes no more requests
 MAX_CONNECTIONS = 64
+MAX_QUEUED_BYTES = 256 * 2**20  # request frames held at once, all connections together
 READ_DEADLINE = 30.0  # seconds a client may stay silent; the hook answers in far less
 GAP_WAIT = 5.0  # seconds a gaps request waits for the connections of its markers' pids
 QUESTIONS = ("pending", "recall", "meta")
 
 
 class Request:
-    __slots__ = ("done", "msg", "peer", "reply")
+    __slots__ = ("done", "msg", "peer", "reply", "size")
 
-    def __init__(self, peer: Peer, msg: dict[str, Any]) -> None:
-        self.peer, self.msg = peer, msg
+    def __init__(self, peer: Peer, msg: dict[str, Any], size: int = 0) -> None:
+        self.peer, self.msg, self.size = peer, msg, size
         self.reply: Reply = {"ok": False, "error": "the service stopped before answering"}
         self.done = threading.Event()
 
@@ -70,6 +81,8 @@ class Server:
         group: int | None = None,
         archive: ArchiveSchedule | None = None,
         max_connections: int = MAX_CONNECTIONS,
+        max_per_user: int | None = None,
+        max_queued_bytes: int = MAX_QUEUED_BYTES,
         read_deadline: float = READ_DEADLINE,
     ) -> None:
         # SQLite connections belong to the thread that made them: the writer opens it.
@@ -85,8 +98,13 @@ class Server:
         self.stopping = threading.Event()
         self.listener: socket.socket | None = None
         self.max_connections, self.read_deadline = max_connections, read_deadline
+        self.max_per_user = max_per_user or default_share(max_connections)
+        self.max_queued_bytes = max_queued_bytes
         self.open: dict[int, int] = {}  # open connections per peer pid (0: pid unknown)
+        self.users: dict[int, int] = {}  # open connections per peer uid
         self.opened = threading.Condition()
+        self.queued = 0  # bytes of the frames being read or waiting for their commit
+        self.queue_lock = threading.Lock()
 
     # -- the socket ------------------------------------------------------------------------
 
@@ -159,11 +177,20 @@ class Server:
             refuse(conn, f"cannot identify the peer: {e}")
             return
         with self.opened:
-            busy = sum(self.open.values()) >= self.max_connections
-            if not busy:
+            mine = self.users.get(peer.uid, 0)
+            busy = None
+            if sum(self.open.values()) >= self.max_connections:
+                busy = f"busy: {self.max_connections} connections open, the limit"
+            elif mine >= self.max_per_user:
+                busy = (
+                    f"busy: uid {peer.uid} has {mine} connections open, its share of the "
+                    f"{self.max_connections} (--max-connections-per-user)"
+                )
+            else:
                 self.open[peer.pid or 0] = self.open.get(peer.pid or 0, 0) + 1
-        if busy:
-            refuse(conn, f"busy: {self.max_connections} connections open, the limit")
+                self.users[peer.uid] = mine + 1
+        if busy is not None:
+            refuse(conn, busy)
             return
         threading.Thread(target=self.converse, args=(conn, peer), daemon=True).start()
 
@@ -178,12 +205,24 @@ class Server:
                     self.open[peer.pid or 0] = left
                 else:
                     self.open.pop(peer.pid or 0, None)
+                if self.users.get(peer.uid, 1) > 1:
+                    self.users[peer.uid] -= 1
+                else:
+                    self.users.pop(peer.uid, None)
                 self.opened.notify_all()
 
     def talk(self, conn: socket.socket, peer: Peer) -> None:
         while True:
+            size = 0
             try:
-                msg = wire.receive(conn)
+                announced = wire.receive_size(conn)
+                if announced is None:
+                    return  # closed between frames
+                if not self.reserve(announced):
+                    refuse(conn, self.full(announced))  # its body unread: the framing ends
+                    return
+                size = announced
+                reply = self.handle(peer, wire.receive_body(conn, size), size)
             except wire.FrameError as e:
                 with contextlib.suppress(OSError):
                     wire.send(conn, {"ok": False, "error": f"malformed frame: {e}"})
@@ -193,15 +232,33 @@ class Server:
                 return
             except (OSError, EOFError):
                 return
-            if msg is None:
-                return
-            reply = self.handle(peer, msg)
+            finally:
+                self.unreserve(size)
             try:
                 wire.send(conn, reply)
             except OSError:
                 return
 
-    def handle(self, peer: Peer, msg: dict[str, Any]) -> Reply:
+    def reserve(self, size: int) -> bool:
+        """Count a frame against ``max_queued_bytes`` before its body is read; False: no room."""
+        with self.queue_lock:
+            if self.queued + size > self.max_queued_bytes:
+                return False
+            self.queued += size
+            return True
+
+    def unreserve(self, size: int) -> None:
+        if size:
+            with self.queue_lock:
+                self.queued -= size
+
+    def full(self, size: int) -> str:
+        return (
+            f"busy: {self.queued} bytes of requests queued; this {size}-byte frame would pass "
+            f"the {self.max_queued_bytes}-byte limit (--max-queued-mb)"
+        )
+
+    def handle(self, peer: Peer, msg: dict[str, Any], size: int = 0) -> Reply:
         try:
             op = checks.op_of(msg)
             if op == "record":
@@ -210,7 +267,7 @@ class Server:
                 msg["markers"] = self.settled_pids(peer, checks.gap_markers(msg))
         except wire.FrameError as e:
             return {"ok": False, "error": f"refused: {e}"}
-        request = Request(peer, msg)
+        request = Request(peer, msg, size)
         self.requests.put(request)
         request.done.wait()
         return request.reply
@@ -261,9 +318,11 @@ class Server:
                 continue
             batch: list[Request] = []
             item: Request | None = first
+            size = 0
             while item is not None:
                 batch.append(item)
-                if len(batch) >= MAX_BATCH:
+                size += item.size
+                if len(batch) >= MAX_BATCH or size >= MAX_BATCH_BYTES:
                     break
                 try:
                     item = self.requests.get_nowait()
@@ -325,6 +384,11 @@ class Server:
             self.archive.tick(self.recorder.ledger, datetime.now(UTC))
         except Exception as e:  # recorded by the schedule when it can be; never stop serving
             print(f"affidavit service: archive failed: {type(e).__name__}: {e}", file=sys.stderr)
+
+
+def default_share(max_connections: int) -> int:
+    """Connections one uid may hold by default: half of all, so no user takes every slot."""
+    return max(1, (max_connections + 1) // 2)
 
 
 def refuse(conn: socket.socket, line: str) -> None:
