@@ -12,8 +12,9 @@ service (:mod:`affidavit.service.server`) answers it.
 from __future__ import annotations
 
 import _socket  # socket.py's C module: all the hook needs (see capture.client)
-import json
 import struct
+
+from affidavit.capture import jsontext
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ class FrameError(ValueError):
 
 
 def encode(message: dict[str, Any]) -> bytes:
-    body = json.dumps(message, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    body = jsontext.dumps(message, compact=True).encode("utf-8", "surrogatepass")
     if len(body) > MAX_FRAME:
         raise FrameError(f"frame of {len(body)} bytes is over the {MAX_FRAME}-byte limit")
     return _HEAD.pack(len(body)) + body
@@ -89,7 +90,7 @@ def receive_body(sock: _socket.socket, size: int) -> dict[str, Any]:
 
 def decode(body: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(body)
+        value = jsontext.loads(body)
     except RecursionError:
         raise FrameError("frame JSON nests too deeply") from None
     except (ValueError, UnicodeDecodeError) as e:
