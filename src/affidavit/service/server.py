@@ -12,11 +12,15 @@ A malformed frame gets one ``ok: false`` line and the connection is closed (its 
 no longer be trusted); a well-framed request with a bad field gets the line and the
 connection stays. Neither changes the ledger.
 
-Group commit: while one commit's fsync runs, the requests that arrive meanwhile queue, and
-the next transaction takes all of them (at most :data:`MAX_BATCH` requests, and no more once
-:data:`MAX_BATCH_BYTES` of frames are in it), so the disk's fsync rate bounds the number of
-commits, not of events. Each request is acknowledged only after its own group's commit
-returned: durable before ack holds for every record.
+Group commit: the writer takes every request waiting (at most :data:`MAX_BATCH`, and no more
+once :data:`MAX_BATCH_BYTES` of frames are in it) into one transaction and commits it without
+waiting for the fsync; a syncer thread (one of :data:`SYNCERS`) fsyncs the ledger's
+write-ahead log and only then wakes the connections of every batch committed before that fsync
+began, to send their acks. While
+one fsync runs, the writer stages and commits the next batches, which the next fsync covers:
+the disk's fsync rate bounds the number of fsyncs, not of events, and durable before ack holds
+for every record. Everything else (seals, drains, gap reports, questions) commits with its
+own fsync, as every other writer of a ledger does.
 
 Limits, so that no client can exhaust the service: at most ``max_connections`` open at once,
 and at most ``max_per_user`` of them from one uid (one more is answered ``ok: false``,
@@ -56,6 +60,9 @@ SEAL_INTERVAL = 10.0
 MAX_BATCH = 256  # requests in one transaction
 MAX_BATCH_BYTES = 32 * 2**20  # frame bytes after which a transaction takes no more requests
 MAX_CONNECTIONS = 64
+# fsyncs at once: a batch committed while one runs starts its own at once instead of
+# waiting for it to end (it could not cover the batch) and then for a whole second one.
+SYNCERS = 2
 MAX_QUEUED_BYTES = 256 * 2**20  # request frames held at once, all connections together
 READ_DEADLINE = 30.0  # seconds a client may stay silent; the hook answers in far less
 GAP_WAIT = 5.0  # seconds a gaps request waits for the connections of its markers' pids
@@ -105,6 +112,9 @@ class Server:
         self.opened = threading.Condition()
         self.queued = 0  # bytes of the frames being read or waiting for their commit
         self.queue_lock = threading.Lock()
+        self.unsynced: list[Request] = []  # committed, not yet fsync-ed: not acknowledged
+        self.sync_ready = threading.Condition()
+        self.sync_stop = False
 
     # -- the socket ------------------------------------------------------------------------
 
@@ -299,9 +309,17 @@ class Server:
             self.ready.set()
             return
         self.ready.set()
+        syncers = [threading.Thread(target=self.sync_loop) for _ in range(SYNCERS)]
+        for syncer in syncers:
+            syncer.start()
         try:
             self.write_requests()
         finally:
+            with self.sync_ready:
+                self.sync_stop = True
+                self.sync_ready.notify_all()
+            for syncer in syncers:  # every committed batch synced and acknowledged first
+                syncer.join()
             self.recorder.close()
 
     def write_requests(self) -> None:
@@ -334,9 +352,11 @@ class Server:
 
     def run_batch(self, batch: list[Request]) -> None:
         events = [r for r in batch if r.msg["op"] == "record"]
+        committed = False
         try:
             if events:
-                replies = self.recorder.record([(r.peer, r.msg) for r in events])
+                replies = self.recorder.record([(r.peer, r.msg) for r in events], synced=False)
+                committed = True
                 for r, reply in zip(events, replies, strict=True):
                     r.reply = reply
             for r in batch:
@@ -349,6 +369,30 @@ class Server:
                 r.reply = {"ok": False, "error": line}
         finally:
             for r in batch:
+                if not (committed and r.msg["op"] == "record"):
+                    r.done.set()
+            if committed:  # acknowledged by the syncer, once on disk
+                with self.sync_ready:
+                    self.unsynced.extend(events)
+                    self.sync_ready.notify()
+
+    def sync_loop(self) -> None:
+        """fsync the log for every batch committed so far; then wake their connections."""
+        while True:
+            with self.sync_ready:
+                while not self.unsynced and not self.sync_stop:
+                    self.sync_ready.wait()
+                synced, self.unsynced = self.unsynced, []
+            if not synced:
+                return  # stopping, and nothing left
+            try:
+                self.recorder.sync()
+            except OSError as e:  # committed, not known durable: the hooks spool, dedup later
+                line = f"not recorded durably: fsync of the ledger's log failed: {e}"
+                print(f"affidavit service: {line}", file=sys.stderr)
+                for r in synced:
+                    r.reply = {"ok": False, "error": line}
+            for r in synced:
                 r.done.set()
 
     def other(self, r: Request) -> Reply:

@@ -1,7 +1,9 @@
 """The embedded store: one SQLite file per ledger.
 
 WAL journal, ``synchronous=FULL`` (every commit is fsync-ed before it returns), one writer at
-a time through ``BEGIN IMMEDIATE`` and a generous busy timeout, any number of readers.
+a time through ``BEGIN IMMEDIATE`` and a generous busy timeout, any number of readers. A writer
+that reports durability itself (the recorder service's group commit) may commit inside
+:meth:`SqliteStore.unsynced` and fsync the log with :meth:`SqliteStore.sync` before it does.
 
 Tables::
 
@@ -143,6 +145,28 @@ class SqliteStore:
     def commit(self) -> None:
         self._checked_end = None
         self._conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def unsynced(self) -> Iterator[None]:
+        """Commits inside return before their fsync (``synchronous=NORMAL``): they are on
+        disk, in order and whole, only after a later :meth:`sync`, or a commit outside.
+        The caller MUST NOT report any of them durable before then. (WAL with NORMAL never
+        corrupts the file; a crash of the machine may only lose the unsynced commits.)"""
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            yield
+        finally:
+            self._conn.execute("PRAGMA synchronous = FULL")
+
+    def sync(self) -> None:
+        """fsync the write-ahead log: every commit that returned before this call is durable
+        when it returns. Safe from another thread: it opens the log file itself, leaving
+        the connection to its thread, so commits go on while the disk syncs."""
+        fd = os.open(f"{self.path}-wal", os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def rollback(self) -> None:
         self._checked_end = None
