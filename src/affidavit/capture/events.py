@@ -29,7 +29,6 @@ other event, known or not yet invented, → agent.event with the raw event.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 from affidavit.capture import digest
@@ -134,7 +133,7 @@ def storable(value: Any, depth: int = 0) -> Any:
     """
     if isinstance(value, str):
         return _compiled(_SURROGATE).sub(lambda m: f"\\u{ord(m.group()):04x}", value)
-    if type(value) is float and not math.isfinite(value):
+    if type(value) is float and value - value != 0.0:  # NaN or infinite (no math module)
         return repr(value)
     if type(value) is int and not -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
         return str(value)
