@@ -84,3 +84,20 @@ def test_unsynced_commits_then_sync_from_another_thread(tmp_path: Path) -> None:
             other.close()
     finally:
         store.close()
+
+
+def test_without_a_write_ahead_log_commits_stay_full(tmp_path: Path) -> None:
+    new_ledger(tmp_path).close()
+    store = SqliteStore.open(tmp_path / "ledger.sqlite")
+    try:
+        # As on a file system where SQLite cannot keep a WAL: a rollback journal.
+        assert store.connection.execute("PRAGMA journal_mode = DELETE").fetchone() == ("delete",)
+        with store.unsynced():
+            assert store.connection.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+            store.begin()
+            store.add_records([_row(1)])
+            store.commit()
+        assert not (tmp_path / "ledger.sqlite-wal").exists()
+        store.sync()  # nothing to do, and no error: every commit was FULL
+    finally:
+        store.close()

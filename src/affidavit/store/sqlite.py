@@ -70,6 +70,7 @@ class SqliteStore:
         # The end of the records this transaction appended after its tail check: the next
         # append in the same transaction starts there and need not reread the tail.
         self._checked_end: int | None = None
+        self._wal: bool | None = None  # whether commits go to a write-ahead log (see sync)
 
     # -- opening (the work is in sqlite_file) -----------------------------------------------
 
@@ -151,7 +152,14 @@ class SqliteStore:
         """Commits inside return before their fsync (``synchronous=NORMAL``): they are on
         disk, in order and whole, only after a later :meth:`sync`, or a commit outside.
         The caller MUST NOT report any of them durable before then. (WAL with NORMAL never
-        corrupts the file; a crash of the machine may only lose the unsynced commits.)"""
+        corrupts the file; a crash of the machine may only lose the unsynced commits.) On a
+        file system where SQLite could not turn WAL on, commits stay FULL and sync() has
+        nothing to do: a rollback journal with NORMAL could be damaged by a crash."""
+        if self._wal is None:
+            self._wal = self._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        if not self._wal:
+            yield
+            return
         self._conn.execute("PRAGMA synchronous = NORMAL")
         try:
             yield
@@ -162,6 +170,8 @@ class SqliteStore:
         """fsync the write-ahead log: every commit that returned before this call is durable
         when it returns. Safe from another thread: it opens the log file itself, leaving
         the connection to its thread, so commits go on while the disk syncs."""
+        if not self._wal:
+            return  # no unsynced() commit went to a log: each was FULL
         fd = os.open(f"{self.path}-wal", os.O_RDONLY)
         try:
             os.fsync(fd)
