@@ -185,6 +185,7 @@ def test_a_service_mode_hook_imports_neither_json_nor_re(tmp_path: Path) -> None
         "tool_response": {"filePath": str(target)},
     }
     env = {**hook_env(folder / "home"), "AFFIDAVIT_SPOOL": str(folder / "user")}
+    (folder / "user.spool").mkdir(mode=0o700)  # left by an earlier hand-over, and empty
     try:
         run = subprocess.run(
             [sys.executable, "-X", "importtime", "-E", "-P", "-m", "affidavit", "hook",
@@ -200,3 +201,4 @@ def test_a_service_mode_hook_imports_neither_json_nor_re(tmp_path: Path) -> None
     imported = {line.rsplit("|", 1)[1].strip() for line in lines[1:]}
     assert "affidavit.capture.client" in imported  # the probe sees the hook's imports
     assert "json" not in imported and "re" not in imported, sorted(imported)
+    assert "affidavit.capture.spool" not in imported  # nothing spooled: nothing to hand over
