@@ -1,12 +1,13 @@
-"""The socket server: one thread per connection, one writer thread, a sealing schedule.
+"""The socket server: one thread per connection, one writer thread, syncer threads, a
+sealing schedule.
 
 Connection threads read frames (:mod:`affidavit.capture.wire`), learn the peer from the
 kernel (:mod:`.peer`) and hand each request to the writer thread through a queue. The writer
-is the only code that touches the ledger: it takes every request waiting in the queue,
-stages all the events among them in one transaction, commits (fsync) and only then wakes
-their connections to send the acks, so 16 hooks at once cost one commit, not 16. When the
-queue is idle it seals: every ``seal_interval`` seconds if anything new was appended, and
-when a client sends ``seal``.
+is the only code that writes the ledger: it takes every request waiting in the queue, stages
+all the events among them in one transaction and commits; their connections send the acks
+once that commit is fsync-ed (group commit, below), so 16 hooks at once cost one fsync, not
+16. When the queue is idle it seals: every ``seal_interval`` seconds if anything new was
+appended, and when a client sends ``seal``.
 
 A malformed frame gets one ``ok: false`` line and the connection is closed (its framing can
 no longer be trusted); a well-framed request with a bad field gets the line and the
@@ -70,12 +71,25 @@ QUESTIONS = ("pending", "recall", "meta")
 
 
 class Request:
-    __slots__ = ("done", "msg", "peer", "reply", "size")
+    """One request, answered exactly once (by the writer, or by a syncer after the fsync).
+
+    Its connection thread waits on a bare lock, held from the start and released by the
+    answer: one waiter needs no Event (a Condition and a new lock per wait)."""
+
+    __slots__ = ("_unanswered", "msg", "peer", "reply", "size")
 
     def __init__(self, peer: Peer, msg: dict[str, Any], size: int = 0) -> None:
         self.peer, self.msg, self.size = peer, msg, size
         self.reply: Reply = {"ok": False, "error": "the service stopped before answering"}
-        self.done = threading.Event()
+        self._unanswered = threading.Lock()
+        self._unanswered.acquire()
+
+    def answer(self) -> None:
+        self._unanswered.release()
+
+    def wait(self) -> Reply:
+        self._unanswered.acquire()
+        return self.reply
 
 
 class Server:
@@ -279,8 +293,7 @@ class Server:
             return {"ok": False, "error": f"refused: {e}"}
         request = Request(peer, msg, size)
         self.requests.put(request)
-        request.done.wait()
-        return request.reply
+        return request.wait()
 
     def settled_pids(self, peer: Peer, markers: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The markers no open connection can still be recording (see the module docstring);
@@ -370,7 +383,7 @@ class Server:
         finally:
             for r in batch:
                 if not (committed and r.msg["op"] == "record"):
-                    r.done.set()
+                    r.answer()
             if committed:  # acknowledged by the syncer, once on disk
                 with self.sync_ready:
                     self.unsynced.extend(events)
@@ -393,7 +406,7 @@ class Server:
                 for r in synced:
                     r.reply = {"ok": False, "error": line}
             for r in synced:
-                r.done.set()
+                r.answer()
 
     def other(self, r: Request) -> Reply:
         op = r.msg["op"]
