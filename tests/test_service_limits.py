@@ -182,7 +182,7 @@ def _recorded_once(folder: Path, *uses: str) -> None:
 
 def test_one_user_cannot_take_every_slot(folder: Path) -> None:
     server, thread = _serve(folder, max_connections=4)  # a share of 2 per uid, by default
-    assert server.max_per_user == 2
+    assert server.admission.max_per_user == 2
     idle = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(2)]
     try:
         for conn in idle:
@@ -268,10 +268,10 @@ def test_frames_over_the_queued_bytes_cap_are_refused_unread(folder: Path) -> No
             holding.sendall(struct.pack(">I", len(body)) + body[:100])
             small = json.dumps({"op": "meta", "key": "conventions:/" + "y" * 300}).encode()
             deadline = 600  # bounded wait for the service to count the header (no timing)
-            while server.queued == 0 and deadline:
+            while server.admission.queued == 0 and deadline:
                 threading.Event().wait(0.05)
                 deadline -= 1
-            assert server.queued == len(body)
+            assert server.admission.queued == len(body)
             late.sendall(struct.pack(">I", len(small)) + small)
             reply = _reply(late)
             assert reply["ok"] is False
@@ -282,7 +282,7 @@ def test_frames_over_the_queued_bytes_cap_are_refused_unread(folder: Path) -> No
                 assert late.recv(1) == b""  # and closed
             holding.sendall(body[100:])
             assert _reply(holding) == {"ok": True, "value": None}
-        assert server.queued == 0  # answered: its bytes are free again
+        assert server.admission.queued == 0  # answered: its bytes are free again
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as again:
             again.settimeout(60)
             again.connect(path)

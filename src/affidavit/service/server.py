@@ -16,20 +16,19 @@ connection stays. Neither changes the ledger.
 Group commit: the writer takes every request waiting (at most :data:`MAX_BATCH`, and no more
 once :data:`MAX_BATCH_BYTES` of frames are in it) into one transaction and commits it without
 waiting for the fsync; a syncer thread (one of :data:`SYNCERS`) fsyncs the ledger's
-write-ahead log and only then wakes the connections of every batch committed before that fsync
-began, to send their acks. While
-one fsync runs, the writer stages and commits the next batches, which the next fsync covers:
-the disk's fsync rate bounds the number of fsyncs, not of events, and durable before ack holds
-for every record. Everything else (seals, drains, gap reports, questions) commits with its
-own fsync, as every other writer of a ledger does.
+write-ahead log and only then wakes the connections of every batch committed before that
+fsync began, to send their acks. While one fsync runs, the writer stages and commits the next
+batches, which the next fsync covers: the disk's fsync rate bounds the number of fsyncs, not
+of events, and durable before ack holds for every record. Everything else (seals, drains,
+gap reports, questions) commits with its own fsync, as every other writer of a ledger does.
 
-Limits, so that no client can exhaust the service: at most ``max_connections`` open at once,
-and at most ``max_per_user`` of them from one uid (one more is answered ``ok: false``,
-"busy", and closed: its hook spools the event, which the next hook hands over); at most
-``max_queued_bytes`` of request frames held at once, counted from each frame's header before
-its body is read (a frame that would pass it is refused the same way, unread); a client that
-sends nothing for ``read_deadline`` seconds is told so and closed; a frame is at most
-:data:`~affidavit.capture.wire.MAX_FRAME` bytes.
+Limits (:mod:`.admission`), so that no client can exhaust the service: at most
+``max_connections`` open at once, and at most ``max_per_user`` of them from one uid (one
+more is answered ``ok: false``, "busy", and closed: its hook spools the event, which the next
+hook hands over); at most ``max_queued_bytes`` of request frames held at once, counted from
+each frame's header before its body is read (a frame that would pass it is refused the same
+way, unread); a client that sends nothing for ``read_deadline`` seconds is told so and
+closed; a frame is at most :data:`~affidavit.capture.wire.MAX_FRAME` bytes.
 
 A ``gaps`` request (a hook reporting its account's in-flight markers of killed hook runs;
 :mod:`affidavit.capture.inflight`) waits until no connection of a marker's pid is open: a
@@ -53,6 +52,7 @@ from typing import Any
 
 from affidavit.capture import wire
 from affidavit.service import checks
+from affidavit.service.admission import Admission
 from affidavit.service.peer import Peer, credentials
 from affidavit.service.recorder import Recorder, Reply
 from affidavit.service.schedule import ArchiveSchedule
@@ -118,14 +118,8 @@ class Server:
         self.requests: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
         self.stopping = threading.Event()
         self.listener: socket.socket | None = None
-        self.max_connections, self.read_deadline = max_connections, read_deadline
-        self.max_per_user = max_per_user or default_share(max_connections)
-        self.max_queued_bytes = max_queued_bytes
-        self.open: dict[int, int] = {}  # open connections per peer pid (0: pid unknown)
-        self.users: dict[int, int] = {}  # open connections per peer uid
-        self.opened = threading.Condition()
-        self.queued = 0  # bytes of the frames being read or waiting for their commit
-        self.queue_lock = threading.Lock()
+        self.read_deadline = read_deadline
+        self.admission = Admission(max_connections, max_per_user, max_queued_bytes)
         self.unsynced: list[Request] = []  # committed, not yet fsync-ed: not acknowledged
         self.sync_ready = threading.Condition()
         self.sync_stop = False
@@ -200,19 +194,7 @@ class Server:
         except OSError as e:
             refuse(conn, f"cannot identify the peer: {e}")
             return
-        with self.opened:
-            mine = self.users.get(peer.uid, 0)
-            busy = None
-            if sum(self.open.values()) >= self.max_connections:
-                busy = f"busy: {self.max_connections} connections open, the limit"
-            elif mine >= self.max_per_user:
-                busy = (
-                    f"busy: uid {peer.uid} has {mine} connections open, its share of the "
-                    f"{self.max_connections} (--max-connections-per-user)"
-                )
-            else:
-                self.open[peer.pid or 0] = self.open.get(peer.pid or 0, 0) + 1
-                self.users[peer.uid] = mine + 1
+        busy = self.admission.enter(peer)
         if busy is not None:
             refuse(conn, busy)
             return
@@ -223,17 +205,7 @@ class Server:
             with conn:
                 self.talk(conn, peer)
         finally:
-            with self.opened:
-                left = self.open.get(peer.pid or 0, 1) - 1
-                if left > 0:
-                    self.open[peer.pid or 0] = left
-                else:
-                    self.open.pop(peer.pid or 0, None)
-                if self.users.get(peer.uid, 1) > 1:
-                    self.users[peer.uid] -= 1
-                else:
-                    self.users.pop(peer.uid, None)
-                self.opened.notify_all()
+            self.admission.leave(peer)
 
     def talk(self, conn: socket.socket, peer: Peer) -> None:
         while True:
@@ -242,8 +214,9 @@ class Server:
                 announced = wire.receive_size(conn)
                 if announced is None:
                     return  # closed between frames
-                if not self.reserve(announced):
-                    refuse(conn, self.full(announced))  # its body unread: the framing ends
+                full = self.admission.reserve(announced)
+                if full is not None:
+                    refuse(conn, full)  # its body unread: the framing ends here
                     return
                 size = announced
                 reply = self.handle(peer, wire.receive_body(conn, size), size)
@@ -257,30 +230,11 @@ class Server:
             except (OSError, EOFError):
                 return
             finally:
-                self.unreserve(size)
+                self.admission.release(size)
             try:
                 wire.send(conn, reply)
             except OSError:
                 return
-
-    def reserve(self, size: int) -> bool:
-        """Count a frame against ``max_queued_bytes`` before its body is read; False: no room."""
-        with self.queue_lock:
-            if self.queued + size > self.max_queued_bytes:
-                return False
-            self.queued += size
-            return True
-
-    def unreserve(self, size: int) -> None:
-        if size:
-            with self.queue_lock:
-                self.queued -= size
-
-    def full(self, size: int) -> str:
-        return (
-            f"busy: {self.queued} bytes of requests queued; this {size}-byte frame would pass "
-            f"the {self.max_queued_bytes}-byte limit (--max-queued-mb)"
-        )
 
     def handle(self, peer: Peer, msg: dict[str, Any], size: int = 0) -> Reply:
         try:
@@ -299,17 +253,18 @@ class Server:
         """The markers no open connection can still be recording (see the module docstring);
         the others stay with the hook for a later run."""
         own = peer.pid or 0
+        counts = self.admission
 
         def open_of(pid: int) -> int:
-            return self.open.get(pid, 0) - (1 if pid == own else 0)
+            return counts.open.get(pid, 0) - (1 if pid == own else 0)
 
         deadline = time.monotonic() + GAP_WAIT
-        with self.opened:
+        with counts.opened:
             while any(open_of(m["pid"]) > 0 for m in markers):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
-                self.opened.wait(left)
+                counts.opened.wait(left)
             return [m for m in markers if open_of(m["pid"]) <= 0]
 
     # -- the writer ------------------------------------------------------------------------------
@@ -441,11 +396,6 @@ class Server:
             self.archive.tick(self.recorder.ledger, datetime.now(UTC))
         except Exception as e:  # recorded by the schedule when it can be; never stop serving
             print(f"affidavit service: archive failed: {type(e).__name__}: {e}", file=sys.stderr)
-
-
-def default_share(max_connections: int) -> int:
-    """Connections one uid may hold by default: half of all, so no user takes every slot."""
-    return max(1, (max_connections + 1) // 2)
 
 
 def refuse(conn: socket.socket, line: str) -> None:
