@@ -355,7 +355,7 @@ class Server:
                 return  # stopping, and nothing left
             try:
                 self.recorder.sync()
-            except OSError as e:  # committed, not known durable: the hooks spool, dedup later
+            except Exception as e:  # committed, not known durable: the hooks spool, dedup later
                 line = f"not recorded durably: fsync of the ledger's log failed: {e}"
                 print(f"affidavit service: {line}", file=sys.stderr)
                 for r in synced:
