@@ -5,7 +5,8 @@ A real service process (``affidavit service``), 16 real client connections sendi
 ``record`` frames back to back; SIGKILL the service the moment enough acks came back (others
 are in flight, some in a commit), reopen the ledger: every acknowledged event is there, once,
 and ``affidavit verify`` passes. The service runs as the test's own account (which account
-may read the ledger is test_service_accounts.py's subject).
+may read the ledger is test_service_accounts.py's subject). And when the fsync fails, no event
+of the group is acknowledged: each client is told why in one line (a hook then spools).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from pathlib import Path
 import pytest
 
 from affidavit.capture import wire
-from ledger_helpers import affidavit, cli_env
+from affidavit.service.recorder import Recorder
+from affidavit.service.server import Server
+from ledger_helpers import affidavit, cli_env, new_ledger
 from service_helpers import wait_listening
 
 WORKERS = 16
@@ -120,3 +123,34 @@ def test_every_acknowledged_event_survives_a_sigkill(folder: Path) -> None:
     assert len(calls) == len(recorded)
     check = affidavit(ledger, "verify")
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+class _FailingDisk(Recorder):
+    """A ledger on a disk whose fsync fails (EIO), the rest of it working."""
+
+    def sync(self) -> None:
+        raise OSError(5, "Input/output error")
+
+
+def test_a_failed_fsync_acknowledges_nothing_and_says_why(folder: Path) -> None:
+    server = Server(
+        lambda: _FailingDisk(new_ledger(folder)), str(folder / "s.sock"), seal_interval=3600
+    )
+    server.bind()
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    assert server.ready.wait(WAIT_S)
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(WAIT_S)
+            conn.connect(str(folder / "s.sock"))
+            for i in range(2):  # and the service goes on answering
+                wire.send(conn, _frame(0, i))
+                reply = wire.receive(conn)
+                assert reply is not None and reply["ok"] is False, reply
+                error = str(reply["error"])
+                assert error.startswith("not recorded durably: fsync of the ledger's log failed")
+                assert "Input/output error" in error and "\n" not in error
+    finally:
+        server.stop()
+        thread.join(WAIT_S)
