@@ -29,12 +29,11 @@ from __future__ import annotations
 import _socket
 import binascii  # base64 without base64.py, which the hook would import for two calls
 import contextlib
-import json
 import os
 import sys
 import zlib
 
-from affidavit.capture import conventions, digest, inflight, wire
+from affidavit.capture import conventions, digest, inflight, jsontext, wire
 from affidavit.capture.intake import actor_of, decode, error_draft
 from affidavit.capture.observe import Observation
 from affidavit.capture.options import DEFAULT_SOCKET as DEFAULT_SOCKET
@@ -85,7 +84,7 @@ class RemoteLookup:
         if data is None:
             return None
         raw = binascii.a2b_base64(data, strict_mode=True)
-        return json.loads(zlib.decompress(raw) if packed else raw)
+        return jsontext.loads(zlib.decompress(raw) if packed else raw)
 
     def recall(self, items: list[tuple[str, snapshots.Stat]]) -> list[str | None]:
         if not items:
@@ -217,7 +216,7 @@ def known_fingerprint(key: str) -> str | None:
     """
     try:
         with open(_fingerprints_path(), encoding="utf-8") as f:
-            value = json.load(f).get(key)
+            value = jsontext.loads(f.read()).get(key)
     except (OSError, ValueError, AttributeError):
         return None
     return value if isinstance(value, str) else None
@@ -227,7 +226,7 @@ def remember_fingerprint(key: str, print_: str) -> None:
     path = _fingerprints_path()
     try:
         with open(path, encoding="utf-8") as f:
-            known = json.load(f)
+            known = jsontext.loads(f.read())
         known = known if isinstance(known, dict) else {}
     except (OSError, ValueError):
         known = {}
@@ -241,7 +240,7 @@ def remember_fingerprint(key: str, print_: str) -> None:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(known, f)
+            f.write(jsontext.dumps(known))
         os.replace(temp, path)
     except OSError:
         with contextlib.suppress(OSError):

@@ -11,10 +11,9 @@ for any action. The fingerprint costs a few dozen ``stat`` calls per event.
 
 from __future__ import annotations
 
-import json
 import os
 
-from affidavit.capture import events, snapshots
+from affidavit.capture import events, jsontext, snapshots
 from affidavit.capture.digest import sha256_hex
 
 TYPE_CHECKING = False
@@ -77,7 +76,7 @@ def fingerprint(event: dict[str, Any]) -> tuple[str, str, dict[str, snapshots.St
         st = snapshots.stat_of(path)
         if st is not None:
             stats[path] = st
-    print_ = sha256_hex(json.dumps(sorted(stats.items())).encode())
+    print_ = sha256_hex(jsontext.dumps(sorted(stats.items())).encode())
     return memo_key(cwd), print_, stats
 
 

@@ -29,14 +29,13 @@ other event, known or not yet invented, → agent.event with the raw event.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping
 
 from affidavit.capture import digest
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from typing import Any
 
 SOURCE_HOOK = "claude-code.hook"
@@ -67,8 +66,21 @@ _WHOLE_FILE_WRITERS = frozenset({"Write", "Replace"})
 # its input, never dropped.
 SHELLS = frozenset({"Bash", "PowerShell", "mcp__workspace__bash"})
 STRING_CAP = 4096
-_MCP = re.compile(r"mcp__(.+?)__(.+)")
-_EXIT = re.compile(r"Exit code (-?\d+)")
+_MCP = r"mcp__(.+?)__(.+)"
+_EXIT = r"Exit code (-?\d+)"
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _compiled(source: str) -> re.Pattern[str]:
+    """The pattern, compiled on first use: the hook's thin client only reads this module's
+    tables, and importing ``re`` would cost it about 4 ms a run (see :mod:`.jsontext`)."""
+    found = _PATTERNS.get(source)
+    if found is None:
+        import re
+
+        found = _PATTERNS[source] = re.compile(source)
+    return found
+
 
 _TOOL_KINDS = {
     "Read": "file.read",
@@ -108,7 +120,7 @@ def cap(value: Any, limit: int = STRING_CAP, depth: int = 0) -> Any:
     return value
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = "[\ud800-\udfff]"
 _MAX_SAFE_INT = 2**53 - 1
 
 
@@ -120,8 +132,8 @@ def storable(value: Any, depth: int = 0) -> Any:
     NaN, infinities and integers beyond JSON's safe range become their Python text.
     """
     if isinstance(value, str):
-        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
-    if type(value) is float and not math.isfinite(value):
+        return _compiled(_SURROGATE).sub(lambda m: f"\\u{ord(m.group()):04x}", value)
+    if type(value) is float and value - value != 0.0:  # NaN or infinite (no math module)
         return repr(value)
     if type(value) is int and not -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
         return str(value)
@@ -235,7 +247,7 @@ def _command(tool_input: Mapping[str, Any], response: object, error: str | None)
     r = response if isinstance(response, Mapping) else {}
     exit_code: int | None = None
     if error is not None:
-        m = _EXIT.search(error)
+        m = _compiled(_EXIT).search(error)
         exit_code = int(m.group(1)) if m else None
     elif response is not None and not r.get("interrupted"):
         exit_code = 0
@@ -251,7 +263,7 @@ def _command(tool_input: Mapping[str, Any], response: object, error: str | None)
 
 
 def _tool(tool: str, tool_input: Mapping[str, Any]) -> dict[str, Any]:
-    m = _MCP.fullmatch(tool)
+    m = _compiled(_MCP).fullmatch(tool)
     server, name = (m.group(1), m.group(2)) if m else (None, tool)
     return _prune({"server": server, "name": name, "input": cap(dict(tool_input), 1024)})
 

@@ -31,14 +31,16 @@ def drain(sock: _socket.socket, base: str) -> None:
     """Hand the user's spool to the service, then the markers of killed runs; a file is
     deleted only once it was recorded."""
     folder = base + ".spool"  # spool.folder_of, without importing it on the fast path
-    spooled = os.path.isdir(folder)
+    try:  # the folder stays once made (its lock is in it): only entries count
+        spooled = any(n.endswith((".json", ".claimed")) for n in os.listdir(folder))
+    except OSError:
+        spooled = False
     try:
         marked = bool(os.listdir(inflight.folder_of(base)))
     except OSError:
         marked = False
     if not spooled and not marked:
         return
-    from affidavit.capture import spool
     from affidavit.files import make_private_folder
 
     make_private_folder(folder, narrow=True)  # for its lock, when only markers are left
@@ -54,6 +56,8 @@ def drain(sock: _socket.socket, base: str) -> None:
             except OSError:
                 return  # another hook is handing the spool over right now
         if spooled:
+            from affidavit.capture import spool
+
             _drain_claimed(sock, spool.claim(base))  # raises unless all was handed over
         report_gaps(sock, base)
     finally:

@@ -28,11 +28,11 @@ Standard library only: this runs in the hook.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from contextlib import suppress
 
+from affidavit.capture import jsontext
 from affidavit.files import PRIVATE_FILE, make_private_folder
 
 try:
@@ -78,7 +78,7 @@ class Marker:
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
-            os.write(fd, json.dumps(facts).encode())
+            os.write(fd, jsontext.dumps(facts).encode())
         except OSError:
             with suppress(OSError):
                 os.unlink(path)
@@ -145,7 +145,7 @@ def _orphaned(path: str, name: str) -> dict[str, Any] | None:
     if (not data or fcntl is None) and (pid is None or _alive(pid)):
         return None
     try:
-        facts = json.loads(data) if data else {}
+        facts = jsontext.loads(data) if data else {}
     except ValueError:
         facts = {}
     return facts if isinstance(facts, dict) else {}

@@ -5,11 +5,9 @@ Standard library only: this runs in the hook, in every mode (service, direct, sp
 
 from __future__ import annotations
 
-import json
 import os
-import re
 
-from affidavit.capture import digest, events, snapshots
+from affidavit.capture import digest, events, jsontext, snapshots
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -20,8 +18,33 @@ if TYPE_CHECKING:
     Draft = tuple[str, dict[str, Any]]
 
 MAX_STDIN = 32 * 2**20
-# A surrogate escaped in JSON, or UTF-8-encoded (json.loads decodes bytes with surrogatepass).
-_LONE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|\xed[\xa0-\xbf]")
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+def may_hold_surrogate(raw: bytes) -> bool:
+    """Whether the input may hold a surrogate: escaped in JSON (``\\uD800`` to ``\\uDFFF``,
+    either case), or UTF-8-encoded (json decodes bytes with ``surrogatepass``). True for a
+    pair too, and for input that is not UTF-8 at all: only then is the value walked.
+
+    Without ``re``: importing it costs the hook about 4 ms (see :mod:`.jsontext`).
+    """
+    try:
+        raw.decode("utf-8")  # strict UTF-8 refuses an encoded surrogate
+    except UnicodeDecodeError:
+        return True
+    for marker in (b"\\ud", b"\\uD"):
+        at = raw.find(marker)
+        while at != -1:
+            rest = raw[at + 3 : at + 6]
+            if (
+                len(rest) == 3
+                and rest[0] in b"89abcdefABCDEF"
+                and rest[1] in _HEX
+                and rest[2] in _HEX
+            ):
+                return True
+            at = raw.find(marker, at + 1)
+    return False
 
 
 def now_text() -> str:
@@ -36,14 +59,14 @@ def decode(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     if not raw.strip():
         return None, "hook input is empty"
     try:
-        value = json.loads(raw)
+        value = jsontext.loads(raw)
     except RecursionError:
         return None, "hook input nests too deeply"
     except (ValueError, UnicodeDecodeError) as e:
         return None, f"hook input is not JSON: {e}"
     if not isinstance(value, dict):
         return None, f"hook input is a JSON {type(value).__name__}, not an object"
-    if _LONE_SURROGATE.search(raw):
+    if may_hold_surrogate(raw):
         # JavaScript cut a string between the two halves of a pair. A lone surrogate can be
         # neither canonical JSON nor SQLite text, so it is written as its escape at once.
         value = events.storable(value)
@@ -87,12 +110,12 @@ def actor_of(store: SqliteStore | None) -> dict[str, Any]:
         key = f"actor:{path}:{st[0]}:{st[1]}"
         cached = store.meta("actor_cache") if store is not None else None
         if cached is not None and cached.startswith(key + "\n"):
-            actor.update(json.loads(cached[len(key) + 1 :]))
+            actor.update(jsontext.loads(cached[len(key) + 1 :]))
         else:
             account: dict[str, Any] = {}
             try:
                 with open(path, "rb") as f:
-                    oauth = json.load(f).get("oauthAccount") or {}
+                    oauth = jsontext.loads(f.read()).get("oauthAccount") or {}
                 account = {
                     "email": oauth.get("emailAddress"),
                     "account_uuid": oauth.get("accountUuid"),
@@ -102,6 +125,6 @@ def actor_of(store: SqliteStore | None) -> dict[str, Any]:
                 account = {}
             account = {k: v for k, v in account.items() if isinstance(v, str)}
             if store is not None:
-                store.set_meta("actor_cache", key + "\n" + json.dumps(account))
+                store.set_meta("actor_cache", key + "\n" + jsontext.dumps(account))
             actor.update(account)
     return {k: v for k, v in actor.items() if v}

@@ -13,11 +13,10 @@ Standard library only: this runs in the hook.
 
 from __future__ import annotations
 
-import json
 import os
 import zlib
 
-from affidavit.capture import events, snapshots, state
+from affidavit.capture import events, jsontext, snapshots, state
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -76,7 +75,7 @@ class Observation:
             self.track(path, snap)
             if name == "PreToolUse":
                 seen = {"before": snap.sha256, "known": snap.exists}
-                self.pending = (use_id, json.dumps(seen).encode())
+                self.pending = (use_id, jsontext.dumps(seen).encode())
                 self.observed = {"before_sha256": snap.sha256, "before_known": snap.exists}
                 return
             before = lookup.pending(use_id, packed=False)
@@ -109,7 +108,7 @@ class Observation:
                 from affidavit.capture import preimages  # shell pre-images, for rollback
 
                 pre = preimages.take(tool, tool_input, cwd, self.max_file_bytes)
-                packed = zlib.compress(json.dumps([manifest, capped, pre.state()]).encode(), 1)
+                packed = zlib.compress(jsontext.dumps([manifest, capped, pre.state()]).encode(), 1)
                 self.pending = (use_id, packed)
                 self.observed = {"preimages": pre.summary()}
                 return

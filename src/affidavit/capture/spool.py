@@ -20,11 +20,11 @@ disk deletes to make room. Standard library only: this runs in the hook.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from contextlib import suppress
 
+from affidavit.capture import jsontext
 from affidavit.files import PRIVATE_FILE, make_private_folder, write_atomically
 
 TYPE_CHECKING = False
@@ -45,7 +45,7 @@ def write(ledger: str, entry: dict[str, Any]) -> str:
     folder = folder_of(ledger)
     make_private_folder(folder, narrow=True)
     name = os.path.join(folder, f"{time.time_ns()}-{os.getpid()}.json")
-    write_atomically(name, json.dumps(entry), mode=PRIVATE_FILE)
+    write_atomically(name, jsontext.dumps(entry), mode=PRIVATE_FILE)
     return name
 
 
@@ -92,7 +92,7 @@ def settle(claimed: list[str], *, committed: bool) -> None:
 def read(path: str) -> dict[str, Any]:
     """One claimed entry; ValueError (or OSError) when it cannot be read back."""
     with open(path, encoding="utf-8") as f:
-        entry = json.load(f)
+        entry = jsontext.loads(f.read())
     if not isinstance(entry, dict):
         raise ValueError("not a JSON object")
     return entry
@@ -126,4 +126,4 @@ def open_error_log(ledger: str) -> IO[str]:
 def append_error_log(ledger: str, line: dict[str, Any]) -> None:
     """One JSON line in the error log; a log that cannot be written is skipped."""
     with suppress(OSError), open_error_log(ledger) as log:
-        log.write(json.dumps(line) + "\n")
+        log.write(jsontext.dumps(line) + "\n")

@@ -14,8 +14,9 @@ them. Standard library only: the hook uses it.
 
 from __future__ import annotations
 
-import json
 import zlib
+
+from affidavit.capture import jsontext
 
 TYPE_CHECKING = False  # not typing's: importing typing costs the hook a few ms
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def load_pending(conn: sqlite3.Connection, use_id: str, packed: bool = False) ->
     if row is None:
         return None
     data = zlib.decompress(row[0]) if packed else row[0]
-    return json.loads(data)
+    return jsontext.loads(data)
 
 
 def pending_bytes(conn: sqlite3.Connection, use_id: str) -> bytes | None:

@@ -12,8 +12,8 @@ service (:mod:`affidavit.service.server`) answers it.
 from __future__ import annotations
 
 import _socket  # socket.py's C module: all the hook needs (see capture.client)
-import json
-import struct
+
+from affidavit.capture import jsontext
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 MAX_FRAME = 64 * 2**20
 """Largest frame either side accepts: an event (at most 32 MiB) and its kept file contents."""
 
-_HEAD = struct.Struct(">I")
+_HEAD = 4  # bytes of the big-endian length (int.from_bytes: the hook needs no struct module)
 
 
 class FrameError(ValueError):
@@ -30,10 +30,10 @@ class FrameError(ValueError):
 
 
 def encode(message: dict[str, Any]) -> bytes:
-    body = json.dumps(message, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    body = jsontext.dumps(message, compact=True).encode("utf-8", "surrogatepass")
     if len(body) > MAX_FRAME:
         raise FrameError(f"frame of {len(body)} bytes is over the {MAX_FRAME}-byte limit")
-    return _HEAD.pack(len(body)) + body
+    return len(body).to_bytes(_HEAD, "big") + body
 
 
 def send(sock: _socket.socket, message: dict[str, Any]) -> None:
@@ -53,19 +53,31 @@ def _read_exactly(sock: _socket.socket, n: int) -> bytes:
 
 def receive(sock: _socket.socket) -> dict[str, Any] | None:
     """The next frame's object; None when the peer closed cleanly between frames."""
-    head = sock.recv(_HEAD.size, _socket.MSG_WAITALL)
+    size = receive_size(sock)
+    return None if size is None else receive_body(sock, size)
+
+
+def receive_size(sock: _socket.socket) -> int | None:
+    """The next frame's announced size, its body not yet read (None: closed between frames).
+
+    The service decides from it whether it has room for the body before reading a byte of it.
+    """
+    head = sock.recv(_HEAD, _socket.MSG_WAITALL)
     if not head:
         return None
-    if len(head) < _HEAD.size:  # a socket with a timeout returns what has come so far
+    if len(head) < _HEAD:  # a socket with a timeout returns what has come so far
         try:
-            head += _read_exactly(sock, _HEAD.size - len(head))
+            head += _read_exactly(sock, _HEAD - len(head))
         except EOFError:
-            raise FrameError(
-                f"frame header cut short after {len(head)} of {_HEAD.size} bytes"
-            ) from None
-    (size,) = _HEAD.unpack(head)
+            raise FrameError(f"frame header cut short after {len(head)} of {_HEAD} bytes") from None
+    size = int.from_bytes(head, "big")
     if size > MAX_FRAME:
         raise FrameError(f"frame of {size} bytes is over the {MAX_FRAME}-byte limit")
+    return int(size)
+
+
+def receive_body(sock: _socket.socket, size: int) -> dict[str, Any]:
+    """The object of a frame whose header announced ``size`` bytes."""
     try:
         body = _read_exactly(sock, size)
     except EOFError:
@@ -75,7 +87,7 @@ def receive(sock: _socket.socket) -> dict[str, Any] | None:
 
 def decode(body: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(body)
+        value = jsontext.loads(body)
     except RecursionError:
         raise FrameError("frame JSON nests too deeply") from None
     except (ValueError, UnicodeDecodeError) as e:

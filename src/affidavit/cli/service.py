@@ -60,6 +60,21 @@ if TYPE_CHECKING:
     "the event, which the next hook hands over.",
 )
 @click.option(
+    "--max-connections-per-user",
+    type=click.IntRange(min=1),
+    help="Clients of one uid served at once, so that no user takes every slot; one more "
+    "is refused the same way. Default: half of --max-connections.",
+)
+@click.option(
+    "--max-queued-mb",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Request frames held at once, all clients together, in MiB (counted from each "
+    "frame's header, before its body is read); a frame that would pass it is refused in "
+    "one line and its hook spools the event.",
+)
+@click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -75,6 +90,8 @@ def service(
     token: str | None,
     token_file: Path | None,
     max_connections: int,
+    max_connections_per_user: int | None,
+    max_queued_mb: int,
     config_path: Path | None,
 ) -> None:
     """Run the recorder service: the one writer of the ledger, under its own account.
@@ -122,6 +139,8 @@ def service(
         seal_interval=seal_interval,
         group=gid,
         max_connections=max_connections,
+        max_per_user=max_connections_per_user,
+        max_queued_bytes=max_queued_mb * 2**20,
         archive=archive,
     )
     server.bind()

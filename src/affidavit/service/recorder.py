@@ -1,9 +1,11 @@
 """Turn hook requests into records: the service's side of :mod:`affidavit.capture.client`.
 
-Every method runs on the service's one writer thread (:mod:`.server`), which owns the
-ledger's connection. :meth:`Recorder.record` stages a batch of events in one transaction
-and returns only after its commit is on disk (``synchronous=FULL``), so an ack always means
-durable. The actor of each record is the socket's peer (:class:`.peer.Peer`); what the hook
+Every method but :meth:`Recorder.sync` runs on the service's one writer thread
+(:mod:`.server`), which owns the ledger's connection. :meth:`Recorder.record` stages a batch
+of events in one transaction; with ``synced=False`` it returns once the commit is written,
+before its fsync, and the server acknowledges the batch only after a later
+:meth:`Recorder.sync` (another thread, so the next batch is staged meanwhile): an ack always
+means durable. The actor of each record is the socket's peer (:class:`.peer.Peer`); what the hook
 says about its user is kept under ``actor.claimed``.
 """
 
@@ -63,8 +65,17 @@ class Recorder:
 
     # -- events ------------------------------------------------------------------------------
 
-    def record(self, batch: list[tuple[Peer, dict[str, Any]]]) -> list[Reply]:
-        """Stage every request in one transaction; after a failure, each in its own."""
+    def record(
+        self, batch: list[tuple[Peer, dict[str, Any]]], *, synced: bool = True
+    ) -> list[Reply]:
+        """Stage every request in one transaction; after a failure, each in its own.
+
+        ``synced=False``: the commit returns before its fsync; nothing here is durable, and
+        no reply may be sent, until :meth:`sync` returned.
+        """
+        if not synced:
+            with self.store.unsynced():
+                return self.record(batch)
         store = self.store
         store.begin()
         try:
@@ -128,6 +139,10 @@ class Recorder:
         for key, value in found.items():
             if value is not None:
                 obs.observed.setdefault(key, value)
+
+    def sync(self) -> None:
+        """Make every commit so far durable (any thread; see the module docstring)."""
+        self.store.sync()
 
     # -- a user's spool ------------------------------------------------------------------------
 

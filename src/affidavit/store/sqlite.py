@@ -1,7 +1,9 @@
 """The embedded store: one SQLite file per ledger.
 
 WAL journal, ``synchronous=FULL`` (every commit is fsync-ed before it returns), one writer at
-a time through ``BEGIN IMMEDIATE`` and a generous busy timeout, any number of readers.
+a time through ``BEGIN IMMEDIATE`` and a generous busy timeout, any number of readers. A writer
+that reports durability itself (the recorder service's group commit) may commit inside
+:meth:`SqliteStore.unsynced` and fsync the log with :meth:`SqliteStore.sync` before it does.
 
 Tables::
 
@@ -65,6 +67,10 @@ class SqliteStore:
     def __init__(self, conn: sqlite3.Connection, path: StrPath) -> None:
         self._conn = conn
         self.path = os.fspath(path)
+        # The end of the records this transaction appended after its tail check: the next
+        # append in the same transaction starts there and need not reread the tail.
+        self._checked_end: int | None = None
+        self._wal: bool | None = None  # whether commits go to a write-ahead log (see sync)
 
     # -- opening (the work is in sqlite_file) -----------------------------------------------
 
@@ -134,12 +140,46 @@ class SqliteStore:
 
     def begin(self) -> None:
         """Take the write lock now, so concurrent writers queue instead of failing later."""
+        self._checked_end = None
         self._conn.execute("BEGIN IMMEDIATE")
 
     def commit(self) -> None:
+        self._checked_end = None
         self._conn.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def unsynced(self) -> Iterator[None]:
+        """Commits inside return before their fsync (``synchronous=NORMAL``): they are on
+        disk, in order and whole, only after a later :meth:`sync`, or a commit outside.
+        The caller MUST NOT report any of them durable before then. (WAL with NORMAL never
+        corrupts the file; a crash of the machine may only lose the unsynced commits.) On a
+        file system where SQLite could not turn WAL on, commits stay FULL and sync() has
+        nothing to do: a rollback journal with NORMAL could be damaged by a crash."""
+        if self._wal is None:
+            self._wal = self._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        if not self._wal:
+            yield
+            return
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            yield
+        finally:
+            self._conn.execute("PRAGMA synchronous = FULL")
+
+    def sync(self) -> None:
+        """fsync the write-ahead log: every commit that returned before this call is durable
+        when it returns. Safe from another thread: it opens the log file itself, leaving
+        the connection to its thread, so commits go on while the disk syncs."""
+        if not self._wal:
+            return  # no unsynced() commit went to a log: each was FULL
+        fd = os.open(f"{self.path}-wal", os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
     def rollback(self) -> None:
+        self._checked_end = None
         if self._conn.in_transaction:
             self._conn.execute("ROLLBACK")
 
@@ -210,13 +250,19 @@ class SqliteStore:
         """Insert (leaf, leaf_hash, salt, payload) rows at the end; returns the first seq.
 
         Call inside :meth:`begin` / :meth:`commit`: the seqs are only real once committed.
+        The tail is checked once per transaction: a batch of many events (the recorder
+        service's group commit) appends after its own rows, which it has not read back.
         """
         first = self.size()
-        self._check_tail(first)
+        if not (self._conn.in_transaction and first == self._checked_end):
+            self._check_tail(first)
+        listed = list(rows)
         self._conn.executemany(
             "INSERT INTO records (seq, leaf, leaf_hash, salt, payload) VALUES (?, ?, ?, ?, ?)",
-            ((first + i, *row) for i, row in enumerate(rows)),
+            ((first + i, *row) for i, row in enumerate(listed)),
         )
+        if listed and self._conn.in_transaction:
+            self._checked_end = first + len(listed)
         return first
 
     def _check_tail(self, end: int) -> None:
