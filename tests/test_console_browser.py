@@ -4,9 +4,10 @@ collector (uvicorn, PostgreSQL) and a real OpenID Connect provider on loopback.
 Signs in through the provider's redirect flow, filters the timeline to one folder and person,
 opens a record and reads the verdict the page computed with WebCrypto, tampers with the row
 in PostgreSQL and reads "not verified", records a governance review, downloads the view as
-CSV, and checks the manners (keyboard, no JavaScript, tablet width, nothing fetched from
-elsewhere). Screenshots go to the test's tmp folder, and the README's three to
-``docs/screenshots/`` when ``AFFIDAVIT_SCREENSHOTS=1``.
+CSV and as an evidence pack that ``affidavit verify-pack`` proves, and checks the manners
+(keyboard, no JavaScript, tablet width, nothing fetched from elsewhere). Screenshots go to
+the test's tmp folder, and the README's three to ``docs/screenshots/`` when
+``AFFIDAVIT_SCREENSHOTS=1``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 
 from collector_helpers import ORIGIN, Collector
 from console_helpers import seed
+from ledger_helpers import affidavit
 from oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, running
 from pg_helpers import Schemas
 
@@ -132,6 +134,16 @@ def test_the_auditors_session_end_to_end(world: tuple[Collector, Provider, Any, 
     with saved.open(newline="", encoding="utf-8") as f:
         got = sorted(r["path"] for r in csv.DictReader(f))
     assert got == paths
+
+    # So is the evidence pack, and `affidavit verify-pack` proves it against the org key.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download evidence pack of this view").click()
+    pack = shots / "view-pack.zip"
+    shutil.copyfile(download.value.path(), pack)
+    vkey = c.cli("key").stdout.splitlines()[1]
+    checked = affidavit(pack.parent / "no.sqlite", "verify-pack", str(pack), "--key", vkey)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.startswith("OK: 2 of 2 records proven")
 
     # Open a record: the page verifies the proof itself.
     page.locator("#records tbody tr", has_text="finance/q1.xlsx").get_by_role(
