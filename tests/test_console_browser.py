@@ -193,6 +193,22 @@ def test_the_auditors_session_end_to_end(world: tuple[Collector, Provider, Any, 
     assert page.get_by_role("status").inner_text().startswith("Review signed as org record")
     month = page.locator("tr", has=page.locator("td.status.held"))
     assert "A. Auditor, B. Admin" in month.first.inner_text()
+
+    # The checklist and the regimes, scored from the laptops' records and the folder rules:
+    # nothing here backs the plan, the drill or the incident contact, and none shows as met.
+    checklist = page.locator("#checklist tbody tr")
+    assert checklist.count() == 8 and page.locator("#regimes tbody tr").count() == 8
+    plan = page.locator("#checklist tbody tr", has_text="Plan tier and DPA")
+    assert plan.locator("td.status").inner_text() == "missing evidence"
+    assert "laptop.example.com/0" in plan.inner_text()
+    folders = page.locator("#checklist tbody tr", has_text="Workspace folder policy")
+    assert folders.locator("td.status").inner_text() == "partly met"  # the open hr finding
+    assert page.locator("#checklist td.status.met").count() == 0
+    assert page.locator("#regimes td.status.workable").count() == 0
+    device = page.locator("details.device", has_text="laptop.example.com/0")
+    device.locator("summary").click()
+    assert device.locator("td.status.missing-evidence").first.is_visible()
+    page.evaluate("window.scrollTo(0, 0)")
     shot(page, shots, "compliance")
 
     # The sign-off is an org record like any other: its own page proves it.
