@@ -17,7 +17,8 @@ ledger's own verification is not run here. Seqs in the evidence are the endpoint
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -76,41 +77,120 @@ _WANTED = (
 )
 
 
+Row = tuple[int, "int | None", str, str, str, bytes, bytes]
+"""(seq, org seq, kind, time, source, leaf hash, payload) of a row the evidence reads."""
+
+
+@dataclass(slots=True)
+class _Scanned:
+    """What was read of one device's rows below ``upto``: the scan is incremental, so a
+    dashboard over a large org log reads each shipped record once per server process."""
+
+    upto: int = 0
+    count: int = 0
+    first: str | None = None
+    live: str | None = None
+    rows: dict[int, Row] = field(default_factory=dict)
+    """The signed kinds, findings and resolutions, and each MCP server's first call."""
+    servers: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+_scanned: dict[tuple[str, str], _Scanned] = {}
+_lock = threading.Lock()
+
+
+def _scan(conn: psycopg.Connection[Any], schema: str, origin: str) -> _Scanned:
+    """The device's rows read so far, brought up to what the collector holds now."""
+    with _lock:
+        done = _scanned.get((schema, origin)) or _Scanned()
+    # Rows read before can lose their payload (an erasure) or gain their org seq since.
+    if done.rows:
+        fresh = conn.execute(
+            f'SELECT seq, org_seq, payload IS NULL FROM "{schema}".entries '
+            "WHERE origin = %s AND seq = ANY(%s)",
+            (origin, list(done.rows)),
+        ).fetchall()
+        for seq, org_seq, erased in fresh:
+            if erased:
+                done.rows.pop(int(seq), None)
+            else:
+                held = done.rows[int(seq)]
+                done.rows[int(seq)] = (held[0], org_seq, *held[2:])
+    top = conn.execute(
+        f"SELECT count(*), max(seq), min(time), min(time) FILTER (WHERE position(%s::bytea in "
+        f'leaf) = 0) FROM "{schema}".entries WHERE origin = %s AND seq >= %s',
+        (f'"source":"{SOURCE_TRANSCRIPT}"'.encode(), origin, done.upto),
+    ).fetchone()
+    if top is None or not top[0]:
+        return done
+    count, last, first, live = top
+    rows = conn.execute(
+        "SELECT seq, org_seq, kind, time, convert_from(leaf, 'UTF8')::jsonb ->> 'source', "
+        f'leaf_hash, payload FROM "{schema}".entries WHERE origin = %s AND seq >= %s '
+        f"AND seq <= %s AND {_WANTED} ORDER BY seq",
+        (origin, done.upto, last),
+    ).fetchall()
+    for seq, org_seq, kind, time, source, leaf_hash, payload in rows:
+        row: Row = (int(seq), org_seq, str(kind), str(time), str(source), bytes(leaf_hash),
+                    bytes(payload))  # fmt: skip
+        if kind in _SIGNED or b'"finding":{' in row[6] or b'"resolution":{' in row[6]:
+            done.rows[row[0]] = row
+        server = _mcp_server(str(kind), _json(payload))
+        if server is not None:
+            if server not in done.servers:
+                done.rows.setdefault(row[0], row)  # its first call: the evidence to link
+            first_seq, calls = done.servers.get(server, (row[0], 0))
+            done.servers[server] = (first_seq, calls + 1)
+    done.count += int(count)
+    done.first = min(filter(None, (done.first, first)), default=None)
+    done.live = min(filter(None, (done.live, live)), default=None)
+    done.upto = int(last) + 1
+    with _lock:
+        _scanned[(schema, origin)] = done
+    return done
+
+
+_SIGNED = (Kind.ATTESTATION, Kind.REVIEW_SIGNOFF)
+
+
+def _mcp_server(kind: str, p: dict[str, Any]) -> str | None:
+    """The MCP server a tool call went to (``agent.tool`` = ``mcp__server__tool``), if any."""
+    agent = p.get("agent")
+    tool = agent.get("tool") if isinstance(agent, dict) else None
+    if not isinstance(tool, str) or not tool.startswith("mcp__") or kind == Kind.TOOL_INTENT:
+        return None
+    server = tool.split("__")[1]
+    return server if server and server not in BUILTIN_SERVERS else None
+
+
 def read(
     conn: psycopg.Connection[Any], schema: str, origin: str, vkey: str, resolved: set[str]
 ) -> DeviceEvidence:
     """``origin``'s evidence; ``resolved``: finding ids closed in the console (org log)."""
-    count, first, live = conn.execute(
-        f"SELECT count(*), min(time), min(time) FILTER (WHERE position(%s::bytea in leaf) = 0) "
-        f'FROM "{schema}".entries WHERE origin = %s',
-        (f'"source":"{SOURCE_TRANSCRIPT}"'.encode(), origin),
-    ).fetchone() or (0, None, None)
-    rows = conn.execute(
-        "SELECT seq, org_seq, kind, time, convert_from(leaf, 'UTF8')::jsonb ->> 'source', "
-        f'leaf_hash, payload FROM "{schema}".entries WHERE origin = %s AND {_WANTED} ORDER BY seq',
-        (origin,),
-    ).fetchall()
-    verifier = Verifier.from_vkey(vkey)
+    done = _scan(conn, schema, origin)
+    try:
+        verifier: Verifier | None = Verifier.from_vkey(vkey)
+    except AffidavitError:  # checked at enrolment; if not, no signature can be trusted
+        verifier = None
     reading = _Reading(verifier, resolved)
     org_seqs: dict[int, int] = {}
     times: dict[int, str] = {}
-    for seq, org_seq, kind, time, source, leaf_hash, payload in rows:
-        seq = int(seq)
+    for seq, org_seq, kind, time, source, leaf_hash, payload in sorted(done.rows.values()):
         if org_seq is not None:
             org_seqs[seq] = int(org_seq)
-        times[seq] = str(time)
-        reading.add(seq, str(kind), str(time), str(source), bytes(leaf_hash), _json(payload))
+        times[seq] = time
+        reading.add(seq, kind, time, source, leaf_hash, _json(payload))
     evidence = Evidence(
-        records=int(count),
-        first_time=parse_time(first) if first else None,
-        first_live=parse_time(live) if live else None,
+        records=done.count,
+        first_time=parse_time(done.first) if done.first else None,
+        first_live=parse_time(done.live) if done.live else None,
         facts_checks=tuple(reading.checks),
         findings=reading.findings(),
         attestations=reading.attestations,
         drill=reading.drill,
         archive=reading.archive,
         reviews=tuple(reading.reviews),
-        mcp_servers=reading.servers,
+        mcp_servers=dict(done.servers),
         unsigned=tuple(reading.unsigned),
     )
     return DeviceEvidence(origin, evidence, org_seqs, times)
@@ -119,7 +199,7 @@ def read(
 class _Reading:
     """The evidence of one device's records, read in seq order."""
 
-    def __init__(self, verifier: Verifier, resolved: set[str]) -> None:
+    def __init__(self, verifier: Verifier | None, resolved: set[str]) -> None:
         self.verifier = verifier
         self.closed = set(resolved)
         self.checks: list[FactsCheck] = []
@@ -129,7 +209,6 @@ class _Reading:
         self.reviews: list[Review] = []
         self.unsigned: list[int] = []
         self.found: dict[str, Finding] = {}
-        self.servers: dict[str, tuple[int, int]] = {}
 
     def add(
         self, seq: int, kind: str, time: str, source: str, leaf_hash: bytes, p: dict[str, Any]
@@ -142,19 +221,14 @@ class _Reading:
             self._finding(seq, time, leaf_hash, p, f)
         elif kind == Kind.POLICY_FINDING and isinstance(p.get("resolution"), dict):
             self.closed.add(str(p["resolution"].get("finding_id")))
-        agent = p.get("agent") if isinstance(p.get("agent"), dict) else {}
-        tool = agent.get("tool") if isinstance(agent, dict) else None
-        if isinstance(tool, str) and tool.startswith("mcp__") and kind != Kind.TOOL_INTENT:
-            server = tool.split("__")[1]
-            if server and server not in BUILTIN_SERVERS:
-                first, calls = self.servers.get(server, (seq, 0))
-                self.servers[server] = (min(first, seq), calls + 1)
 
     def _signed(
         self, seq: int, kind: str, moment: datetime, source: str, p: dict[str, Any]
     ) -> None:
 
         try:
+            if self.verifier is None:
+                raise AffidavitError("the device's pinned key does not parse")
             verify_payload(p, self.verifier)
         except AffidavitError:
             self.unsigned.append(seq)
