@@ -123,8 +123,8 @@ class _Writer:
             merkle.verify_inclusion(leaf_hash, seq, self.size, proof, self.root)
         except VerificationError as e:
             raise LedgerCorruptError(
-                f"org record {seq}: {e}; the org log is damaged (run `affidavit server "
-                "verify`), no pack written"
+                f"org record {seq}: {e}; the org log is damaged "
+                "(run `affidavit server verify`), no pack written"
             ) from e
         if body is None:
             self.org_erased += 1

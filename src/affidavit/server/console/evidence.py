@@ -12,6 +12,12 @@ What the collector cannot see stays unknown, never assumed: the endpoint's snaps
 (which file versions it kept) is not shipped, so kept versions count as none, and the
 ledger's own verification is not run here. Seqs in the evidence are the endpoint's seqs;
 :attr:`DeviceEvidence.org_seqs` maps them to the org records the console links to.
+
+Each server process reads a device's rows once and then only the rows shipped since
+(:func:`_scan`); the rows it kept are re-read for an erased payload or a new org seq. A row
+changed in the database after it was read is therefore not re-read: the dashboard shows
+what the records said, and the record page (which the browser verifies) is where a changed
+row shows.
 """
 
 from __future__ import annotations
