@@ -94,6 +94,8 @@ def test_a_view_downloads_as_a_pack_that_verifies(
     shown = auditor.http.get("/console/timeline.csv", params=view).text
     org_seqs = sorted(int(r["org_seq"]) for r in csv.DictReader(io.StringIO(shown)))
     assert [r["seq"] for r in report["records"]] == org_seqs and len(org_seqs) == 2
+    assert {r["kind"] for r in report["records"]} == {"file.update", "file.create"}
+    assert report["endpoint_records"] == 2
     files = members(pack)
     selection = json.loads(files["selection.json"])
     assert selection["log"] == "org" and selection["endpoint_records"] == 2

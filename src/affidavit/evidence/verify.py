@@ -114,6 +114,7 @@ class _Checker:
         window = self._window(records)
         self._consistency()
         from_size = self._from(kept) if kept is not None else None
+        subjects = self.org.subjects if self.org is not None else {}
         return PackReport(
             path=self.pack.path,
             vkey=self.vkey,
@@ -126,7 +127,7 @@ class _Checker:
                     ok=not r.errors,
                     error="; ".join(r.errors) or None,
                     erased=r.erased,
-                    kind=r.envelope.kind if r.envelope else None,
+                    kind=(subjects.get(r.seq) or r.envelope).kind if r.envelope else None,
                     time=r.envelope.time if r.envelope else None,
                 )
                 for r in records
@@ -138,6 +139,7 @@ class _Checker:
             consistency_from=tuple(sorted(self.consistency)),
             from_size=from_size,
             problems=tuple(self.problems),
+            endpoint_records=len(self.org.lines) if self.org is not None else None,
         )
 
     # -- files and manifest ----------------------------------------------------------------
