@@ -238,3 +238,31 @@ def test_the_pack_needs_a_session(org: Collector) -> None:
     with Client(org).http as http:
         r = http.get("/console/timeline.zip")
     assert r.status_code == 303 and "/console/signin" in r.headers["location"]
+
+
+def test_a_record_of_another_device_slipped_into_a_device_view_fails(
+    auditor: Client, good: dict[str, bytes], vkey: str, tmp_path: Path
+) -> None:
+    one = members(download(auditor, tmp_path / "one.zip", device="laptop.example.com/1"))
+    assert json.loads(one["selection.json"])["filters"] == {"device": "laptop.example.com/1"}
+    assert verify(write_zip(tmp_path / "one.zip", one), vkey)[0] == 0
+    # A proven record of laptop 0, with its endpoint record, from the pack of every record.
+    other = next(e for e in lines(good["endpoints.jsonl"]) if e["origin"].endswith("/0"))
+    record = next(r for r in lines(good["records.jsonl"]) if r["seq"] == other["org_seq"])
+    records = sorted([*lines(one["records.jsonl"]), record], key=lambda r: r["seq"])
+    endpoints = sorted([*lines(one["endpoints.jsonl"]), other], key=lambda e: e["org_seq"])
+    selection = json.loads(one["selection.json"])
+    selection["records"] += 1
+    selection["endpoint_records"] += 1
+    files = {
+        **one,
+        "records.jsonl": unlines(records),
+        "endpoints.jsonl": unlines(endpoints),
+        "selection.json": (json.dumps(selection, indent=1, sort_keys=True) + "\n").encode(),
+    }
+    code, report = verify(write_zip(tmp_path / "slipped.zip", rehash(files)), vkey)
+    assert code == 1
+    assert failures(report) == [
+        f"record {other['org_seq']}: it is of 'laptop.example.com/0', outside the pack's "
+        "device filter"
+    ]

@@ -145,16 +145,17 @@ class OrgCheck:
         """Check every org record of the pack; returns how many endpoint records it holds."""
         named = self._erased_names(erasures)
         used: set[int] = set()
-        for item in (*records, *erasures):
-            env = item.envelope
-            if env is None or item.errors:
-                continue
-            origin = env.source
-            if env.kind == Kind.ORG_ENTRY:
-                used.add(item.seq)
-                origin = self._entry(item, named)
-            if device and item in records and origin != device:
-                item.errors.append(f"it is of {origin!r}, outside the pack's device filter")
+        for selected, items in ((True, records), (False, erasures)):
+            for item in items:
+                env = item.envelope
+                if env is None or item.errors:
+                    continue
+                origin = env.source
+                if env.kind == Kind.ORG_ENTRY:
+                    used.add(item.seq)
+                    origin = self._entry(item, named)
+                if device and selected and origin != device:
+                    item.errors.append(f"it is of {origin!r}, outside the pack's device filter")
         for org_seq, line in self.lines.items():
             if org_seq not in used:
                 self.fail(
