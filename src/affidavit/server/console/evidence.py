@@ -122,19 +122,21 @@ def _scan(conn: psycopg.Connection[Any], schema: str, origin: str) -> _Scanned:
             else:
                 held = done.rows[int(seq)]
                 done.rows[int(seq)] = (held[0], org_seq, *held[2:])
+    # One pass over the new rows: the counts, and the seqs worth reading (then read by key).
     top = conn.execute(
         f"SELECT count(*), max(seq), min(time), min(time) FILTER (WHERE position(%s::bytea in "
-        f'leaf) = 0) FROM "{schema}".entries WHERE origin = %s AND seq >= %s',
+        f"leaf) = 0), coalesce(array_agg(seq) FILTER (WHERE {_WANTED}), '{{}}') "
+        f'FROM "{schema}".entries WHERE origin = %s AND seq >= %s',
         (f'"source":"{SOURCE_TRANSCRIPT}"'.encode(), origin, done.upto),
     ).fetchone()
     if top is None or not top[0]:
         return done
-    count, last, first, live = top
+    count, last, first, live, wanted = top
     rows = conn.execute(
         "SELECT seq, org_seq, kind, time, convert_from(leaf, 'UTF8')::jsonb ->> 'source', "
-        f'leaf_hash, payload FROM "{schema}".entries WHERE origin = %s AND seq >= %s '
-        f"AND seq <= %s AND {_WANTED} ORDER BY seq",
-        (origin, done.upto, last),
+        f'leaf_hash, payload FROM "{schema}".entries WHERE origin = %s AND seq = ANY(%s) '
+        "ORDER BY seq",
+        (origin, list(wanted)),
     ).fetchall()
     for seq, org_seq, kind, time, source, leaf_hash, payload in rows:
         row: Row = (int(seq), org_seq, str(kind), str(time), str(source), bytes(leaf_hash),
