@@ -10,10 +10,6 @@ org log order, not witnessed: the timeline reads only the entries), starts
 ``GET /console/timeline`` for several views: the HTML page, with its counts per folder,
 rendered by the server. Figures are loopback round trips, so they include the HTTP work.
 
-Then ``GET /console/compliance``: its first load (every device's rows read once for the
-checklist and regimes) and later ones (only what was shipped since); the records are dated
-2026-01, outside the page's eight weeks of charts. No target; shown as measured.
-
 The floor, measured in the same run: ``GET /console/static/console.css`` through the same
 session middleware (no database, no template). The target is the issue's 300 ms for a
 million-record log. Uses its own PostgreSQL schema and drops it.
@@ -173,14 +169,6 @@ def main() -> None:
                 p50, p95 = statistics.median(ms), ms[min(len(ms) - 1, int(len(ms) * 0.95))]
                 worst = max(worst, p50)
                 print(f"{name:34} {p50:8.1f} {p95:8.1f} {p50 / TARGET_MS:16.2f}x")
-            # The compliance page scores every device's checklist and regimes from its records:
-            # the first load reads each device's rows once, later loads only what was shipped
-            # since. No target in the issue; shown as measured.
-            (first,) = timed(client, "/console/compliance", {}, 1)
-            print(f"{'compliance page, first load':34} {first:8.1f} {'':8} {'(no target)':>17}")
-            ms = sorted(timed(client, "/console/compliance", {}, args.repeat))
-            p50, p95 = statistics.median(ms), ms[min(len(ms) - 1, int(len(ms) * 0.95))]
-            print(f"{'compliance page, later loads':34} {p50:8.1f} {p95:8.1f} {'(no target)':>17}")
             f50 = statistics.median(floor)
             print(f"{'floor: static file, same session':34} {f50:8.1f}")
             print(
