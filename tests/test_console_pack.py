@@ -266,3 +266,26 @@ def test_a_record_of_another_device_slipped_into_a_device_view_fails(
         f"record {other['org_seq']}: it is of 'laptop.example.com/0', outside the pack's "
         "device filter"
     ]
+
+
+def test_a_row_changed_in_postgresql_fails_the_export_naming_it(
+    org: Collector, auditor: Client
+) -> None:
+    # The export makes verify-pack's checks before it hands anything over: a changed payload
+    # or envelope is an error naming the record, not a pack that fails at the auditor's.
+    where = "origin = 'laptop.example.com/1' AND seq = 0"
+    ((payload, leaf),) = org.sql(f"SELECT payload, leaf FROM entries WHERE {where}")
+    view = {"device": "laptop.example.com/1"}
+    for column, changed in (
+        ("payload", bytes(payload).replace(b"bob", b"eve")),
+        ("leaf", bytes(leaf).replace(b"2026-", b"2025-")),
+    ):
+        org.sql(f"UPDATE entries SET {column} = %s WHERE {where} RETURNING seq", changed)
+        try:
+            r = auditor.http.get("/console/timeline.zip", params=view)
+        finally:
+            original = payload if column == "payload" else leaf
+            org.sql(f"UPDATE entries SET {column} = %s WHERE {where} RETURNING seq", original)
+        assert r.status_code == 400, column
+        assert "record 0 of laptop.example.com/1" in r.text and "no pack written" in r.text
+    assert auditor.http.get("/console/timeline.zip", params=view).status_code == 200

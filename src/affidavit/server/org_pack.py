@@ -16,6 +16,8 @@ instead of handing the auditor a pack that fails.
 
 from __future__ import annotations
 
+import base64
+import json
 import zipfile
 from collections.abc import Sequence
 from datetime import datetime
@@ -27,7 +29,7 @@ from affidavit import merkle
 from affidavit.errors import LedgerCorruptError, LedgerError, VerificationError
 from affidavit.evidence import layout
 from affidavit.evidence.build import PackFiles, Prover
-from affidavit.evidence.org import ORG
+from affidavit.evidence.org import ORG, parse_endpoint
 from affidavit.evidence.readme import render_readme
 from affidavit.note import open_checkpoint
 from affidavit.record import Envelope, Kind, format_time
@@ -109,6 +111,8 @@ class _Writer:
         self.erased: list[tuple[str, int]] = []  # endpoint records without their payload
         self.org_erased = 0
         self.erasure_seqs: list[int] = []
+        self.named: dict[int, tuple[str, int, bytes]] = {}
+        """org seq -> the (origin, seq, leaf hash) its org.entry names."""
 
     def _line(self, seq: int) -> tuple[bytes, Envelope]:
         row = self.store.record(seq)
@@ -126,9 +130,13 @@ class _Writer:
                 f"org record {seq}: {e}; the org log is damaged "
                 "(run `affidavit server verify`), no pack written"
             ) from e
+        envelope = Envelope.from_leaf(leaf)
         if body is None:
             self.org_erased += 1
-        return layout.record_line(seq, leaf, salt, body, proof), Envelope.from_leaf(leaf)
+        elif envelope.kind == Kind.ORG_ENTRY:
+            ref = json.loads(body)
+            self.named[seq] = (ref["origin"], ref["seq"], base64.b64decode(ref["leaf_hash"]))
+        return layout.record_line(seq, leaf, salt, body, proof), envelope
 
     def records(self, seqs: list[int]) -> None:
         entries: list[int] = []
@@ -156,20 +164,23 @@ class _Writer:
                         f"org record {org_seq} names an endpoint record the collector does not "
                         "hold; run `affidavit server verify`, no pack written"
                     )
-                _, origin, seq, leaf, leaf_hash, salt, body = found[org_seq]
-                leaf = bytes(leaf)
-                if merkle.leaf_hash(leaf) != bytes(leaf_hash):
-                    raise LedgerCorruptError(
-                        f"record {seq} of {origin} (org record {org_seq}) does not hash to its "
-                        "leaf hash; run `affidavit server verify`, no pack written"
-                    )
+                _, origin, seq, leaf, _, salt, body = found[org_seq]
                 salt = None if salt is None else bytes(salt)
                 body = None if body is None else bytes(body)
+                line = layout.endpoint_line(org_seq, str(origin), int(seq), bytes(leaf), salt, body)
+                # The checks verify-pack makes, made first: a changed row fails here, named.
+                problem = parse_endpoint(1, line).error
+                ref = (str(origin), int(seq), merkle.leaf_hash(bytes(leaf)))
+                if ref != self.named.get(org_seq):
+                    problem = "it is not the record (origin, seq, leaf hash) its org entry names"
+                if problem:
+                    raise LedgerCorruptError(
+                        f"record {seq} of {origin} (org record {org_seq}): {problem}; run "
+                        "`affidavit server verify`, no pack written"
+                    )
                 if body is None:
                     self.erased.append((str(origin), int(seq)))
-                self.endpoint_lines[org_seq] = layout.endpoint_line(
-                    org_seq, str(origin), int(seq), leaf, salt, body
-                )
+                self.endpoint_lines[org_seq] = line
 
     def erasures(self) -> None:
         """The erasures that account for the endpoint payloads the collector no longer has."""
