@@ -289,3 +289,33 @@ def test_a_row_changed_in_postgresql_fails_the_export_naming_it(
         assert r.status_code == 400, column
         assert "record 0 of laptop.example.com/1" in r.text and "no pack written" in r.text
     assert auditor.http.get("/console/timeline.zip", params=view).status_code == 200
+
+
+def test_the_pack_carries_the_witnesses_cosignatures(pg_schemas: Schemas, tmp_path: Path) -> None:
+    from affidavit.cosignature import Cosigner, verify_cosignature
+
+    homes = [tmp_path / name for name in ("org", "witness")]
+    for home in homes:
+        home.mkdir()
+    c, other = Collector(pg_schemas, homes[0]), Collector(pg_schemas, homes[1])
+    c.cli("init", "--origin", ORIGIN)
+    other.cli("init", "--origin", "witness.example.net/w1")
+    with other.serving(), c.serving():
+        witness_vkey = other.cli("key").stdout.split()[0]
+        org_vkey = c.cli("key").stdout.split()[1]
+        other.cli("logs", "add", org_vkey)
+        c.cli("witnesses", "add", other.url, "--vkey", witness_vkey)
+        seed(c, homes[0])
+        client = Client(c)
+        try:
+            assert client.sign_in(c.token("auditor", "witnessed")).status_code == 303
+            pack = download(client, tmp_path / "witnessed.zip")
+        finally:
+            client.http.close()
+    note = members(pack)["checkpoint.txt"].decode()
+    body = note[: note.index("\n\n") + 1]
+    witness = Cosigner.from_vkey(witness_vkey)
+    (line,) = [x for x in note.splitlines() if x.startswith(f"\u2014 {witness.name} ")]
+    assert verify_cosignature(line, body, witness) > 0
+    code, report = verify(pack, org_vkey)
+    assert code == 0 and report["ok"], failures(report)
