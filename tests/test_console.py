@@ -276,6 +276,25 @@ def test_admin_signs_a_review_and_resolves_a_finding(org: Collector, admin: Clie
     assert bad.status_code == 400 and "YYYY-MM" in bad.text
 
 
+def test_without_evidence_or_policy_no_item_is_met_and_no_regime_workable(
+    auditor: Client,
+) -> None:
+    # This collector was given no affidavit.toml and the laptops recorded no attestation,
+    # drill or archive: unknown is shown as missing evidence, never as met.
+    page = auditor.http.get("/console/compliance").text
+    assert "the console was given no <code>affidavit.toml</code>" in page
+    checklist = page.split('<table id="checklist">', 1)[1].split("</table>", 1)[0]
+    statuses = re.findall(r'<td class="status [a-z-]+">([a-z ]+)</td>', checklist)
+    assert len(statuses) == 8 and set(statuses) <= {"missing evidence", "not met"}
+    assert statuses.count("missing evidence") >= 6
+    regimes = page.split('<table id="regimes">', 1)[1].split("</table>", 1)[0]
+    found = re.findall(r'<td class="status [a-z-]+">([a-z ]+)</td>', regimes)
+    assert len(found) == 8 and "workable" not in found
+    devices = page.split('id="devices-h"', 1)[1]
+    assert devices.count('<details class="card device">') == 2
+    assert '<td class="status met">' not in devices
+
+
 def test_signing_out_ends_the_session(org: Collector, clients: Callable[[], Client]) -> None:
     client = clients()
     client.sign_in(org.token("auditor", "leaving"))

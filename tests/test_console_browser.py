@@ -4,9 +4,10 @@ collector (uvicorn, PostgreSQL) and a real OpenID Connect provider on loopback.
 Signs in through the provider's redirect flow, filters the timeline to one folder and person,
 opens a record and reads the verdict the page computed with WebCrypto, tampers with the row
 in PostgreSQL and reads "not verified", records a governance review, downloads the view as
-CSV, and checks the manners (keyboard, no JavaScript, tablet width, nothing fetched from
-elsewhere). Screenshots go to the test's tmp folder, and the README's three to
-``docs/screenshots/`` when ``AFFIDAVIT_SCREENSHOTS=1``.
+CSV and as an evidence pack that ``affidavit verify-pack`` proves, and checks the manners
+(keyboard, no JavaScript, tablet width, nothing fetched from elsewhere). Screenshots go to
+the test's tmp folder, and the README's three to ``docs/screenshots/`` when
+``AFFIDAVIT_SCREENSHOTS=1``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 
 from collector_helpers import ORIGIN, Collector
 from console_helpers import seed
+from ledger_helpers import affidavit
 from oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, running
 from pg_helpers import Schemas
 
@@ -133,6 +135,16 @@ def test_the_auditors_session_end_to_end(world: tuple[Collector, Provider, Any, 
         got = sorted(r["path"] for r in csv.DictReader(f))
     assert got == paths
 
+    # So is the evidence pack, and `affidavit verify-pack` proves it against the org key.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download evidence pack of this view").click()
+    pack = shots / "view-pack.zip"
+    shutil.copyfile(download.value.path(), pack)
+    vkey = c.cli("key").stdout.splitlines()[1]
+    checked = affidavit(pack.parent / "no.sqlite", "verify-pack", str(pack), "--key", vkey)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.startswith("OK: 2 of 2 records proven")
+
     # Open a record: the page verifies the proof itself.
     page.locator("#records tbody tr", has_text="finance/q1.xlsx").get_by_role(
         "link", name="Record"
@@ -181,6 +193,22 @@ def test_the_auditors_session_end_to_end(world: tuple[Collector, Provider, Any, 
     assert page.get_by_role("status").inner_text().startswith("Review signed as org record")
     month = page.locator("tr", has=page.locator("td.status.held"))
     assert "A. Auditor, B. Admin" in month.first.inner_text()
+
+    # The checklist and the regimes, scored from the laptops' records and the folder rules:
+    # nothing here backs the plan, the drill or the incident contact, and none shows as met.
+    checklist = page.locator("#checklist tbody tr")
+    assert checklist.count() == 8 and page.locator("#regimes tbody tr").count() == 8
+    plan = page.locator("#checklist tbody tr", has_text="Plan tier and DPA")
+    assert plan.locator("td.status").inner_text() == "missing evidence"
+    assert "laptop.example.com/0" in plan.inner_text()
+    folders = page.locator("#checklist tbody tr", has_text="Workspace folder policy")
+    assert folders.locator("td.status").inner_text() == "partly met"  # the open hr finding
+    assert page.locator("#checklist td.status.met").count() == 0
+    assert page.locator("#regimes td.status.workable").count() == 0
+    device = page.locator("details.device", has_text="laptop.example.com/0")
+    device.locator("summary").click()
+    assert device.locator("td.status.missing-evidence").first.is_visible()
+    page.evaluate("window.scrollTo(0, 0)")
     shot(page, shots, "compliance")
 
     # The sign-off is an org record like any other: its own page proves it.

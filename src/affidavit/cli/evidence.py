@@ -257,6 +257,7 @@ def _report_json(report: PackReport) -> dict[str, Any]:
         "consistency_from": list(report.consistency_from),
         "from_size": report.from_size,
         "problems": [{"where": p.where, "error": p.error} for p in report.problems],
+        "endpoint_records": report.endpoint_records,
     }
 
 
@@ -295,6 +296,11 @@ def _print_report(report: PackReport) -> None:
                 f"window: {len(window.withheld)} withheld as not matching the payload filters "
                 f"(seqs {seqs}{more}); ask for them by seq if in doubt"
             )
+    if report.endpoint_records is not None:
+        click.echo(
+            f"org log pack: {report.endpoint_records} endpoint record(s) in endpoints.jsonl, "
+            "each checked against the proven org.entry that names it"
+        )
     if report.from_size is not None:
         click.echo(f"OK: the log only grew since your checkpoint of size {report.from_size}")
     if not report.key_pinned:

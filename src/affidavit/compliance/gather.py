@@ -196,7 +196,7 @@ def gather(ledger: Ledger, cfg: Config, *, verify: bool = False) -> Evidence:
             unsigned.append(seq)
             continue
         if kind == Kind.REVIEW_SIGNOFF:
-            reviews.append(_review(seq, payload, moment))
+            reviews.append(read_review(seq, payload, moment))
         elif isinstance(payload.get("facts"), dict):
             check = payload["facts"]
             if source == FACTS_SOURCE:
@@ -205,7 +205,7 @@ def gather(ledger: Ledger, cfg: Config, *, verify: bool = False) -> Evidence:
                 )
         # The latest by record time counts (a tie goes to the later seq).
         elif isinstance(payload.get("attestation"), dict):
-            a = _attestation(seq, payload["attestation"], moment)
+            a = read_attestation(seq, payload["attestation"], moment)
             if a is not None and _newer(moment, attestations.get(a.item)):
                 attestations[a.item] = a
         elif isinstance(payload.get("drill"), dict) and _newer(moment, drill):
@@ -276,7 +276,7 @@ def _verify(ledger: Ledger) -> Verified:
     )
 
 
-def _attestation(seq: int, a: Mapping[str, Any], moment: datetime) -> Attestation | None:
+def read_attestation(seq: int, a: Mapping[str, Any], moment: datetime) -> Attestation | None:
     try:
         expires = date.fromisoformat(str(a.get("expires")))
     except ValueError:
@@ -288,7 +288,7 @@ def _attestation(seq: int, a: Mapping[str, Any], moment: datetime) -> Attestatio
     )
 
 
-def _review(seq: int, payload: Mapping[str, Any], moment: datetime) -> Review:
+def read_review(seq: int, payload: Mapping[str, Any], moment: datetime) -> Review:
     r = payload.get("review")
     r = r if isinstance(r, dict) else {}
     statuses = {

@@ -16,6 +16,8 @@ Format ``affidavit-evidence/1`` (the pack's own README.md explains it to the aud
 ``window.jsonl``       ``--window-complete``: every leaf of the checkpoint's tree, in order
 ``consistency.jsonl``  ``--from``: a kept checkpoint and the consistency proof from it
 ``content/<sha256>``   ``--with-content``: before/after file contents the payloads name
+``endpoints.jsonl``    org-log packs (selection.json ``"log": "org"``, the console's export):
+                       per ``org.entry``, the endpoint record it names (:mod:`.org`)
 =====================  =====================================================================
 
 What checks what: the checkpoint's signature (pin the key); each record's proof to the

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from hashlib import sha256
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from affidavit import merkle, query
 from affidavit.capture import content
@@ -31,7 +31,6 @@ from affidavit.files import atomic_writer
 from affidavit.ledger import Ledger, Progress
 from affidavit.note import Checkpoint, open_checkpoint
 from affidavit.record import Kind, format_time
-from affidavit.store.sqlite import SqliteStore
 
 COMPRESS_LEVEL = 6
 _WINDOW_BATCH = 8192
@@ -54,10 +53,16 @@ class BuildResult:
     consistency_from: tuple[int, ...]
 
 
-class _Prover:
+class Nodes(Protocol):
+    """What proving needs of a store: its subtree hashes (the SQLite and PostgreSQL stores)."""
+
+    def node_hashes(self, keys: Sequence[tuple[int, int]]) -> list[bytes]: ...
+
+
+class Prover:
     """Inclusion proofs from stored subtree hashes, each range hash read once per build."""
 
-    def __init__(self, store: SqliteStore, size: int) -> None:
+    def __init__(self, store: Nodes, size: int) -> None:
         self._store = store
         self._size = size
         self._ranges: dict[tuple[int, int], bytes] = {}
@@ -74,7 +79,7 @@ class _Prover:
         return [self._range(a, b) for a, b in merkle.inclusion_ranges(seq, self._size)]
 
 
-class _Files:
+class PackFiles:
     """Members written so far and their SHA-256, for the manifest."""
 
     def __init__(self, archive: zipfile.ZipFile, moment: datetime) -> None:
@@ -240,8 +245,8 @@ class _Writer:
         self.ledger = ledger
         self.store = ledger.store
         self.checkpoint = checkpoint
-        self.files = _Files(archive, now)
-        self.prover = _Prover(ledger.store, checkpoint.size)
+        self.files = PackFiles(archive, now)
+        self.prover = Prover(ledger.store, checkpoint.size)
         self.erased: list[int] = []
         self.erasure_seqs: list[int] = []
         self.wanted: dict[str, None] = {}  # content hashes, in first-seen order

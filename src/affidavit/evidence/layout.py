@@ -35,14 +35,21 @@ RECORDS = "records.jsonl"
 ERASURES = "erasures.jsonl"
 WINDOW = "window.jsonl"
 CONSISTENCY = "consistency.jsonl"
+ENDPOINTS = "endpoints.jsonl"
 CONTENT = "content/"
 
-FIXED = (README, MANIFEST, SELECTION, CHECKPOINT, VKEY, RECORDS, ERASURES, WINDOW, CONSISTENCY)
+FIXED = (
+    README, MANIFEST, SELECTION, CHECKPOINT, VKEY, RECORDS, ERASURES, WINDOW, CONSISTENCY,
+    ENDPOINTS,
+)  # fmt: skip
 REQUIRED = (README, SELECTION, CHECKPOINT, VKEY, RECORDS)
 """Files every pack has besides the manifest (the others depend on options)."""
 
 RECORD_FIELDS = ("seq", "leaf", "salt", "payload_json", "proof")
 """The keys of a records.jsonl / erasures.jsonl line, in the order they are written."""
+
+ENDPOINT_FIELDS = ("org_seq", "origin", "seq", "leaf", "salt", "payload_json")
+"""The keys of an endpoints.jsonl line (org-log packs), in the order they are written."""
 
 _CONTENT_NAME = re.compile(r"content/[0-9a-f]{64}")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -112,6 +119,22 @@ def record_line(
         "salt": None if salt is None else b64(salt),
         "payload_json": None if payload_json is None else payload_json.decode("utf-8"),
         "proof": [b64(h) for h in proof],
+    }
+    return json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+def endpoint_line(
+    org_seq: int, origin: str, seq: int, leaf: bytes, salt: bytes | None, body: bytes | None
+) -> bytes:
+    """One endpoints.jsonl line: the endpoint record an ``org.entry`` of an org-log pack
+    names, with its payload as the exact text committed to (null when erased)."""
+    item = {
+        "org_seq": org_seq,
+        "origin": origin,
+        "seq": seq,
+        "leaf": b64(leaf),
+        "salt": None if salt is None else b64(salt),
+        "payload_json": None if body is None else body.decode("utf-8"),
     }
     return json.dumps(item, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 

@@ -69,7 +69,7 @@ def proves(hash, index, proof):  # RFC 9162 2.1.3.2: verify an inclusion proof
         fn, sn = fn >> 1, sn >> 1
     return sn == 0 and hash == root
 
-leaves = {}
+leaves, payloads = {}, {}
 for line in (files["records.jsonl"] + files.get("erasures.jsonl", b"")).splitlines():
     r = json.loads(line)
     seq, leaf = r["seq"], b64(r["leaf"])
@@ -79,6 +79,17 @@ for line in (files["records.jsonl"] + files.get("erasures.jsonl", b"")).splitlin
         commitment = sha(b64(r["salt"]) + r["payload_json"].encode())
         check(b64(json.loads(leaf)["commitment"]) == commitment, f"record {seq}: payload")
     leaves[seq] = leaf
+    payloads[seq] = r["payload_json"]
+
+for line in files.get("endpoints.jsonl", b"").splitlines():  # an org-log pack
+    e = json.loads(line)  # the endpoint record the proven org.entry at org_seq names
+    ref, leaf = json.loads(payloads[e["org_seq"]]), b64(e["leaf"])
+    where = f"endpoints.jsonl: record {e['seq']} of {e['origin']}"
+    check((ref["origin"], ref["seq"]) == (e["origin"], e["seq"]), where + ": not the one named")
+    check(b64(ref["leaf_hash"]) == sha(b"\\x00" + leaf), where + ": its leaf was changed")
+    if e["payload_json"] is not None:
+        commitment = sha(b64(e["salt"]) + e["payload_json"].encode())
+        check(b64(json.loads(leaf)["commitment"]) == commitment, where + ": payload")
 
 def mth(hashes):  # RFC 9162 2.1.1: the root of a list of leaf hashes
     if len(hashes) < 2:
@@ -135,6 +146,15 @@ def render_readme(selection: dict[str, Any], checkpoint: Checkpoint, vkey: str) 
         facts.append(
             f"* `window.jsonl` holds the envelope of all {checkpoint.size} records of the log, "
             "so the window can be checked for completeness (see below)."
+        )
+    if selection.get("log") == "org":
+        facts.append(
+            f"* An org-log pack: `{checkpoint.origin}` is the organisation's collector, whose log "
+            "holds every record its devices shipped by reference (`org.entry`: origin, seq, leaf "
+            f"hash, kind). `endpoints.jsonl` holds the {selection['endpoint_records']} endpoint "
+            "record(s) those entries name; each must hash to the leaf hash its proven entry "
+            "holds and match its own commitment. Witness cosignatures, if any, follow the "
+            "org key's signature in `checkpoint.txt`."
         )
     if selection["consistency_from"]:
         sizes = ", ".join(str(s) for s in selection["consistency_from"])
@@ -234,6 +254,8 @@ see "Verify it yourself".
 * `consistency.jsonl` (`--from`): `checkpoint`, one the auditor kept, and `proof`, the
   RFC 9162 consistency proof from it to `checkpoint.txt`.
 * `content/<sha256>` (`--with-content`): file contents the payloads name, by SHA-256.
+* `endpoints.jsonl` (org-log packs): per `org.entry`, `org_seq`, `origin`, `seq` and the
+  endpoint record it names (`leaf`, `salt`, `payload_json`, as in `records.jsonl`).
 
 ## Verify it yourself
 

@@ -53,6 +53,8 @@ class PackReport:
     consistency_from: tuple[int, ...]
     from_size: int | None
     problems: tuple[Problem, ...]
+    endpoint_records: int | None = None
+    """An org-log pack: the endpoint records checked against the entries naming them."""
 
     @property
     def ok(self) -> bool:

@@ -20,6 +20,7 @@ from affidavit import merkle
 from affidavit.errors import AffidavitError, InputError, VerificationError
 from affidavit.evidence import layout
 from affidavit.evidence.layout import DamagedMemberError, Limits, PackReader
+from affidavit.evidence.org import ORG, OrgCheck
 from affidavit.evidence.records import Item, parse_item
 from affidavit.evidence.report import (
     PackReport,
@@ -46,6 +47,8 @@ _SELECTION_KEYS = {
     "window_complete": bool,
     "consistency_from": list,
 }
+_ORG_KEYS = {"log": str, "endpoint_records": int}
+"""An org-log pack's selection.json has these too (see :mod:`affidavit.evidence.org`)."""
 
 
 def verify_pack(
@@ -89,6 +92,7 @@ class _Checker:
         self.sel: dict[str, Any] = {}
         self.window_hashes: list[bytes] | None = None
         self.consistency: dict[int, tuple[bytes, ...]] = {}
+        self.org: OrgCheck | None = None
 
     def fail(self, where: str, error: str) -> None:
         self.problems.append(Problem(where, error))
@@ -104,11 +108,13 @@ class _Checker:
         erased = sum(1 for r in records if r.erased)
         if self.sel and self.sel["erased"] != erased:
             self.fail(layout.SELECTION, f"counts {self.sel['erased']} erased records, not {erased}")
+        self._org(records, erasures)
         self._erasures(records, erasures)
         missing = self._content(records)
         window = self._window(records)
         self._consistency()
         from_size = self._from(kept) if kept is not None else None
+        subjects = self.org.subjects if self.org is not None else {}
         return PackReport(
             path=self.pack.path,
             vkey=self.vkey,
@@ -121,7 +127,7 @@ class _Checker:
                     ok=not r.errors,
                     error="; ".join(r.errors) or None,
                     erased=r.erased,
-                    kind=r.envelope.kind if r.envelope else None,
+                    kind=(subjects.get(r.seq) or r.envelope).kind if r.envelope else None,
                     time=r.envelope.time if r.envelope else None,
                 )
                 for r in records
@@ -133,6 +139,7 @@ class _Checker:
             consistency_from=tuple(sorted(self.consistency)),
             from_size=from_size,
             problems=tuple(self.problems),
+            endpoint_records=len(self.org.lines) if self.org is not None else None,
         )
 
     # -- files and manifest ----------------------------------------------------------------
@@ -228,14 +235,22 @@ class _Checker:
             return
         try:
             sel = json.loads(raw)
-            if not isinstance(sel, dict) or set(sel) != set(_SELECTION_KEYS):
-                raise ValueError(f"its fields are not {', '.join(_SELECTION_KEYS)}")
-            for name, kind in _SELECTION_KEYS.items():
+            keys = _SELECTION_KEYS
+            if isinstance(sel, dict) and "log" in sel:
+                keys = _SELECTION_KEYS | _ORG_KEYS
+            if not isinstance(sel, dict) or set(sel) != set(keys):
+                raise ValueError(f"its fields are not {', '.join(keys)}")
+            for name, kind in keys.items():
                 if type(sel[name]) is not kind:
                     raise ValueError(f"field {name!r} is not a {kind.__name__}")
             if not all(layout.is_sha256_hex(h) for h in sel["content_missing"]):
                 raise ValueError("content_missing holds something other than SHA-256 hex")
-            _check_filters(sel["filters"])
+            org = sel.get("log") == ORG
+            if "log" in sel and not org:
+                raise ValueError(f"log is {sel['log']!r}; the only other kind of pack is 'org'")
+            if org and (sel["window_complete"] or sel["consistency_from"]):
+                raise ValueError("an org-log pack is never window-complete nor has --from proofs")
+            _check_filters(sel["filters"], org=org)
             if layout.render_json(sel) != raw:
                 raise ValueError("it is not byte for byte in its canonical form: it was edited")
         except (ValueError, RecursionError) as e:
@@ -277,10 +292,34 @@ class _Checker:
             )
         return items
 
+    def _org(self, records: list[Item], erasures: list[Item]) -> None:
+        """An org-log pack: every org.entry against the endpoint record it names."""
+        raw = self.data.get(layout.ENDPOINTS)
+        if self.sel.get("log") != ORG:
+            if raw is not None:
+                self.fail(layout.ENDPOINTS, "is in a pack whose selection.json is not an org log's")
+            return
+        if raw is None and layout.ENDPOINTS not in self.pack.names:
+            self.fail(layout.ENDPOINTS, "is missing: a file was removed")
+        self.org = OrgCheck(self.fail)
+        self.org.read(raw or b"")
+        device = self._filters().get("device")
+        held = self.org.run(records, erasures, device if isinstance(device, str) else None)
+        if held != self.sel["endpoint_records"]:
+            self.fail(
+                layout.ENDPOINTS,
+                f"holds {held} endpoint records; selection.json says "
+                f"{self.sel['endpoint_records']}: a record was removed or added",
+            )
+
     def _erasures(self, records: list[Item], erasures: list[Item]) -> None:
         named: set[int] = set()
         for e in erasures:
             where = f"erasure record {e.seq}"
+            if self.org is not None and e.envelope is not None and e.envelope.kind != "erasure":
+                if e.errors:  # checked by OrgCheck: a collector.erasure or an endpoint's erasure
+                    self.fail(where, "; ".join(e.errors))
+                continue
             if e.errors:
                 self.fail(where, "; ".join(e.errors))
             elif e.envelope is None or e.envelope.kind != "erasure" or e.erased:
@@ -300,7 +339,9 @@ class _Checker:
     def _content(self, records: list[Item]) -> list[str]:
         refs: dict[str, int] = {}
         for r in records:
-            file = r.payload.get("file") if isinstance(r.payload, dict) else None
+            line = self.org.lines.get(r.seq) if self.org is not None else None
+            payload = line.payload if line is not None else r.payload
+            file = payload.get("file") if isinstance(payload, dict) else None
             if not r.errors and isinstance(file, dict):
                 for k in ("before_sha256", "after_sha256"):
                     if layout.is_sha256_hex(h := file.get(k)):
@@ -341,8 +382,10 @@ class _Checker:
 
     def _window(self, records: list[Item]) -> WindowCheck | None:
         filters = self._filters()
+        subjects = self.org.subjects if self.org is not None else {}
         for r in records:
-            if r.envelope is not None and not matches(r.envelope, filters):
+            envelope = subjects.get(r.seq, r.envelope)
+            if envelope is not None and not matches(envelope, filters):
                 r.errors.append("its time or kind is outside the pack's filters")
         raw = self.data.get(layout.WINDOW)
         wanted = bool(self.sel.get("window_complete"))
@@ -414,10 +457,11 @@ class _Checker:
         return old.size
 
 
-def _check_filters(filters: dict[str, Any]) -> None:
+def _check_filters(filters: dict[str, Any], *, org: bool = False) -> None:
+    known = PAYLOAD_FILTERS + ENVELOPE_FILTERS + (("device",) if org else ())
     for name, value in filters.items():
         if name == "kinds":
             if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
                 raise ValueError("filter 'kinds' is not a list of text")
-        elif name not in PAYLOAD_FILTERS + ENVELOPE_FILTERS or not isinstance(value, str):
+        elif name not in known or not isinstance(value, str):
             raise ValueError(f"filter {name!r} is unknown or not text")

@@ -28,6 +28,7 @@ ROUTE = Mount(
         Route("/oidc/callback", signin.oidc_callback, name="console_oidc_callback"),
         Route("/timeline", pages.timeline_page),
         Route("/timeline.csv", pages.timeline_csv),
+        Route("/timeline.zip", pages.timeline_pack),
         Route("/file", pages.file_page),
         Route("/record/{org_seq:int}", pages.record_page),
         Route("/compliance", dashboard.page),

@@ -4,9 +4,7 @@ resolve, and the monthly governance review signed into the org log.
 Computed here, from the records the collector holds: actions per business function per week,
 capture completeness (``capture.error`` and ``capture.gap`` records per device), the policy
 findings still open, and the review months (held, missed, due). The eight checklist items and
-the eight regimes of :mod:`affidavit.compliance` need each endpoint's ``affidavit.toml``,
-attestations and vendor facts, which the collector does not hold: the page says so and names
-the command that scores them on an endpoint, rather than showing a verdict it cannot back.
+the eight regimes are scored per device in :mod:`.posture`.
 
 A resolution is a ``policy.finding`` record holding ``{"resolution": {...}}`` (the contract
 of :mod:`affidavit.compliance.findings`); a review is a ``review.signoff`` whose payload is
@@ -101,6 +99,16 @@ def findings(conn: psycopg.Connection[Any], c: Collector) -> list[FindingRow]:
                 ),
             )
     return [f for fid, f in found.items() if fid not in closed]
+
+
+def console_resolutions(conn: psycopg.Connection[Any], c: Collector) -> set[str]:
+    """The finding ids an admin resolved in the console (org log records)."""
+    out = set()
+    for _, _, p in direct_records(conn, c, Kind.POLICY_FINDING):
+        resolution = p.get("resolution")
+        if isinstance(resolution, dict):
+            out.add(str(resolution.get("finding_id")))
+    return out
 
 
 def resolve(

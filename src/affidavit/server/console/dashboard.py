@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from affidavit.server.console import compliance, session
+from affidavit.server.console import compliance, posture, session
 from affidavit.server.console.render import guarded, render
 from affidavit.server.console.session import User
 
@@ -21,12 +21,15 @@ ADMIN = ("admin",)
 
 async def page(request: Request) -> Response:
     async def run(user: User) -> Response:
-        server, rules = request.app.state.server, list(session.settings(request).functions)
+        server, given = request.app.state.server, session.settings(request)
+        rules = list(given.functions)
         today = datetime.now(UTC).date()
 
         def read(conn: psycopg.Connection[Any]) -> dict[str, Any]:
             c = server.collector
+            resolved = compliance.console_resolutions(conn, c)
             return {
+                "posture": posture.score(conn, c.schema, given.policy, resolved, today),
                 "findings": compliance.findings(conn, c),
                 "weekly": compliance.weekly(conn, c.schema, rules, today),
                 "devices": compliance.completeness(conn, c.schema),
@@ -47,6 +50,8 @@ async def page(request: Request) -> Response:
             findings=data["findings"],
             devices=data["devices"],
             months=data["months"],
+            posture=data["posture"],
+            today=today.isoformat(),
             done=request.query_params.get("done", "")[:200],
         )
 

@@ -7,8 +7,11 @@
     who may sign in through OIDC, and as what: ``email=role`` pairs separated by commas,
     role ``auditor`` or ``admin``. Anyone else is refused after the provider vouched for them.
 ``AFFIDAVIT_CONSOLE_POLICY``
-    an ``affidavit.toml`` whose folder rules name the business functions (the collector does
-    not hold the endpoints' files); unset: no function column and no function filter.
+    the organisation's ``affidavit.toml``: its folder rules name the business functions (the
+    collector does not hold the endpoints' files), and its declared facts (plan, DPA,
+    connectors, documents, incident contact) are what the compliance checklist scores with
+    each device's records; unset: no function column or filter, and every declared fact is
+    missing evidence.
 ``AFFIDAVIT_CONSOLE_SECURE_COOKIE``
     ``1`` behind HTTPS (the session cookie is then ``Secure``).
 
@@ -25,6 +28,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from affidavit.config import Config
 from affidavit.errors import InputError
 
 ROLES = ("auditor", "admin")
@@ -48,6 +52,8 @@ class Settings:
     roles: dict[str, str]
     functions: tuple[tuple[str, str], ...]
     secure_cookie: bool
+    policy: Config | None = None
+    """The organisation's affidavit.toml: folder rules, and the facts the checklist scores."""
 
 
 def parse_roles(text: str) -> dict[str, str]:
@@ -73,16 +79,19 @@ def load() -> Settings:
             raise InputError("AFFIDAVIT_CONSOLE_OIDC_ISSUER is set: set ..._OIDC_CLIENT_ID too")
         oidc = Oidc(issuer, client_id, env.get("AFFIDAVIT_CONSOLE_OIDC_CLIENT_SECRET", ""))
     functions: tuple[tuple[str, str], ...] = ()
-    policy = env.get("AFFIDAVIT_CONSOLE_POLICY", "").strip()
-    if policy:
+    path = env.get("AFFIDAVIT_CONSOLE_POLICY", "").strip()
+    policy = None
+    if path:
         from affidavit import config
 
-        functions = tuple(config.load(policy).function_rules)
+        policy = config.load(path)
+        functions = tuple(policy.function_rules)
     return Settings(
         oidc,
         parse_roles(env.get("AFFIDAVIT_CONSOLE_ROLES", "")),
         functions,
         env.get("AFFIDAVIT_CONSOLE_SECURE_COOKIE", "") == "1",
+        policy,
     )
 
 
