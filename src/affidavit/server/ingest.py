@@ -13,8 +13,9 @@ endpoint, any number of workers), the collector checks
   root, which proves each one's inclusion;
 
 then stores the new records once by (origin, seq), duplicates of held records being
-skipped, and returns a C2SP ``cosignature/v1`` over the checkpoint. Anything wrong rejects
-the whole batch and changes nothing.
+skipped, each with its ``org.entry`` leaf in the org log (sequenced in the same transaction,
+see :mod:`.orglog`), and returns a C2SP ``cosignature/v1`` over the checkpoint. Anything
+wrong rejects the whole batch and changes nothing.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from affidavit.cosignature import cosign
 from affidavit.errors import InputError, VerificationError
 from affidavit.note import Checkpoint, Verifier, open_checkpoint
 from affidavit.record import read_leaf
+from affidavit.server import orglog
 from affidavit.server.schema import Collector
 from affidavit.server.tokens import Principal
 from affidavit.verify.rows import RowCheck
@@ -194,12 +196,19 @@ def ship(
         frontier, _ = merkle.extend(list(frontier), held, hashes)
         if merkle.fold(frontier) != cp.root:
             raise Refused(422, "the records do not hash to the checkpoint's root; batch refused")
-        sql = f'COPY "{s}".entries (origin, seq, leaf, leaf_hash, salt, payload, kind, time) '
-        with conn.cursor() as cur, cur.copy(sql + "FROM STDIN") as copy:
-            for r in rows:
-                copy.write_row((origin, *r))
         timestamp = int(now().timestamp())
         line = cosign(cp.body(), c.witness_name, c.witness_signer(), timestamp)
+        # Everything that needs no lock is done; from here the org log's writer lock is held
+        # until the commit, so the entries get their org seqs as they are stored.
+        entries = [orglog.entry_record(origin, r[0], r[2], r[5], r[6]) for r in rows]
+        first_org = orglog.sequence(conn, c, entries) if entries else 0
+        sql = (
+            f'COPY "{s}".entries (origin, seq, leaf, leaf_hash, salt, payload, kind, time, '
+            "org_seq) FROM STDIN"
+        )
+        with conn.cursor() as cur, cur.copy(sql) as copy:
+            for i, r in enumerate(rows):
+                copy.write_row((origin, *r, first_org + i))
         # One statement, one round trip: the endpoint's new state and the cosignature.
         conn.execute(
             f'WITH moved AS (UPDATE "{s}".endpoints SET size = %(size)s, frontier = %(frontier)s, '

@@ -192,13 +192,18 @@ class PostgresStore:
         """Start the write transaction and wait for the log's writer lock."""
         self._conn.execute("BEGIN")
         try:
-            self._conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                (f"affidavit.log:{self.schema}",),
-            )
+            self.lock_writer()
         except BaseException:
             self.rollback()
             raise
+
+    def lock_writer(self) -> None:
+        """Wait for the log's writer lock inside a transaction the caller already opened
+        (:meth:`begin` does both); it is held until that transaction ends."""
+        self._conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            (f"affidavit.log:{self.schema}",),
+        )
 
     def commit(self) -> None:
         self._conn.execute("COMMIT")
