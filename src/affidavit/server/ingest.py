@@ -198,18 +198,8 @@ def ship(
             raise Refused(422, "the records do not hash to the checkpoint's root; batch refused")
         timestamp = int(now().timestamp())
         line = cosign(cp.body(), c.witness_name, c.witness_signer(), timestamp)
-        # Everything that needs no lock is done; from here the org log's writer lock is held
-        # until the commit, so the entries get their org seqs as they are stored.
         entries = [orglog.entry_record(origin, r[0], r[2], r[5], r[6]) for r in rows]
-        first_org = orglog.sequence(conn, c, entries) if entries else 0
-        sql = (
-            f'COPY "{s}".entries (origin, seq, leaf, leaf_hash, salt, payload, kind, time, '
-            "org_seq) FROM STDIN"
-        )
-        with conn.cursor() as cur, cur.copy(sql) as copy:
-            for i, r in enumerate(rows):
-                copy.write_row((origin, *r, first_org + i))
-        # One statement, one round trip: the endpoint's new state and the cosignature.
+        # One statement: the endpoint's new state and the cosignature (its row is ours).
         conn.execute(
             f'WITH moved AS (UPDATE "{s}".endpoints SET size = %(size)s, frontier = %(frontier)s, '
             "cosigned_size = %(size)s, cosigned_note = %(note)s WHERE origin = %(origin)s) "
@@ -218,7 +208,25 @@ def ship(
             {"size": cp.size, "frontier": frontier, "note": note, "origin": origin,
              "line": line, "time": timestamp},
         )  # fmt: skip
+        if rows:
+            # Last, as everything else is done: from here the org log's writer lock is held
+            # until the commit, so the entries get their org seqs as they are stored.
+            with conn.pipeline():
+                first = orglog.sequence(conn, c, entries)
+                conn.execute(_STORE.format(s=s), (origin, *_columns(rows, first)))
     return Shipped(cp.size, note, line, len(new), duplicates)
+
+
+_STORE = (
+    'INSERT INTO "{s}".entries (origin, seq, leaf, leaf_hash, salt, payload, kind, time, '
+    "org_seq) SELECT %s, * FROM unnest(%b::bigint[], %b::bytea[], %b::bytea[], %b::bytea[], "
+    "%b::bytea[], %b::text[], %b::text[], %b::bigint[])"
+)
+
+
+def _columns(rows: list[tuple[Any, ...]], first_org: int) -> list[list[Any]]:
+    columns: list[list[Any]] = [list(column) for column in zip(*rows, strict=True)]
+    return [*columns, list(range(first_org, first_org + len(rows)))]
 
 
 def _check_against_cosigned(
