@@ -11,7 +11,10 @@ uvicorn worker killed (SIGKILL) halfway, the clients retrying. After each run: e
 is held exactly once (lost = duplicated = 0), the org log is sealed and verified.
 
 The floor, measured in the same run: the latency of an authenticated request that does no
-work (`GET /api/v1/whoami`), the least any ship can cost. Loopback only; stops at --seconds.
+work (`GET /api/v1/whoami`), the least any ship can cost. Also printed: the CPU time the
+server's processes and the PostgreSQL backends serving them spent while shipping, per 1,000
+records, which other work on the host inflates far less than it does the rates (in the
+second run, without the killed worker's). Loopback only; stops at --seconds.
 Uses its own PostgreSQL schemas and drops them.
 """
 
@@ -116,6 +119,55 @@ def children(pid: int) -> list[int]:
             if int(fields[1]) == pid:
                 out.append(int(entry.name))
     return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (Linux /proc); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and every process under it."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents.setdefault(int(stat[1]), []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        out.append(todo.pop())
+        todo.extend(parents.get(out[-1], []))
+    return out
+
+
+def backends(db: str, pids: list[int]) -> list[int]:
+    """The PostgreSQL backends serving the connections that processes ``pids`` hold open:
+    their sockets' local ports, matched to ``pg_stat_activity.client_port``."""
+    inodes = set()
+    for pid in pids:
+        try:
+            links = [os.readlink(f) for f in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            continue
+        inodes.update(link[8:-1] for link in links if link.startswith("socket:["))
+    ports = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                ports.append(int(fields[1].rsplit(":", 1)[1], 16))
+    with psycopg.connect(db, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE client_port = ANY(%s)", (ports,)
+        ).fetchall()
+    return [int(pid) for (pid,) in rows]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -242,6 +294,8 @@ def run(
         watcher = threading.Thread(target=killer, daemon=True) if kill else None
         if watcher:
             watcher.start()
+        processes = tree(server.pid)
+        before = {pid: cpu_seconds(pid) for pid in processes + backends(args.db, processes)}
         start = time.perf_counter()
         with ThreadPoolExecutor(max_workers=min(len(endpoints), args.concurrency)) as pool:
             jobs = [
@@ -251,6 +305,12 @@ def run(
             for job in jobs:
                 job.result()
         elapsed = time.perf_counter() - start
+        # Processes alive at the end: a killed worker's time and its connections' are lost.
+        processes = tree(server.pid)
+        server_cpu = sum(cpu_seconds(pid) - before.get(pid, 0.0) for pid in processes)
+        db_cpu = sum(
+            cpu_seconds(pid) - before.get(pid, 0.0) for pid in backends(args.db, processes)
+        )
         expected = {o: sum(len(b["records"]) for b in bodies) for o, _, bodies in endpoints}
         lost, duplicated, org_size = r.check(expected)
     finally:
@@ -265,6 +325,8 @@ def run(
     print(f"ship latency p50 / p99         {p50 * 1000:>10.1f} / {p99 * 1000:.1f} ms")
     f50, f99 = percentile(floor, 0.5), percentile(floor, 0.99)
     print(f"floor: whoami p50 / p99        {f50 * 1000:>10.1f} / {f99 * 1000:.1f} ms")
+    print(f"server / PostgreSQL CPU        {server_cpu / r.acked * 1e6:>10.0f} / "
+          f"{db_cpu / r.acked * 1e6:.0f} ms per 1,000 records")  # fmt: skip
     print(f"lost / duplicated              {lost:>10} / {duplicated}")
     print(f"org log sealed and verified    {org_size:>10,} records")
 
