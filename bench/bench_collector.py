@@ -8,7 +8,8 @@ Builds one real SQLite ledger per endpoint (sealed every --batch records), start
 order, concurrently, through the real API: records/s ingested and witnessed (each batch is
 verified and cosigned), p50/p99 latency of one ship request. Run twice: as is, then with one
 uvicorn worker killed (SIGKILL) halfway, the clients retrying. After each run: every record
-is held exactly once (lost = duplicated = 0), the org log is sealed and verified.
+is held exactly once (lost = duplicated = 0), the org log is sealed and verified, and
+`affidavit server verify` checks every endpoint log and the org log.
 
 The floor, measured in the same run: the latency of an authenticated request that does no
 work (`GET /api/v1/whoami`), the least any ship can cost. Also printed: the CPU time the
@@ -271,6 +272,18 @@ class Run:
         duplicated = sum(max(0, held.get(o, 0) - n) for o, n in expected.items())
         return lost, duplicated, report.records
 
+    def server_verify(self) -> str:
+        """What `affidavit server verify` (every endpoint log and the org log) answers."""
+        options = ["--db", self.args.db, "--schema", self.schema, "--keys", str(self.keys)]
+        done = subprocess.run(
+            [sys.executable, "-m", "affidavit", "server", "verify", *options],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode == 0:
+            return "passed"
+        return "FAILED: " + (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+
 
 def run(
     args: argparse.Namespace, work: Path, schema: str, endpoints: list[Any], kill: bool
@@ -313,11 +326,13 @@ def run(
         )
         expected = {o: sum(len(b["records"]) for b in bodies) for o, _, bodies in endpoints}
         lost, duplicated, org_size = r.check(expected)
+        verified = r.server_verify()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
     label = "one worker killed halfway" if kill else "all workers up"
     print(f"\n## {label}" + (f" (killed pid {killed[0]})" if kill and killed else ""))
+    print(f"load average at the end        {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"records shipped and cosigned   {r.acked:>10,} of {total:,} in {elapsed:.1f} s")
     print(f"ingest rate                    {r.acked / elapsed:>10,.0f} records/s")
     print(f"ship requests                  {len(r.latencies):>10,} (retries {r.retries})")
@@ -329,6 +344,7 @@ def run(
           f"{db_cpu / r.acked * 1e6:.0f} ms per 1,000 records")  # fmt: skip
     print(f"lost / duplicated              {lost:>10} / {duplicated}")
     print(f"org log sealed and verified    {org_size:>10,} records")
+    print(f"affidavit server verify        {verified:>10}")
 
 
 def main() -> None:
@@ -348,7 +364,8 @@ def main() -> None:
     print(
         f"# {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"PostgreSQL on loopback, {datetime.now(UTC):%Y-%m-%d}; {args.endpoints} endpoints x "
-        f"{per:,} records in batches of {args.batch}, {args.workers} server workers",
+        f"{per:,} records in batches of {args.batch}, {args.workers} server workers; load "
+        f"average before: {', '.join(f'{x:.1f}' for x in os.getloadavg())}",
         flush=True,
     )
     prefix = f"affidavit_bench_{os.getpid()}"
