@@ -8,10 +8,14 @@ Builds one real SQLite ledger per endpoint (sealed every --batch records), start
 order, concurrently, through the real API: records/s ingested and witnessed (each batch is
 verified and cosigned), p50/p99 latency of one ship request. Run twice: as is, then with one
 uvicorn worker killed (SIGKILL) halfway, the clients retrying. After each run: every record
-is held exactly once (lost = duplicated = 0), the org log is sealed and verified.
+is held exactly once (lost = duplicated = 0), the org log is sealed and verified, and
+`affidavit server verify` checks every endpoint log and the org log.
 
 The floor, measured in the same run: the latency of an authenticated request that does no
-work (`GET /api/v1/whoami`), the least any ship can cost. Loopback only; stops at --seconds.
+work (`GET /api/v1/whoami`), the least any ship can cost. Also printed: the CPU time the
+server's processes and the PostgreSQL backends serving them spent while shipping, per 1,000
+records, which other work on the host inflates far less than it does the rates (in the
+second run, without the killed worker's). Loopback only; stops at --seconds.
 Uses its own PostgreSQL schemas and drops them.
 """
 
@@ -118,6 +122,55 @@ def children(pid: int) -> list[int]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (Linux /proc); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and every process under it."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents.setdefault(int(stat[1]), []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        out.append(todo.pop())
+        todo.extend(parents.get(out[-1], []))
+    return out
+
+
+def backends(db: str, pids: list[int]) -> list[int]:
+    """The PostgreSQL backends serving the connections that processes ``pids`` hold open:
+    their sockets' local ports, matched to ``pg_stat_activity.client_port``."""
+    inodes = set()
+    for pid in pids:
+        try:
+            links = [os.readlink(f) for f in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            continue
+        inodes.update(link[8:-1] for link in links if link.startswith("socket:["))
+    ports = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                ports.append(int(fields[1].rsplit(":", 1)[1], 16))
+    with psycopg.connect(db, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE client_port = ANY(%s)", (ports,)
+        ).fetchall()
+    return [int(pid) for (pid,) in rows]
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -219,6 +272,18 @@ class Run:
         duplicated = sum(max(0, held.get(o, 0) - n) for o, n in expected.items())
         return lost, duplicated, report.records
 
+    def server_verify(self) -> str:
+        """What `affidavit server verify` (every endpoint log and the org log) answers."""
+        options = ["--db", self.args.db, "--schema", self.schema, "--keys", str(self.keys)]
+        done = subprocess.run(
+            [sys.executable, "-m", "affidavit", "server", "verify", *options],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode == 0:
+            return "passed"
+        return "FAILED: " + (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+
 
 def run(
     args: argparse.Namespace, work: Path, schema: str, endpoints: list[Any], kill: bool
@@ -242,6 +307,8 @@ def run(
         watcher = threading.Thread(target=killer, daemon=True) if kill else None
         if watcher:
             watcher.start()
+        processes = tree(server.pid)
+        before = {pid: cpu_seconds(pid) for pid in processes + backends(args.db, processes)}
         start = time.perf_counter()
         with ThreadPoolExecutor(max_workers=min(len(endpoints), args.concurrency)) as pool:
             jobs = [
@@ -251,13 +318,21 @@ def run(
             for job in jobs:
                 job.result()
         elapsed = time.perf_counter() - start
+        # Processes alive at the end: a killed worker's time and its connections' are lost.
+        processes = tree(server.pid)
+        server_cpu = sum(cpu_seconds(pid) - before.get(pid, 0.0) for pid in processes)
+        db_cpu = sum(
+            cpu_seconds(pid) - before.get(pid, 0.0) for pid in backends(args.db, processes)
+        )
         expected = {o: sum(len(b["records"]) for b in bodies) for o, _, bodies in endpoints}
         lost, duplicated, org_size = r.check(expected)
+        verified = r.server_verify()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
     label = "one worker killed halfway" if kill else "all workers up"
     print(f"\n## {label}" + (f" (killed pid {killed[0]})" if kill and killed else ""))
+    print(f"load average at the end        {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"records shipped and cosigned   {r.acked:>10,} of {total:,} in {elapsed:.1f} s")
     print(f"ingest rate                    {r.acked / elapsed:>10,.0f} records/s")
     print(f"ship requests                  {len(r.latencies):>10,} (retries {r.retries})")
@@ -265,8 +340,11 @@ def run(
     print(f"ship latency p50 / p99         {p50 * 1000:>10.1f} / {p99 * 1000:.1f} ms")
     f50, f99 = percentile(floor, 0.5), percentile(floor, 0.99)
     print(f"floor: whoami p50 / p99        {f50 * 1000:>10.1f} / {f99 * 1000:.1f} ms")
+    print(f"server / PostgreSQL CPU        {server_cpu / r.acked * 1e6:>10.0f} / "
+          f"{db_cpu / r.acked * 1e6:.0f} ms per 1,000 records")  # fmt: skip
     print(f"lost / duplicated              {lost:>10} / {duplicated}")
     print(f"org log sealed and verified    {org_size:>10,} records")
+    print(f"affidavit server verify        {verified:>10}")
 
 
 def main() -> None:
@@ -286,7 +364,8 @@ def main() -> None:
     print(
         f"# {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"PostgreSQL on loopback, {datetime.now(UTC):%Y-%m-%d}; {args.endpoints} endpoints x "
-        f"{per:,} records in batches of {args.batch}, {args.workers} server workers",
+        f"{per:,} records in batches of {args.batch}, {args.workers} server workers; load "
+        f"average before: {', '.join(f'{x:.1f}' for x in os.getloadavg())}",
         flush=True,
     )
     prefix = f"affidavit_bench_{os.getpid()}"

@@ -13,7 +13,9 @@ an org log record, every hook record is linked, and `affidavit server verify` pa
 
 The floor, measured in the same run: one authenticated request that does no work
 (`GET /api/v1/whoami`) per batch, sent the same way; the ratio says how much of that the
-receiver keeps. The schema is dropped at the end.
+receiver keeps. Also printed: the CPU time the server's processes and the PostgreSQL
+backends serving them spent in the timed part, per 1,000 log records, which other work on
+the host inflates far less than it does the rates. The schema is dropped at the end.
 """
 
 from __future__ import annotations
@@ -112,6 +114,55 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (Linux /proc); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree(pid: int) -> list[int]:
+    """``pid`` and every process under it."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents.setdefault(int(stat[1]), []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        out.append(todo.pop())
+        todo.extend(parents.get(out[-1], []))
+    return out
+
+
+def backends(db: str, pids: list[int]) -> list[int]:
+    """The PostgreSQL backends serving the connections that processes ``pids`` hold open:
+    their sockets' local ports, matched to ``pg_stat_activity.client_port``."""
+    inodes = set()
+    for pid in pids:
+        try:
+            links = [os.readlink(f) for f in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            continue
+        inodes.update(link[8:-1] for link in links if link.startswith("socket:["))
+    ports = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                ports.append(int(fields[1].rsplit(":", 1)[1], 16))
+    with psycopg.connect(db, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE client_port = ANY(%s)", (ports,)
+        ).fetchall()
+    return [int(pid) for (pid,) in rows]
+
+
 def post_all(url: str, token: str, bodies: list[bytes], path: str, clients: int) -> float:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-protobuf"}
 
@@ -172,12 +223,19 @@ def main() -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
         floor_s = post_all(url, admin, [b""] * batches, "/api/v1/whoami", args.clients)
+        workers = tree(process.pid)
+        before = {pid: cpu_seconds(pid) for pid in workers + backends(args.db, workers)}
         ingest_s = post_all(url, token, bodies, "/v1/logs", args.clients)
         t = time.perf_counter()
         seal = httpx.post(url + "/api/v1/seal", headers={"Authorization": f"Bearer {admin}"},
                           timeout=600)  # fmt: skip
         seal.raise_for_status()
         seal_s = time.perf_counter() - t
+        # CPU time is what the host's other work cannot inflate much, unlike the rates.
+        server_cpu = sum(cpu_seconds(pid) - before.get(pid, 0.0) for pid in workers)
+        db_cpu = sum(
+            cpu_seconds(pid) - before.get(pid, 0.0) for pid in backends(args.db, tree(process.pid))
+        )
         s = f'"{schema}_org"'
         with psycopg.connect(args.db, autocommit=True) as conn:
             kinds = dict(
@@ -215,6 +273,8 @@ def main() -> None:
     print(f"{'ingest rate, join and seal included':34} {rate:>9,.0f} log records/s")
     print(f"{'floor: whoami per batch':34} {floor_rate:>9,.0f} log records/s")
     print(f"{'ratio to the floor':34} {rate / floor_rate:>9.2f}")
+    print(f"{'server CPU per 1,000 log records':34} {server_cpu / n * 1000 * 1000:>9.0f} ms")
+    print(f"{'PostgreSQL CPU per 1,000 records':34} {db_cpu / n * 1000 * 1000:>9.0f} ms")
     print(f"{'target':34} {TARGET:>9,} log records/s: {'met' if rate >= TARGET else 'NOT met'}")
     print(f"{'otel.tool_result records':34} {kinds.get('otel.tool_result', 0):>9,} of {n:,}")
     print(f"{'identity.link records':34} {kinds.get('identity.link', 0):>9,} of {n:,}")

@@ -277,3 +277,33 @@ def test_server_verify_finds_an_edited_database(
     collector.sql(edit + " RETURNING 1")
     failed = collector.cli("verify", check=False)
     assert failed.returncode == 1 and named in failed.stderr, failed.stderr
+
+
+def test_a_shipped_record_is_sequenced_in_the_org_log_as_it_is_stored(
+    pg_schemas: Schemas, tmp_path: Path
+) -> None:
+    c = Collector(pg_schemas, tmp_path)
+    c.cli("init", "--origin", ORIGIN)
+    # No seal of its own during the test: whatever is in the org log, the ship put there.
+    with c.serving(env={"AFFIDAVIT_SERVER_SEAL_EVERY": "3600"}):
+        token = c.token("device", "laptop-1")
+        path = laptop(tmp_path / "l1", [4, 3])
+        ok(affidavit(path, "enrol", c.url, "--token", token))
+        ok(affidavit(path, "ship", "--token", token))
+        org = f'"{c.schema}_org".records'
+        rows = c.sql(f"SELECT e.seq, e.leaf_hash, r.payload FROM entries e JOIN {org} r "
+                     "ON r.seq = e.org_seq ORDER BY e.org_seq")  # fmt: skip
+        assert [int(s) for s, _, _ in rows] == list(range(7))
+        for seq, leaf_hash, payload in rows:
+            ref = json.loads(payload)
+            assert (ref["origin"], ref["seq"]) == (LAPTOP, seq)
+            assert base64.b64decode(ref["leaf_hash"]) == leaf_hash
+        assert c.sql(f"SELECT count(*) FROM {org}") == [(7,)]
+        # Entries a collector before this version stored without an org seq (never
+        # sequenced yet) are still taken into the log by the integrator, once each.
+        c.sql(f"DELETE FROM {org} WHERE seq >= 4 RETURNING 1")
+        c.sql("UPDATE entries SET org_seq = NULL WHERE seq >= 4 RETURNING 1")
+        c.cli("seal")
+        assert c.sql("SELECT count(*) FROM entries WHERE org_seq IS NULL") == [(0,)]
+        assert c.sql(f"SELECT count(*) FROM {org}") == [(7,)]
+        assert "OK: 7 records of 1 endpoint logs" in c.cli("verify").stdout

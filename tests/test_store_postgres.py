@@ -61,6 +61,21 @@ def test_a_killed_writer_does_not_leave_the_log_locked(pg_schemas: Schemas) -> N
         victim.close()
 
 
+def test_appended_rows_are_numbered_from_the_size_and_kept_byte_for_byte(
+    pg_schemas: Schemas,
+) -> None:
+    with new_pg_ledger(pg_schemas) as ledger:
+        ledger.append(make_records(3))
+        store = ledger.store
+        rows = [(b"leaf-a\x00\xff", b"\x01" * 32, None, None), (b"b", b"\x02" * 32, b"s", b"{}")]
+        store.begin()
+        assert store.add_records([]) == 3  # nothing added: the next seq is the size
+        assert store.add_records(rows) == 3
+        store.commit()
+        assert [r[1:] for r in store.records(3)] == rows
+        assert store.size() == 5
+
+
 def test_a_commit_is_visible_to_another_connection_at_once(pg_schemas: Schemas) -> None:
     with new_pg_ledger(pg_schemas) as ledger:
         ledger.append(make_records(4))

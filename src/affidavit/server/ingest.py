@@ -13,8 +13,9 @@ endpoint, any number of workers), the collector checks
   root, which proves each one's inclusion;
 
 then stores the new records once by (origin, seq), duplicates of held records being
-skipped, and returns a C2SP ``cosignature/v1`` over the checkpoint. Anything wrong rejects
-the whole batch and changes nothing.
+skipped, each with its ``org.entry`` leaf in the org log (sequenced in the same transaction,
+see :mod:`.orglog`), and returns a C2SP ``cosignature/v1`` over the checkpoint. Anything
+wrong rejects the whole batch and changes nothing.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from affidavit.cosignature import cosign
 from affidavit.errors import InputError, VerificationError
 from affidavit.note import Checkpoint, Verifier, open_checkpoint
 from affidavit.record import read_leaf
+from affidavit.server import orglog
 from affidavit.server.schema import Collector
 from affidavit.server.tokens import Principal
 from affidavit.verify.rows import RowCheck
@@ -194,13 +196,10 @@ def ship(
         frontier, _ = merkle.extend(list(frontier), held, hashes)
         if merkle.fold(frontier) != cp.root:
             raise Refused(422, "the records do not hash to the checkpoint's root; batch refused")
-        sql = f'COPY "{s}".entries (origin, seq, leaf, leaf_hash, salt, payload, kind, time) '
-        with conn.cursor() as cur, cur.copy(sql + "FROM STDIN") as copy:
-            for r in rows:
-                copy.write_row((origin, *r))
         timestamp = int(now().timestamp())
         line = cosign(cp.body(), c.witness_name, c.witness_signer(), timestamp)
-        # One statement, one round trip: the endpoint's new state and the cosignature.
+        entries = [orglog.entry_record(origin, r[0], r[2], r[5], r[6]) for r in rows]
+        # One statement: the endpoint's new state and the cosignature (its row is ours).
         conn.execute(
             f'WITH moved AS (UPDATE "{s}".endpoints SET size = %(size)s, frontier = %(frontier)s, '
             "cosigned_size = %(size)s, cosigned_note = %(note)s WHERE origin = %(origin)s) "
@@ -209,7 +208,25 @@ def ship(
             {"size": cp.size, "frontier": frontier, "note": note, "origin": origin,
              "line": line, "time": timestamp},
         )  # fmt: skip
+        if rows:
+            # Last, as everything else is done: from here the org log's writer lock is held
+            # until the commit, so the entries get their org seqs as they are stored.
+            with conn.pipeline():
+                first = orglog.sequence(conn, c, entries)
+                conn.execute(_STORE.format(s=s), (origin, *_columns(rows, first)))
     return Shipped(cp.size, note, line, len(new), duplicates)
+
+
+_STORE = (
+    'INSERT INTO "{s}".entries (origin, seq, leaf, leaf_hash, salt, payload, kind, time, '
+    "org_seq) SELECT %s, * FROM unnest(%b::bigint[], %b::bytea[], %b::bytea[], %b::bytea[], "
+    "%b::bytea[], %b::text[], %b::text[], %b::bigint[])"
+)
+
+
+def _columns(rows: list[tuple[Any, ...]], first_org: int) -> list[list[Any]]:
+    columns: list[list[Any]] = [list(column) for column in zip(*rows, strict=True)]
+    return [*columns, list(range(first_org, first_org + len(rows)))]
 
 
 def _check_against_cosigned(

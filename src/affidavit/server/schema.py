@@ -9,7 +9,8 @@ log in a second one beside it (``<schema>_org``, a :class:`PostgresStore` log)::
                                   records the collector holds, the compact range (frontier) of
                                   their tree and the last checkpoint it cosigned
     entries(origin, seq, ...)     every shipped record, once by (origin, seq); ``org_seq`` is
-                                  its index in the org log once the integrator took it
+                                  its index in the org log, given as it is stored (NULL only
+                                  in rows an earlier collector stored, until integrated)
     cosignatures(origin, size,..) every checkpoint the collector cosigned, and the line
     witnessed_logs(origin, vkey,  other C2SP logs this collector witnesses through
       size, checkpoint)           ``POST /add-checkpoint``, with the last checkpoint it cosigned

@@ -67,6 +67,16 @@ CREATE TABLE {s}.checkpoints (
 )
 """
 
+# Binary parameters (%b): the leaves and payloads travel as bytes, not as hex text.
+_APPEND = (
+    "WITH base AS (SELECT coalesce(max(seq) + 1, 0) AS first FROM {s}.records), "
+    "added AS (INSERT INTO {s}.records (seq, leaf, leaf_hash, salt, payload) "
+    "SELECT base.first + r.n - 1, r.leaf, r.leaf_hash, r.salt, r.payload FROM base, "
+    "unnest(%b::bytea[], %b::bytea[], %b::bytea[], %b::bytea[]) "
+    "WITH ORDINALITY AS r(leaf, leaf_hash, salt, payload, n)) "
+    "SELECT first FROM base"
+)
+
 
 def check_schema_name(name: str) -> str:
     """``name`` if it can name a log's schema (lower-case letters, digits, ``_``)."""
@@ -192,13 +202,18 @@ class PostgresStore:
         """Start the write transaction and wait for the log's writer lock."""
         self._conn.execute("BEGIN")
         try:
-            self._conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                (f"affidavit.log:{self.schema}",),
-            )
+            self.lock_writer()
         except BaseException:
             self.rollback()
             raise
+
+    def lock_writer(self) -> None:
+        """Wait for the log's writer lock inside a transaction the caller already opened
+        (:meth:`begin` does both); it is held until that transaction ends."""
+        self._conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            (f"affidavit.log:{self.schema}",),
+        )
 
     def commit(self) -> None:
         self._conn.execute("COMMIT")
@@ -243,18 +258,20 @@ class PostgresStore:
         return 0 if row is None or row[0] is None else int(row[0]) + 1
 
     def add_records(self, rows: Iterable[NewRow]) -> int:
-        """Append (leaf, leaf_hash, salt, payload) rows with COPY; returns the first seq.
+        """Append (leaf, leaf_hash, salt, payload) rows; returns the first seq.
 
-        Call between :meth:`begin` and :meth:`commit`: the writer lock makes ``size()`` the
-        next seq, and the primary key refuses a second writer that skipped the lock.
+        Call between :meth:`begin` and :meth:`commit`: the writer lock makes the log's size
+        the next seq, and the primary key refuses a second writer that skipped the lock. One
+        statement, which numbers the rows itself, so a writer holding the lock in a pipeline
+        waits one round trip for it, not two (as fast as COPY at 100 and at 5,000 rows).
         """
-        first = self.size()
-        columns = "(seq, leaf, leaf_hash, salt, payload)"
-        sql = self._q("COPY {s}.records " + columns + " FROM STDIN")
-        with self._conn.cursor() as cur, cur.copy(sql) as copy:
-            for i, (leaf, leaf_hash, salt, payload) in enumerate(rows):
-                copy.write_row((first + i, leaf, leaf_hash, salt, payload))
-        return first
+        columns: list[list[bytes | None]] = [[], [], [], []]
+        for row in rows:
+            for column, value in zip(columns, row, strict=True):
+                column.append(value)
+        found = self._exec(_APPEND, columns).fetchone()
+        assert found is not None  # the statement always answers one row
+        return int(found[0])
 
     def records(self, start: int = 0, end: int | None = None) -> Iterator[Row]:
         """Records with ``start <= seq < end``, streamed in pages by seq."""
