@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from collector_helpers import ORIGIN, Collector
 from conftest import shared_path
 from ledger_helpers import affidavit, new_ledger
 from pg_helpers import Schemas
-from test_hook import HOOK_DIRS, QUIET, read_records, run_hook, size_of
+from test_hook import HOOK_DIRS, QUIET, hook_env, read_records, run_hook, size_of
 
 TRANSPORT = ("actor", "evidence")  # what only the transport decides; the source, too
 HOOK_TIMEOUT_S = 5.0  # the timeout our plugin gives the http handler (install --http)
@@ -45,9 +46,11 @@ def served(
         yield c, token
 
 
-def post(c: Collector, token: str | None, body: bytes) -> httpx.Response:
+def post(
+    c: Collector, token: str | None, body: bytes, extra: dict[str, str] | None = None
+) -> httpx.Response:
     """As Claude Code's http handler posts: JSON body, bearer header, the hook's timeout."""
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", **(extra or {})}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     return httpx.post(c.url + "/v1/hooks", content=body, headers=headers, timeout=HOOK_TIMEOUT_S)
@@ -215,6 +218,55 @@ def test_records_say_cowork_and_the_vm_surface(served: tuple[Collector, str]) ->
     ((_, kind, _, payload),) = org_records(c, first)
     assert kind == "command.exec"
     assert (payload["agent"]["product"], payload["agent"]["surface"]) == ("cowork", "vm")
+
+
+def test_a_cloud_session_says_remote_both_ways(
+    served: tuple[Collector, str], tmp_path: Path
+) -> None:
+    # code.claude.com/docs/en/claude-code-on-the-web: in a cloud session CLAUDE_CODE_REMOTE is
+    # "true" and CLAUDE_CODE_REMOTE_SESSION_ID holds its id. The command hook reads them from
+    # its environment; the http hook forwards them as headers (install --http), the collector
+    # adds them to the event the same way, so both records are the same.
+    c, token = served
+    cloud = {"CLAUDE_CODE_REMOTE": "true", "CLAUDE_CODE_REMOTE_SESSION_ID": "session_01Cloud"}
+    event = {
+        "hook_event_name": "PostToolUse",
+        "session_id": "s-remote",
+        "cwd": "/home/user/repo",
+        "transcript_path": "/root/.claude/projects/-home-user-repo/s-remote.jsonl",
+        "tool_name": "Bash",
+        "tool_input": {"command": "ls"},
+        "tool_response": {"stdout": "a\n", "stderr": "", "interrupted": False},
+        "tool_use_id": "t-remote",
+    }
+    body = json.dumps(event).encode()
+    new_ledger(tmp_path).close()
+    ledger = tmp_path / "ledger.sqlite"
+    done = subprocess.run(
+        [sys.executable, "-m", "affidavit", "hook", "--ledger", str(ledger), *QUIET],
+        input=body,
+        capture_output=True,
+        env=hook_env(tmp_path / "home") | cloud,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, b"")
+    (mine,) = [r for r in read_records(ledger) if r.kind != "convention.snapshot"]
+    headers = {"X-Affidavit-Remote": "true", "X-Affidavit-Remote-Session": "session_01Cloud"}
+    first = org_size(c)
+    assert post(c, token, body, headers).status_code == 200
+    ((_, kind, _, payload),) = org_records(c, first)
+    assert kind == mine.kind == "command.exec"
+    assert without(payload, TRANSPORT) == without(mine.payload, TRANSPORT)
+    agent = payload["agent"]
+    assert (agent["product"], agent["surface"]) == ("claude-code", "remote")
+    assert agent["remote_session_id"] == "session_01Cloud"
+    assert payload["raw"]["affidavit_env"] == cloud  # what the hook saw, kept with the event
+    # The same event from a laptop: Claude Code sends the unset variables as empty headers.
+    first = org_size(c)
+    empty = dict.fromkeys(headers, "")
+    assert post(c, token, body, empty).status_code == 200
+    ((_, _, _, payload),) = org_records(c, first)
+    assert payload["agent"]["surface"] == "cli" and "affidavit_env" not in payload["raw"]
 
 
 # -- bad input: a clear 4xx, the event's gap recorded, the server keeps serving ---------------

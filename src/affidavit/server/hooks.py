@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -49,6 +49,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from affidavit.capture import events, intake, policy, writer
+from affidavit.capture.settings_merge import SESSION_HEADERS
 from affidavit.errors import InputError
 from affidavit.server import orglog
 from affidavit.server.hook_evidence import evidence_of
@@ -141,10 +142,25 @@ def seal(drafts: list[Draft], now: datetime) -> list[Any]:
         return [r for r, _ in writer.seal_drafts(stored, source=SOURCE, time=now)]
 
 
-def record(server: Server, who: Principal, raw: bytes, *, config: str | None = None) -> Answer:
-    """Map, judge and append one hook body; returns the answer for Claude Code."""
+def session_env(headers: Mapping[str, str]) -> dict[str, str]:
+    """The session variables the hook forwarded (:data:`SESSION_HEADERS`), as a command hook
+    reads them from its environment; an empty header is an unset variable."""
+    return {name: headers.get(header, "") for header, name in SESSION_HEADERS.items()}
+
+
+def record(
+    server: Server,
+    who: Principal,
+    raw: bytes,
+    *,
+    config: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Answer:
+    """Map, judge and append one hook body; returns the answer for Claude Code. ``env``
+    holds the session variables the hook forwarded, added to the event as the command hook
+    adds its own (:func:`affidavit.capture.intake.with_env`)."""
     actor = actor_of(who)
-    event, problem, drafts = drafts_of(raw, actor)
+    event, problem, drafts = drafts_of(intake.with_env(raw, env or {}), actor)
     verdict = None
     if event is not None:
         verdict = policy.review(
@@ -205,7 +221,10 @@ async def post_hook(request: Request) -> Response:
             server.authenticate, request.headers.get("authorization"), ROLES
         )
         raw = await _body(request)
-        answer = await asyncio.wait_for(run_in_threadpool(record, server, who, raw), DEADLINE_S)
+        env = session_env(request.headers)
+        answer = await asyncio.wait_for(
+            run_in_threadpool(record, server, who, raw, env=env), DEADLINE_S
+        )
     except AuthError as e:
         log.warning("http hook refused from %s: %s", peer, e)  # the reason, never the token
         return JSONResponse({"error": str(e)}, 401, headers={"WWW-Authenticate": "Bearer"})
