@@ -30,7 +30,10 @@ from ledger_helpers import affidavit, new_ledger
 from pg_helpers import Schemas
 from test_hook import HOOK_DIRS, QUIET, hook_env, read_records, run_hook, size_of
 
-TRANSPORT = ("actor", "evidence")  # what only the transport decides; the source, too
+# What only the transport decides (the source, too): who sent it, an edit's evidence and a
+# shell command's claims (file.claim records), which stand in for what the hook sees on disk.
+TRANSPORT = ("actor", "evidence", "claims")
+CLAIM = "file.claim"
 HOOK_TIMEOUT_S = 5.0  # the timeout our plugin gives the http handler (install --http)
 
 
@@ -101,7 +104,7 @@ def test_every_fixture_gives_the_same_records_both_ways(
         answer = post(c, token, body)
         assert answer.status_code == 200, (name, answer.text)
         assert answer.json() == {}, name  # no policy here: the empty hook output
-        by_http = org_records(c, first)
+        by_http = [r for r in org_records(c, first) if r[1] != CLAIM]
         assert [r.kind for r in by_command] == [kind for _, kind, _, _ in by_http], name
         for mine, (_, _, source, payload) in zip(by_command, by_http, strict=True):
             assert source == SOURCE == "claude-code.http-hook"
@@ -267,6 +270,61 @@ def test_a_cloud_session_says_remote_both_ways(
     assert post(c, token, body, empty).status_code == 200
     ((_, _, _, payload),) = org_records(c, first)
     assert payload["agent"]["surface"] == "cli" and "affidavit_env" not in payload["raw"]
+
+
+def test_a_shell_command_over_http_claims_the_files_it_names(
+    served: tuple[Collector, str], tmp_path: Path
+) -> None:
+    c, token = served
+    # Files on the collector's own disk that a disk-reading parse would find: a glob match,
+    # a folder's content. The claims must not name them: that disk is not the command's.
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "inner.txt").write_text("x")
+    (tmp_path / "old.log").write_text("x")
+    command = "rm -r sub && mv a.txt b.txt; sed -i s/x/y/ /etc/hosts *.log > out.txt; rm ~/z"
+    event = {
+        "hook_event_name": "PostToolUse",
+        "session_id": "s-claims",
+        "cwd": str(tmp_path),
+        "tool_name": "Bash",
+        "tool_input": {"command": command},
+        "tool_response": {"stdout": "", "stderr": "", "interrupted": False},
+        "tool_use_id": "t-claims",
+    }
+    first = org_size(c)
+    assert post(c, token, json.dumps(event).encode()).status_code == 200
+    records = org_records(c, first)
+    assert [kind for _, kind, _, _ in records] == ["command.exec"] + [CLAIM] * 5
+    claimed = [payload["file"]["path"] for _, _, _, payload in records[1:]]
+    w = str(tmp_path)  # a redirection is read before its command's words, as the shell does
+    assert claimed == [f"{w}/sub", f"{w}/a.txt", f"{w}/b.txt", f"{w}/out.txt", "/etc/hosts"]
+    for _, _, _, payload in records[1:]:
+        assert payload["claim"] == {"by": "command", "observed": False}
+        assert payload["agent"] == records[0][3]["agent"]  # the same tool call, session, event
+        assert payload["outcome"] == "ok" and "before_sha256" not in payload["file"]
+    summary = records[0][3]["claims"]
+    assert summary["files"] == 5
+    reasons = [m["reason"] for m in summary["missed"]]
+    assert any("/*.log' is a pattern" in r for r in reasons), reasons
+    assert any("'~/z' is under a home folder" in r for r in reasons), reasons
+
+
+def test_a_command_that_names_no_file_claims_none(served: tuple[Collector, str]) -> None:
+    c, token = served
+    for command in ("ls -la", "git status", "echo 'rm -rf /'"):
+        event = {
+            "hook_event_name": "PostToolUse",
+            "session_id": "s-noclaims",
+            "cwd": "/home/user/repo",
+            "tool_name": "Bash",
+            "tool_input": {"command": command},
+            "tool_response": {"stdout": ""},
+            "tool_use_id": "t-" + command,
+        }
+        first = org_size(c)
+        assert post(c, token, json.dumps(event).encode()).status_code == 200
+        ((_, kind, _, payload),) = org_records(c, first)
+        assert kind == "command.exec" and payload["claims"] == {"files": 0}, command
 
 
 # -- bad input: a clear 4xx, the event's gap recorded, the server keeps serving ---------------

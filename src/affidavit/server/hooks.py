@@ -27,7 +27,9 @@ So, per request:
 What differs from the command hook is only the transport: the source
 (:data:`SOURCE`), the actor (the token's name as ``actor.device``: there is no OS account to
 read) and, for file edits, the ``evidence`` the payload carries in place of the endpoint's
-content store (:mod:`affidavit.server.hook_evidence`).
+content store (:mod:`affidavit.server.hook_evidence`); and for a shell command, the files the
+command names as ``file.claim`` records (:mod:`affidavit.server.hook_claims`) in place of the
+files the hook sees change on disk.
 
 The whole answer has :data:`DEADLINE_S` seconds; past it the client gets a 503 (a
 non-blocking error for Claude Code) and the append may still complete.
@@ -52,6 +54,7 @@ from affidavit.capture import events, intake, policy, writer
 from affidavit.capture.settings_merge import SESSION_HEADERS
 from affidavit.errors import InputError
 from affidavit.server import orglog
+from affidavit.server.hook_claims import claim_drafts
 from affidavit.server.hook_evidence import evidence_of
 from affidavit.server.ingest import Refused
 from affidavit.server.schema import Collector
@@ -118,6 +121,7 @@ def drafts_of(
     evidence = evidence_of(event)
     if evidence and drafts and "file" in drafts[0][1]:
         drafts[0][1]["evidence"] = evidence
+    drafts += claim_drafts(event, drafts)  # what the hook would observe on disk, claimed
     return event, None, drafts
 
 
