@@ -186,7 +186,8 @@ def test_a_cloud_session_is_told_apart_through_the_plugins_headers(
             assert (answer.status_code, answer.json()) == (200, {})
         rows = c.sql(
             "SELECT d.org_seq, convert_from(r.payload, 'UTF8')::jsonb -> 'agent' FROM direct d "
-            f'JOIN "{c.schema}_org".records r ON r.seq = d.org_seq ORDER BY d.org_seq'
+            f'JOIN "{c.schema}_org".records r ON r.seq = d.org_seq '
+            "WHERE d.source = 'claude-code.http-hook' ORDER BY d.org_seq"
         )
         agents = [agent for _, agent in rows]
         assert [a["surface"] for a in agents] == ["cli", "remote"]
