@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from collector_helpers import ORIGIN, Collector
 from ledger_helpers import affidavit, new_ledger
+from otlp_helpers import event, json_body
 from pg_helpers import Schemas
 from test_hook import QUIET, run_hook
 from test_http_hooks import fixture_payloads, org_records, post
@@ -80,7 +82,9 @@ def both(pg_schemas: Schemas, tmp_path: Path) -> Iterator[Both]:
     new_ledger(laptop, origin=LAPTOP).close()
     ledger = laptop / "ledger.sqlite"
     # Seal every 1000 s only: the join runs when the test asks (POST /api/v1/seal).
-    with c.serving(env={"AFFIDAVIT_SERVER_SEAL_EVERY": "1000"}):
+    # No grace before a gap is listed (--gap-grace 0), so the gap listing needs no wait.
+    env = {"AFFIDAVIT_SERVER_SEAL_EVERY": "1000"}
+    with c.serving(env=env, options=("--gap-grace", "0")):
         done = affidavit(ledger, "enrol", c.url, "--token", tokens["laptop"])
         assert done.returncode == 0, done.stderr
         yield Both(c, tokens, ledger)
@@ -147,6 +151,8 @@ def test_every_fixture_sent_both_ways_is_counted_once(both: Both) -> None:
     size = len(org_records(both.c, own=True))
     both.join()
     assert len(org_records(both.c, own=True)) == size
+    verified = both.c.cli("verify")  # the org log, corroborations included, still verifies
+    assert verified.returncode == 0, verified.stderr
 
 
 def test_two_equal_events_without_a_tool_use_stay_two(both: Both) -> None:
@@ -229,3 +235,39 @@ def test_log_server_counts_once_and_the_query_flag_is_checked(both: Both) -> Non
     assert len(prompts) == 1 and prompts[0]["origin"] == LAPTOP  # the org log took it first
     bad = both.c.get("/api/v1/records", both.tokens["auditor"], params={"corroborating": "yes"})
     assert bad.status_code == 400 and "corroborating: 0 or 1" in bad.text
+
+
+def test_the_gap_listing_counts_a_tool_call_sent_both_ways_once(both: Both) -> None:
+    # The session sent telemetry (a prompt), but not this tool call's result: one
+    # hook_without_otel gap, whichever hooks recorded the call.
+    body = json.dumps(
+        {
+            "hook_event_name": "PostToolUse",
+            "session_id": "s-gap",
+            "cwd": "/w",
+            "tool_name": "Bash",
+            "tool_input": {"command": "ls"},
+            "tool_response": {"stdout": "", "stderr": "", "interrupted": False},
+            "tool_use_id": "toolu_gap",
+        }
+    ).encode()
+    both.hook(body)
+    both.ship()
+    both.join()
+    both.http(body)
+    otel = json_body([event("user_prompt", "s-gap", "alice@example.com", prompt_length=3)])
+    answer = httpx.post(
+        both.c.url + "/v1/logs",
+        json=otel,
+        headers={"Authorization": f"Bearer {both.tokens['laptop']}"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    both.join()
+    answer = both.c.get("/api/v1/gaps", both.tokens["auditor"])
+    assert answer.status_code == 200, answer.text
+    gaps = [g for g in answer.json()["gaps"] if g.get("session_id") == "s-gap"]
+    assert [(g["direction"], g["tool_use_id"]) for g in gaps] == [
+        ("hook_without_otel", "toolu_gap")
+    ]
+    assert gaps[0]["device"] == LAPTOP  # the record that counts: the org log took it first
