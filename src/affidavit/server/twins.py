@@ -89,6 +89,8 @@ def _seen(row: tuple[Any, ...]) -> _Seen:
 def pair(conn: psycopg.Connection[Any], c: Collector) -> int:
     """Pair every record indexed since the last turn; returns how many corroborate another."""
     s = f'"{c.schema}"'
+    # Rows with no key (not a hook event, or indexed before keys were) pair with nothing.
+    conn.execute(f"UPDATE {s}.hook_seen SET keyed = true WHERE NOT keyed AND event_key IS NULL")
     total = 0
     while True:
         rows = conn.execute(
