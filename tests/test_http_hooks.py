@@ -242,7 +242,7 @@ def test_a_cloud_session_says_remote_both_ways(
         "hook_event_name": "PostToolUse",
         "session_id": "s-remote",
         "cwd": "/home/user/repo",
-        "transcript_path": "/root/.claude/projects/-home-user-repo/s-remote.jsonl",
+        "transcript_path": "/home/user/.claude/projects/-home-user-repo/s-remote.jsonl",
         "tool_name": "Bash",
         "tool_input": {"command": "ls"},
         "tool_response": {"stdout": "a\n", "stderr": "", "interrupted": False},

@@ -18,6 +18,10 @@ So, per request:
   map_event`), with nothing observed on disk: the collector cannot read the user's files. An
   event name nobody knows yet is an ``agent.event``, kept like any other; a body that is
   not an event is a ``capture.error`` record (and a 4xx), so the gap shows;
+* a cloud session's variables, which a command hook reads from its environment, come as
+  headers (:data:`affidavit.capture.settings_merge.SESSION_HEADERS`, filled by Claude Code
+  from ``allowedEnvVars``) and are added to the event the same way
+  (:func:`affidavit.capture.intake.with_env`), so the records say ``surface: remote``;
 * the folder policy (:mod:`affidavit.capture.policy`) judges the event, as in the hook; a
   PreToolUse that an enforced rule blocks is answered with a deny decision;
 * the records, redacted and sealed as the endpoint seals them
