@@ -306,6 +306,9 @@ def every_kind() -> list[tuple[str, dict[str, Any]]]:
                            "otel_seq": 1, "user": {"email": "a@example.com"}}),
         ("collector.erasure", {"origin": "laptop.example.com/1", "seq": 0, "leaf_hash": "AA==",
                                "reason": "request 7", "by": "admin-1"}),
+        ("file.claim", {"actor": {"device": "cowork-vm"}, "agent": _agent("Bash", 31),
+                        "outcome": "ok", "file": {"path": "/work/finance/old.md"},
+                        "claim": {"by": "command", "observed": False}}),
     ]  # fmt: skip
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from affidavit.capture import events
 from affidavit.capture.hook import MAX_STDIN
 from affidavit.ledger import Ledger
 from conftest import shared_path
@@ -50,7 +51,8 @@ def hook_env(home: Path) -> dict[str, str]:
     """The hook's environment: user folders under ``home``, a known user name."""
     env = cli_env(home)
     env["USER"] = USER
-    for name in ("USERNAME", "CLAUDE_CONFIG_DIR"):
+    # A cloud session's variables would make every record say surface "remote".
+    for name in ("USERNAME", "CLAUDE_CONFIG_DIR", *events.SESSION_ENV):
         env.pop(name, None)
     return env
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,18 @@ import pytest
 
 from affidavit.ledger import Ledger
 from affidavit.server.hooks import SOURCE
+from affidavit.server.orglog import SOURCE as COLLECTOR
 from affidavit.store.postgres import PostgresStore
 from collector_helpers import ORIGIN, Collector
 from conftest import shared_path
 from ledger_helpers import affidavit, new_ledger
 from pg_helpers import Schemas
-from test_hook import HOOK_DIRS, QUIET, read_records, run_hook, size_of
+from test_hook import HOOK_DIRS, QUIET, hook_env, read_records, run_hook, size_of
 
-TRANSPORT = ("actor", "evidence")  # what only the transport decides; the source, too
+# What only the transport decides (the source, too): who sent it, an edit's evidence and a
+# shell command's claims (file.claim records), which stand in for what the hook sees on disk.
+TRANSPORT = ("actor", "evidence", "claims")
+CLAIM = "file.claim"
 HOOK_TIMEOUT_S = 5.0  # the timeout our plugin gives the http handler (install --http)
 
 
@@ -45,21 +50,28 @@ def served(
         yield c, token
 
 
-def post(c: Collector, token: str | None, body: bytes) -> httpx.Response:
+def post(
+    c: Collector, token: str | None, body: bytes, extra: dict[str, str] | None = None
+) -> httpx.Response:
     """As Claude Code's http handler posts: JSON body, bearer header, the hook's timeout."""
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", **(extra or {})}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     return httpx.post(c.url + "/v1/hooks", content=body, headers=headers, timeout=HOOK_TIMEOUT_S)
 
 
-def org_records(c: Collector, start: int = 0) -> list[tuple[int, str, str, dict[str, Any]]]:
-    """(org seq, kind, source, payload) of the org log's records from ``start``."""
+def org_records(
+    c: Collector, start: int = 0, *, own: bool = False
+) -> list[tuple[int, str, str, dict[str, Any]]]:
+    """(org seq, kind, source, payload) of the org log's records from ``start``; those the
+    collector's join writes on its own schedule (corroborations, links) only with ``own``."""
     with psycopg.connect(c.db, autocommit=True) as conn:
         ledger = Ledger(PostgresStore.open(conn, f"{c.schema}_org", owned=False))
         out = []
         for seq in range(start, ledger.store.size()):
             rec = ledger.record(seq)
+            if rec.envelope.source == COLLECTOR and not own:
+                continue
             out.append((seq, str(rec.envelope.kind), rec.envelope.source, rec.payload or {}))
         return out
 
@@ -98,7 +110,7 @@ def test_every_fixture_gives_the_same_records_both_ways(
         answer = post(c, token, body)
         assert answer.status_code == 200, (name, answer.text)
         assert answer.json() == {}, name  # no policy here: the empty hook output
-        by_http = org_records(c, first)
+        by_http = [r for r in org_records(c, first) if r[1] != CLAIM]
         assert [r.kind for r in by_command] == [kind for _, kind, _, _ in by_http], name
         for mine, (_, _, source, payload) in zip(by_command, by_http, strict=True):
             assert source == SOURCE == "claude-code.http-hook"
@@ -148,7 +160,7 @@ def test_a_bad_token_is_refused_and_logged_without_it(served: tuple[Collector, s
     for bad in (None, wrong, "afv_1_short", "Basic abc"):
         answer = post(c, bad, body)
         assert answer.status_code == 401 and answer.json()["error"], bad
-    assert org_size(c) == first  # nothing recorded for a refused request
+    assert org_records(c, first) == []  # nothing recorded for a refused request
     log = c.log.read_text()
     assert "http hook refused" in log
     assert token not in log and wrong not in log and token[:-4] not in log
@@ -215,6 +227,110 @@ def test_records_say_cowork_and_the_vm_surface(served: tuple[Collector, str]) ->
     ((_, kind, _, payload),) = org_records(c, first)
     assert kind == "command.exec"
     assert (payload["agent"]["product"], payload["agent"]["surface"]) == ("cowork", "vm")
+
+
+def test_a_cloud_session_says_remote_both_ways(
+    served: tuple[Collector, str], tmp_path: Path
+) -> None:
+    # code.claude.com/docs/en/claude-code-on-the-web: in a cloud session CLAUDE_CODE_REMOTE is
+    # "true" and CLAUDE_CODE_REMOTE_SESSION_ID holds its id. The command hook reads them from
+    # its environment; the http hook forwards them as headers (install --http), the collector
+    # adds them to the event the same way, so both records are the same.
+    c, token = served
+    cloud = {"CLAUDE_CODE_REMOTE": "true", "CLAUDE_CODE_REMOTE_SESSION_ID": "session_01Cloud"}
+    event = {
+        "hook_event_name": "PostToolUse",
+        "session_id": "s-remote",
+        "cwd": "/home/user/repo",
+        "transcript_path": "/home/user/.claude/projects/-home-user-repo/s-remote.jsonl",
+        "tool_name": "Bash",
+        "tool_input": {"command": "ls"},
+        "tool_response": {"stdout": "a\n", "stderr": "", "interrupted": False},
+        "tool_use_id": "t-remote",
+    }
+    body = json.dumps(event).encode()
+    new_ledger(tmp_path).close()
+    ledger = tmp_path / "ledger.sqlite"
+    done = subprocess.run(
+        [sys.executable, "-m", "affidavit", "hook", "--ledger", str(ledger), *QUIET],
+        input=body,
+        capture_output=True,
+        env=hook_env(tmp_path / "home") | cloud,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, b"")
+    (mine,) = [r for r in read_records(ledger) if r.kind != "convention.snapshot"]
+    headers = {"X-Affidavit-Remote": "true", "X-Affidavit-Remote-Session": "session_01Cloud"}
+    first = org_size(c)
+    assert post(c, token, body, headers).status_code == 200
+    ((_, kind, _, payload),) = org_records(c, first)
+    assert kind == mine.kind == "command.exec"
+    assert without(payload, TRANSPORT) == without(mine.payload, TRANSPORT)
+    agent = payload["agent"]
+    assert (agent["product"], agent["surface"]) == ("claude-code", "remote")
+    assert agent["remote_session_id"] == "session_01Cloud"
+    assert payload["raw"]["affidavit_env"] == cloud  # what the hook saw, kept with the event
+    # The same event from a laptop: Claude Code sends the unset variables as empty headers.
+    first = org_size(c)
+    empty = dict.fromkeys(headers, "")
+    assert post(c, token, body, empty).status_code == 200
+    ((_, _, _, payload),) = org_records(c, first)
+    assert payload["agent"]["surface"] == "cli" and "affidavit_env" not in payload["raw"]
+
+
+def test_a_shell_command_over_http_claims_the_files_it_names(
+    served: tuple[Collector, str], tmp_path: Path
+) -> None:
+    c, token = served
+    # Files on the collector's own disk that a disk-reading parse would find: a glob match,
+    # a folder's content. The claims must not name them: that disk is not the command's.
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "inner.txt").write_text("x")
+    (tmp_path / "old.log").write_text("x")
+    command = "rm -r sub && mv a.txt b.txt; sed -i s/x/y/ /etc/hosts *.log > out.txt; rm ~/z"
+    event = {
+        "hook_event_name": "PostToolUse",
+        "session_id": "s-claims",
+        "cwd": str(tmp_path),
+        "tool_name": "Bash",
+        "tool_input": {"command": command},
+        "tool_response": {"stdout": "", "stderr": "", "interrupted": False},
+        "tool_use_id": "t-claims",
+    }
+    first = org_size(c)
+    assert post(c, token, json.dumps(event).encode()).status_code == 200
+    records = org_records(c, first)
+    assert [kind for _, kind, _, _ in records] == ["command.exec"] + [CLAIM] * 5
+    claimed = [payload["file"]["path"] for _, _, _, payload in records[1:]]
+    w = str(tmp_path)  # a redirection is read before its command's words, as the shell does
+    assert claimed == [f"{w}/sub", f"{w}/a.txt", f"{w}/b.txt", f"{w}/out.txt", "/etc/hosts"]
+    for _, _, _, payload in records[1:]:
+        assert payload["claim"] == {"by": "command", "observed": False}
+        assert payload["agent"] == records[0][3]["agent"]  # the same tool call, session, event
+        assert payload["outcome"] == "ok" and "before_sha256" not in payload["file"]
+    summary = records[0][3]["claims"]
+    assert summary["files"] == 5
+    reasons = [m["reason"] for m in summary["missed"]]
+    assert any("/*.log' is a pattern" in r for r in reasons), reasons
+    assert any("'~/z' is under a home folder" in r for r in reasons), reasons
+
+
+def test_a_command_that_names_no_file_claims_none(served: tuple[Collector, str]) -> None:
+    c, token = served
+    for command in ("ls -la", "git status", "echo 'rm -rf /'"):
+        event = {
+            "hook_event_name": "PostToolUse",
+            "session_id": "s-noclaims",
+            "cwd": "/home/user/repo",
+            "tool_name": "Bash",
+            "tool_input": {"command": command},
+            "tool_response": {"stdout": ""},
+            "tool_use_id": "t-" + command,
+        }
+        first = org_size(c)
+        assert post(c, token, json.dumps(event).encode()).status_code == 200
+        ((_, kind, _, payload),) = org_records(c, first)
+        assert kind == "command.exec" and payload["claims"] == {"files": 0}, command
 
 
 # -- bad input: a clear 4xx, the event's gap recorded, the server keeps serving ---------------

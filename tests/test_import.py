@@ -580,6 +580,16 @@ def test_cowork_tree(tmp_path: Path, ledger: Ledger) -> None:
          ("claude-code", "cli")),
         ({"cwd": "/sessions-archive/mnt/x"}, ("claude-code", "cli")),
         ({"cwd": 7, "transcript_path": None}, ("claude-code", "cli")),
+        # A cloud session (code.claude.com/docs/en/claude-code-on-the-web): CLAUDE_CODE_REMOTE
+        # is "true", which the hook adds to the event; the paths still give the product.
+        ({"cwd": "/home/user/repo", "affidavit_env": {"CLAUDE_CODE_REMOTE": "true"}},
+         ("claude-code", "remote")),
+        ({"cwd": "/sessions/s1/mnt/outputs", "affidavit_env": {"CLAUDE_CODE_REMOTE": "true"}},
+         ("cowork", "remote")),
+        ({"cwd": "/home/user/repo", "affidavit_env": {"CLAUDE_CODE_REMOTE": "false"}},
+         ("claude-code", "cli")),
+        ({"cwd": "/home/user/repo", "affidavit_env": "CLAUDE_CODE_REMOTE=true"},
+         ("claude-code", "cli")),
     ],
 )  # fmt: skip
 def test_product_and_surface_from_paths(

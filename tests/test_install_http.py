@@ -49,8 +49,16 @@ def check_handlers(hooks: dict[str, Any], url: str) -> None:
         assert hook == {
             "type": "http",
             "url": url.rstrip("/") + "/v1/hooks",
-            "headers": {"Authorization": "Bearer $AFFIDAVIT_TOKEN"},
-            "allowedEnvVars": ["AFFIDAVIT_TOKEN"],
+            "headers": {
+                "Authorization": "Bearer $AFFIDAVIT_TOKEN",
+                "X-Affidavit-Remote": "$CLAUDE_CODE_REMOTE",
+                "X-Affidavit-Remote-Session": "$CLAUDE_CODE_REMOTE_SESSION_ID",
+            },
+            "allowedEnvVars": [
+                "AFFIDAVIT_TOKEN",
+                "CLAUDE_CODE_REMOTE",
+                "CLAUDE_CODE_REMOTE_SESSION_ID",
+            ],
             "timeout": hook["timeout"],
         }
         assert 0 < hook["timeout"] <= 30
@@ -121,20 +129,71 @@ def test_the_plugins_handler_reaches_a_real_collector(
         assert run(["install", "--plugin", str(plugin), "--http", c.url]) == 0
         (group,) = load(plugin / "hooks" / "hooks.json")["hooks"]["Stop"]
         (hook,) = group["hooks"]
-        # What Claude Code does with the handler: $VAR filled only from allowedEnvVars.
         env = {"AFFIDAVIT_TOKEN": token, "OTHER": "never sent"}
-        headers = {
-            name: re.sub(
-                r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?",
-                lambda m: env.get(m[1], "") if m[1] in hook["allowedEnvVars"] else "",
-                value,
-            )
-            for name, value in hook["headers"].items()
-        }
         body = {"hook_event_name": "Stop", "session_id": "s-plugin", "cwd": str(tmp_path)}
-        answer = httpx.post(hook["url"], json=body, headers=headers, timeout=hook["timeout"])
+        answer = httpx.post(
+            hook["url"], json=body, headers=claude_code_headers(hook, env), timeout=hook["timeout"]
+        )
         assert (answer.status_code, answer.json()) == (200, {})
         assert c.sql("SELECT count(*) FROM tokens WHERE last_used IS NOT NULL") == [(1,)]
+
+
+def claude_code_headers(hook: dict[str, Any], env: dict[str, str]) -> dict[str, str]:
+    """What Claude Code does with the handler's headers: $VAR filled only from
+    allowedEnvVars, "" for one that is unset or not listed (the hooks reference)."""
+    return {
+        name: re.sub(
+            r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?",
+            lambda m: env.get(m[1], "") if m[1] in hook["allowedEnvVars"] else "",
+            value,
+        )
+        for name, value in hook["headers"].items()
+    }
+
+
+def test_a_cloud_session_is_told_apart_through_the_plugins_headers(
+    pg_schemas: Schemas, tmp_path: Path
+) -> None:
+    # code.claude.com/docs/en/claude-code-on-the-web: a cloud session has CLAUDE_CODE_REMOTE
+    # "true" ("Local vs remote execution") and its id in CLAUDE_CODE_REMOTE_SESSION_ID
+    # ("Link artifacts back to the session"); a laptop has neither.
+    c = Collector(pg_schemas, tmp_path)
+    c.cli("init", "--origin", ORIGIN)
+    token = c.token("device", "cloud-check")
+    with c.serving():
+        plugin = tmp_path / "plugin"
+        assert run(["install", "--plugin", str(plugin), "--http", c.url]) == 0
+        (group,) = load(plugin / "hooks" / "hooks.json")["hooks"]["PostToolUse"]
+        (hook,) = group["hooks"]
+        body = {
+            "hook_event_name": "PostToolUse",
+            "session_id": "s-cloud",
+            "cwd": "/home/user/repo",
+            "tool_name": "Bash",
+            "tool_input": {"command": "ls"},
+            "tool_response": {"stdout": "", "stderr": "", "interrupted": False},
+            "tool_use_id": "toolu_cloud",
+        }
+        laptop = {"AFFIDAVIT_TOKEN": token}
+        cloud = laptop | {
+            "CLAUDE_CODE_REMOTE": "true",
+            "CLAUDE_CODE_REMOTE_SESSION_ID": "session_01CloudExample",
+        }
+        for env in (laptop, cloud):
+            answer = httpx.post(
+                hook["url"], json=body, headers=claude_code_headers(hook, env), timeout=5
+            )
+            assert (answer.status_code, answer.json()) == (200, {})
+        rows = c.sql(
+            "SELECT d.org_seq, convert_from(r.payload, 'UTF8')::jsonb -> 'agent' FROM direct d "
+            f'JOIN "{c.schema}_org".records r ON r.seq = d.org_seq '
+            "WHERE d.source = 'claude-code.http-hook' ORDER BY d.org_seq"
+        )
+        agents = [agent for _, agent in rows]
+        assert [a["surface"] for a in agents] == ["cli", "remote"]
+        assert "remote_session_id" not in agents[0]
+        assert agents[1]["remote_session_id"] == "session_01CloudExample"
+        assert agents[1]["product"] == "claude-code"
 
 
 def test_a_settings_file_gets_http_handlers_and_loses_them_again(tmp_path: Path) -> None:

@@ -45,6 +45,9 @@ class Kind(StrEnum):
     FILE_RENAME = "file.rename"
     FILE_READ = "file.read"
     FILE_RESTORE = "file.restore"
+    # A file a shell command names as one it changes, recorded where nothing could look at the
+    # disk (an http hook on the collector): claimed by the command, not observed.
+    FILE_CLAIM = "file.claim"
     COMMAND_EXEC = "command.exec"
     TOOL_INTENT = "tool.intent"
     TOOL_CALL = "tool.call"

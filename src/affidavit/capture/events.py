@@ -5,8 +5,8 @@ importer feeds it the same events rebuilt from transcript lines, so both sources
 same records. The payload shape (documented in the README) is::
 
     actor   {user, host, email, account_uuid, org_uuid}
-    agent   {product, version, session_id, prompt_id, tool_use_id, tool, surface, event,
-             agent_id, permission_mode, cwd}
+    agent   {product, version, session_id, prompt_id, tool_use_id, tool, surface,
+             remote_session_id, event, agent_id, permission_mode, cwd}
     file    {path, before_sha256, after_sha256, size, old_path}
     command {text, description, exit, interrupted, git}
     tool    {server, name, input}
@@ -99,6 +99,18 @@ _EVENT_KINDS = {
 COWORK_MARK = "local-agent-mode-sessions"
 SURFACE_VM = "vm"  # Cowork's Linux VM
 SURFACE_HOST = "host"  # the machine the desktop app runs on
+SURFACE_REMOTE = "remote"  # a cloud session on Anthropic-managed infrastructure
+# The session variables a hook passes on (:func:`affidavit.capture.intake.with_env`), both
+# documented in code.claude.com/docs/en/claude-code-on-the-web: CLAUDE_CODE_REMOTE is "true"
+# in a cloud (remote) session ("Local vs remote execution": hooks run in both, and a hook
+# tells them apart by this variable), CLAUDE_CODE_REMOTE_SESSION_ID is the cloud session's
+# id, the one in its claude.ai/code/<id> link ("Link artifacts back to the session"). Other
+# variables that public code reads (CLAUDE_CODE_ENTRYPOINT=remote_cowork,
+# CLAUDE_CODE_IS_COWORK) are in no Anthropic document, so they are not used.
+REMOTE_ENV = "CLAUDE_CODE_REMOTE"
+REMOTE_SESSION_ENV = "CLAUDE_CODE_REMOTE_SESSION_ID"
+SESSION_ENV = (REMOTE_ENV, REMOTE_SESSION_ENV)
+ENV_KEY = "affidavit_env"  # where the hook puts them in the event: a name Claude Code never uses
 
 
 def sha256_text(text: str) -> str:
@@ -165,9 +177,27 @@ def product_and_surface(event: Mapping[str, Any]) -> tuple[str, str]:
     ``/sessions/<name>/mnt/...`` (the ``cwd`` of Cowork's session files, e.g. the public
     vibe-replay fixture): surface ``vm``. The desktop app keeps its session files on the host
     under ``.../Claude/local-agent-mode-sessions/...``: a path there says surface ``host``.
-    Anything else is Claude Code's own ``cli``. A remote (cloud) Cowork session is not told
-    apart by its paths in any public sample, so none is inferred as ``remote`` here.
+    Anything else is Claude Code's own ``cli``.
+
+    A cloud session says so only through its environment, ``CLAUDE_CODE_REMOTE=true``, which
+    the hook adds to the event (:data:`ENV_KEY`): surface ``remote``, whatever the paths say.
+    Its product stays what the paths show: no document says how a remote Cowork session
+    differs from Claude Code on the web, and no public sample shows one's paths.
     """
+    product, surface = _local_product_and_surface(event)
+    env = event.get(ENV_KEY)
+    if isinstance(env, Mapping) and env.get(REMOTE_ENV) == "true":
+        return product, SURFACE_REMOTE
+    return product, surface
+
+
+def remote_session_of(event: Mapping[str, Any]) -> str | None:
+    """The cloud session's id (``CLAUDE_CODE_REMOTE_SESSION_ID``), if the hook saw one."""
+    env = event.get(ENV_KEY)
+    return _text(env.get(REMOTE_SESSION_ENV)) if isinstance(env, Mapping) else None
+
+
+def _local_product_and_surface(event: Mapping[str, Any]) -> tuple[str, str]:
     cwd = event.get("cwd")
     if isinstance(cwd, str) and cwd.startswith("/sessions/") and "/mnt/" in cwd:
         return "cowork", SURFACE_VM
@@ -295,6 +325,7 @@ def map_event(
             "tool_use_id": _text(event.get("tool_use_id")),
             "tool": tool,
             "surface": surface,
+            "remote_session_id": remote_session_of(event),
             "event": name,
             "agent_id": _text(event.get("agent_id")),
             "permission_mode": _text(event.get("permission_mode")),

@@ -34,6 +34,7 @@ from affidavit.capture.intake import actor_of as actor_of
 from affidavit.capture.intake import decode as decode
 from affidavit.capture.intake import error_draft as error_draft
 from affidavit.capture.intake import now_text as now_text
+from affidavit.capture.intake import with_env
 from affidavit.capture.options import BUSY_TIMEOUT as BUSY_TIMEOUT
 from affidavit.capture.options import SEAL_INTERVAL as SEAL_INTERVAL
 from affidavit.capture.options import SERVICE_TIMEOUT as SERVICE_TIMEOUT
@@ -84,6 +85,7 @@ def run_hook(argv: list[str], *, close: bool = True) -> int:
             while sys.stdin.buffer.read(1 << 20):
                 pass
         opts = parse_options(argv)
+        raw = with_env(raw, os.environ)  # a cloud session says so only in its environment
         block = record(opts, raw, close=close)
     except Exception as e:  # the agent must never be broken by its audit trail
         report_failure(opts, raw, f"{type(e).__name__}: {e}")

@@ -11,6 +11,7 @@ from affidavit.capture import digest, events, jsontext, snapshots
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
     from affidavit.store.sqlite import SqliteStore
@@ -71,6 +72,30 @@ def decode(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
         # neither canonical JSON nor SQLite text, so it is written as its escape at once.
         value = events.storable(value)
     return value, None
+
+
+def with_env(raw: bytes, env: Mapping[str, str]) -> bytes:
+    """``raw`` with the documented session variables set in ``env`` added under
+    :data:`affidavit.capture.events.ENV_KEY`; unchanged when none is set or ``raw`` is no
+    JSON object.
+
+    A command hook reads them from its own environment; an ``http`` hook cannot run code, so
+    Claude Code forwards them as headers (``allowedEnvVars``) and the collector passes those
+    here. Both ways the event then holds the same bytes' meaning, so the records match, and
+    the spool and the recorder service (another process, another environment) see what the
+    hook saw. The event is read again only when a variable is set: never on a laptop.
+    """
+    found = {name: env[name] for name in events.SESSION_ENV if env.get(name)}
+    if not found:
+        return raw
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return raw  # decode() names the problem; nothing to annotate
+    if not isinstance(value, dict):
+        return raw
+    value[events.ENV_KEY] = found
+    return json.dumps(value, separators=(",", ":")).encode()
 
 
 def error_draft(actor: dict[str, Any], message: str, raw: bytes) -> Draft:

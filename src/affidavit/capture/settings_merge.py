@@ -140,13 +140,23 @@ def hook_command(python: str, ledger: Path | None = None, *, socket: PurePath | 
     return shlex.join(args)
 
 
+# The session variables a command hook reads itself (affidavit.capture.events.SESSION_ENV),
+# forwarded by an http hook as headers. Claude Code puts "" for an unset variable, and the
+# collector ignores an empty header, so a laptop's session sends nothing.
+SESSION_HEADERS = {
+    "X-Affidavit-Remote": "CLAUDE_CODE_REMOTE",
+    "X-Affidavit-Remote-Session": "CLAUDE_CODE_REMOTE_SESSION_ID",
+}
+
+
 def http_handler(url: str, *, token_env: str = TOKEN_ENV) -> dict[str, Any]:
     """The ``http`` hook handler that POSTs every event to a collector's ``/v1/hooks``.
 
     Shape from the hooks reference, "HTTP hook fields" (code.claude.com/docs/en/hooks) and
     SchemaStore's settings schema: ``url``, ``headers`` whose ``$VAR`` values Claude Code fills
     only from ``allowedEnvVars``, ``timeout`` in seconds. The token never sits in the file:
-    it comes from ``$<token_env>`` on the machine that runs the agent.
+    it comes from ``$<token_env>`` on the machine that runs the agent. The cloud session
+    variables go along as :data:`SESSION_HEADERS`, so the collector can say ``remote``.
     """
     parsed = urlsplit(url.strip())
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
@@ -159,8 +169,11 @@ def http_handler(url: str, *, token_env: str = TOKEN_ENV) -> dict[str, Any]:
     return {
         "type": "http",
         "url": base if base.endswith(HOOKS_PATH) else base + HOOKS_PATH,
-        "headers": {"Authorization": f"Bearer ${token_env}"},
-        "allowedEnvVars": [token_env],
+        "headers": {
+            "Authorization": f"Bearer ${token_env}",
+            **{header: f"${name}" for header, name in SESSION_HEADERS.items()},
+        },
+        "allowedEnvVars": [token_env, *SESSION_HEADERS.values()],
         "timeout": HTTP_TIMEOUT,
     }
 

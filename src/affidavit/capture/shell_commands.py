@@ -60,12 +60,12 @@ def _move_or_copy(out: Targets, here: str | None, args: list[str], *, move: bool
     dests = expand(out, here, folder or dest) or []
     for word in operands:
         for source in expand(out, here, word) or ():
-            if move and not os.path.isdir(source):
+            if move and not out.isdir(source):
                 out.add(source)  # gone from its name: its bytes are the delete's pre-image
             for target in dests:
-                into = bool(folder) or (os.path.isdir(target) and "-T" not in options)
+                into = bool(folder) or (out.isdir(target) and "-T" not in options)
                 landing = os.path.join(target, os.path.basename(source)) if into else target
-                if recursive and os.path.isdir(source):
+                if recursive and out.isdir(source):
                     for file in walk(out, source):
                         out.add(os.path.join(landing, os.path.relpath(file, source)))
                 else:
@@ -186,10 +186,13 @@ def _git(out: Targets, here: str | None, args: list[str]) -> None:
 
 
 def _exists(out: Targets, here: str | None, word: str) -> bool:
-    return any(os.path.lexists(p) for p in expand(out, here, word) or ())
+    return out.disk and any(os.path.lexists(p) for p in expand(out, here, word) or ())
 
 
 def _find(out: Targets, here: str | None, args: list[str]) -> None:
+    if "-delete" in args and not out.disk:
+        out.miss(None, "find -delete: the files it matches are not known here; not computed")
+        return
     if "-delete" not in args:
         if any(a in ("-exec", "-execdir", "-ok") for a in args) and any(
             os.path.basename(a) in DESTRUCTIVE for a in args
@@ -218,7 +221,7 @@ def _find(out: Targets, here: str | None, args: list[str]) -> None:
         return
     for word in roots:
         for root in expand(out, here, word) or ():
-            for path in walk(out, root) if os.path.isdir(root) else iter([root]):
+            for path in walk(out, root) if out.isdir(root) else iter([root]):
                 rel = os.path.relpath(path, root)
                 level = 0 if rel == "." else rel.count(os.sep) + 1
                 shown = word if rel == "." else os.path.join(word, rel)  # as find prints it
@@ -256,6 +259,7 @@ READERS: dict[str, Reader] = {
 }
 
 
-def targets(command: object, cwd: str) -> Targets:
-    """The files ``command`` (run in ``cwd``) may destroy or rewrite, and what is unknown."""
-    return shell_targets.targets(command, cwd, READERS)
+def targets(command: object, cwd: str, *, disk: bool = True) -> Targets:
+    """The files ``command`` (run in ``cwd``) may destroy or rewrite, and what is unknown;
+    ``disk=False`` reads the command alone (:mod:`affidavit.capture.shell_targets`)."""
+    return shell_targets.targets(command, cwd, READERS, disk=disk)

@@ -20,6 +20,11 @@ the shell's own reading is not known (quoted glob characters look like globs her
 leaves a ``2`` operand) the wider reading is taken. What cannot be computed (``$VAR``,
 ``$(...)``, ``xargs rm``, ``git reset --hard``) comes back as a reason, never as a guess.
 Pure standard library; never raises on any input (the hook must not break the agent).
+
+``disk=False`` reads the command alone, for a collector that got it over ``http`` and cannot
+see the machine it ran on: no glob, ``~``, folder walk or existence test is tried (each would
+look at the collector's own disk); a name is taken as written, a folder as its own name, and
+what needs the disk to know comes back as a reason.
 """
 
 from __future__ import annotations
@@ -54,13 +59,18 @@ Miss = tuple[str | None, str]  # (path or None, why no pre-image can be named)
 class Targets:
     """Paths found (absolute, in order, once each) and what could not be computed."""
 
-    __slots__ = ("dropped", "misses", "paths", "visited")
+    __slots__ = ("disk", "dropped", "misses", "paths", "visited")
 
-    def __init__(self) -> None:
+    def __init__(self, *, disk: bool = True) -> None:
         self.paths: dict[str, None] = {}
         self.misses: list[Miss] = []
         self.visited = 0
         self.dropped = 0  # misses past MAX_MISSES, counted only
+        self.disk = disk  # False: this machine's disk is not the command's; never look at it
+
+    def isdir(self, path: str) -> bool:
+        """A folder on the command's disk (``os.path.isdir``); False when the disk is unseen."""
+        return self.disk and os.path.isdir(path)
 
     def add(self, path: str) -> None:
         self.paths.setdefault(path, None)
@@ -72,13 +82,16 @@ class Targets:
             self.dropped += 1
 
 
-def targets(command: object, cwd: str, readers: Mapping[str, Reader]) -> Targets:
+def targets(
+    command: object, cwd: str, readers: Mapping[str, Reader], *, disk: bool = True
+) -> Targets:
     """The files ``command`` (run in ``cwd``) may destroy or rewrite, and what is unknown.
 
     ``readers`` read one simple command each, by program name
-    (:data:`affidavit.capture.shell_commands.READERS`).
+    (:data:`affidavit.capture.shell_commands.READERS`); ``disk=False``: see the module's
+    docstring.
     """
-    out = Targets()
+    out = Targets(disk=disk)
     if not isinstance(command, str) or not command.strip():
         return out
     if len(command) > MAX_COMMAND:
@@ -178,7 +191,7 @@ def _simple(
 def _cd(out: Targets, here: str | None, args: list[str]) -> str | None:
     operands = [a for a in args if not a.startswith("-") or a == "-"]
     if not operands:
-        return os.path.expanduser("~")
+        return os.path.expanduser("~") if out.disk else None
     if operands[0] == "-":
         return None  # the previous folder: not known here
     paths = expand(out, here, operands[0])
@@ -196,6 +209,9 @@ def expand(out: Targets, here: str | None, word: str) -> list[str] | None:
         out.miss(None, f"{short(word)} holds a NUL byte; not a path")
         return None
     if word.startswith("~"):
+        if not out.disk:
+            out.miss(None, f"{short(word)} is under a home folder not known here; not computed")
+            return None
         word = os.path.expanduser(word)
     if not os.path.isabs(word):
         if here is None:
@@ -208,6 +224,9 @@ def expand(out: Targets, here: str | None, word: str) -> list[str] | None:
         wild = sum(any(c in part for c in "*?[") for part in path.split(os.sep))
         if wild > MAX_GLOB_DEPTH:
             out.miss(None, f"{short(word)} has {wild} wildcard levels; not expanded")
+        elif wild and not out.disk:
+            out.miss(None, f"{short(word)} is a pattern; the files it matches are not known here")
+            continue
         elif wild:
             with contextlib.suppress(OSError, ValueError, re.error):
                 found += sorted(itertools.islice(glob.iglob(path), MAX_WALK))
@@ -229,7 +248,7 @@ def short(word: str) -> str:
 
 def operand(out: Targets, here: str | None, word: str, *, recursive: bool) -> None:
     for path in expand(out, here, word) or ():
-        if recursive and os.path.isdir(path) and not os.path.islink(path):
+        if recursive and out.isdir(path) and not os.path.islink(path):
             for file in walk(out, path):
                 out.add(file)
         else:

@@ -14,7 +14,7 @@ section: cwd, permission_mode, tool_use_id...), ``file.before_sha256``/``old_pat
 =====================  ===============  ==========================  ========================
 record kind            event.category   event.type                  main fields
 =====================  ===============  ==========================  ========================
-file.*                 file             creation, access, change,   file.path/name/directory/
+file.* (not claim)     file             creation, access, change,   file.path/name/directory/
                                         deletion (restore: by its   extension/size/type,
                                         effect; rename: change)     file.hash.sha256
 command.exec           process          start                       process.command_line,
@@ -145,7 +145,8 @@ class EcsExporter:
         mine: dict[str, Any],
     ) -> None:
         file = section(p, "file")
-        if row.kind.startswith("file."):
+        # A file.claim (what a command named, not what was seen happen) is no file event.
+        if row.kind.startswith("file.") and row.kind != "file.claim":
             action = file_action(row.kind, file)
             event["category"], event["type"] = ["file"], [FILE_TYPES[action]]
             operation: str | None = "execute_tool" if row.tool_use_id else None

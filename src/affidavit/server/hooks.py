@@ -18,6 +18,10 @@ So, per request:
   map_event`), with nothing observed on disk: the collector cannot read the user's files. An
   event name nobody knows yet is an ``agent.event``, kept like any other; a body that is
   not an event is a ``capture.error`` record (and a 4xx), so the gap shows;
+* a cloud session's variables, which a command hook reads from its environment, come as
+  headers (:data:`affidavit.capture.settings_merge.SESSION_HEADERS`, filled by Claude Code
+  from ``allowedEnvVars``) and are added to the event the same way
+  (:func:`affidavit.capture.intake.with_env`), so the records say ``surface: remote``;
 * the folder policy (:mod:`affidavit.capture.policy`) judges the event, as in the hook; a
   PreToolUse that an enforced rule blocks is answered with a deny decision;
 * the records, redacted and sealed as the endpoint seals them
@@ -27,7 +31,9 @@ So, per request:
 What differs from the command hook is only the transport: the source
 (:data:`SOURCE`), the actor (the token's name as ``actor.device``: there is no OS account to
 read) and, for file edits, the ``evidence`` the payload carries in place of the endpoint's
-content store (:mod:`affidavit.server.hook_evidence`).
+content store (:mod:`affidavit.server.hook_evidence`); and for a shell command, the files the
+command names as ``file.claim`` records (:mod:`affidavit.server.hook_claims`) in place of the
+files the hook sees change on disk.
 
 The whole answer has :data:`DEADLINE_S` seconds; past it the client gets a 503 (a
 non-blocking error for Claude Code) and the append may still complete.
@@ -38,7 +44,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -49,8 +55,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from affidavit.capture import events, intake, policy, writer
+from affidavit.capture.settings_merge import SESSION_HEADERS
 from affidavit.errors import InputError
 from affidavit.server import orglog
+from affidavit.server.hook_claims import claim_drafts
 from affidavit.server.hook_evidence import evidence_of
 from affidavit.server.ingest import Refused
 from affidavit.server.schema import Collector
@@ -117,6 +125,7 @@ def drafts_of(
     evidence = evidence_of(event)
     if evidence and drafts and "file" in drafts[0][1]:
         drafts[0][1]["evidence"] = evidence
+    drafts += claim_drafts(event, drafts)  # what the hook would observe on disk, claimed
     return event, None, drafts
 
 
@@ -141,10 +150,25 @@ def seal(drafts: list[Draft], now: datetime) -> list[Any]:
         return [r for r, _ in writer.seal_drafts(stored, source=SOURCE, time=now)]
 
 
-def record(server: Server, who: Principal, raw: bytes, *, config: str | None = None) -> Answer:
-    """Map, judge and append one hook body; returns the answer for Claude Code."""
+def session_env(headers: Mapping[str, str]) -> dict[str, str]:
+    """The session variables the hook forwarded (:data:`SESSION_HEADERS`), as a command hook
+    reads them from its environment; an empty header is an unset variable."""
+    return {name: headers.get(header, "") for header, name in SESSION_HEADERS.items()}
+
+
+def record(
+    server: Server,
+    who: Principal,
+    raw: bytes,
+    *,
+    config: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Answer:
+    """Map, judge and append one hook body; returns the answer for Claude Code. ``env``
+    holds the session variables the hook forwarded, added to the event as the command hook
+    adds its own (:func:`affidavit.capture.intake.with_env`)."""
     actor = actor_of(who)
-    event, problem, drafts = drafts_of(raw, actor)
+    event, problem, drafts = drafts_of(intake.with_env(raw, env or {}), actor)
     verdict = None
     if event is not None:
         verdict = policy.review(
@@ -205,7 +229,10 @@ async def post_hook(request: Request) -> Response:
             server.authenticate, request.headers.get("authorization"), ROLES
         )
         raw = await _body(request)
-        answer = await asyncio.wait_for(run_in_threadpool(record, server, who, raw), DEADLINE_S)
+        env = session_env(request.headers)
+        answer = await asyncio.wait_for(
+            run_in_threadpool(record, server, who, raw, env=env), DEADLINE_S
+        )
     except AuthError as e:
         log.warning("http hook refused from %s: %s", peer, e)  # the reason, never the token
         return JSONResponse({"error": str(e)}, 401, headers={"WWW-Authenticate": "Bearer"})

@@ -51,7 +51,14 @@ CREATE TABLE IF NOT EXISTS {s}.otel_seen (
 CREATE INDEX IF NOT EXISTS otel_seen_use ON {s}.otel_seen (session_id, tool_use_id);
 CREATE INDEX IF NOT EXISTS otel_seen_open ON {s}.otel_seen (seen_at)
     WHERE kind = 'otel.tool_result' AND NOT matched AND gap_seq IS NULL;
-CREATE TABLE IF NOT EXISTS {s}.join_cursor (name TEXT PRIMARY KEY, position BIGINT NOT NULL)
+CREATE TABLE IF NOT EXISTS {s}.join_cursor (name TEXT PRIMARY KEY, position BIGINT NOT NULL);
+ALTER TABLE {s}.hook_seen ADD COLUMN IF NOT EXISTS kind TEXT,
+    ADD COLUMN IF NOT EXISTS event_key BYTEA, ADD COLUMN IF NOT EXISTS witness TEXT,
+    ADD COLUMN IF NOT EXISTS keyed BOOLEAN NOT NULL DEFAULT false,
+    ADD COLUMN IF NOT EXISTS twin_origin TEXT, ADD COLUMN IF NOT EXISTS twin_seq BIGINT,
+    ADD COLUMN IF NOT EXISTS twin_link BIGINT;
+CREATE INDEX IF NOT EXISTS hook_seen_unkeyed ON {s}.hook_seen (seen_at) WHERE NOT keyed;
+CREATE INDEX IF NOT EXISTS hook_seen_key ON {s}.hook_seen (event_key)
 """
 _CHUNK = 5000
 _LOOKBACK = 1000  # entries ids committed out of order by concurrent ships are read again
@@ -109,8 +116,21 @@ def scan(conn: psycopg.Connection[Any], c: Collector) -> int:
 
 
 _RANGE = 50_000
-_HOOK_COLUMNS = "(origin, seq, session_id, tool_use_id, prompt_id, leaf_hash)"
+_HOOK_COLUMNS = (
+    "(origin, seq, session_id, tool_use_id, prompt_id, leaf_hash, kind, event_key, witness)"
+)
 _AGENT = "p #>> '{{agent,session_id}}', p #>> '{{agent,tool_use_id}}', p #>> '{{agent,prompt_id}}'"
+# Which hook event a record stands for (:mod:`.twins`): session, event, kind (every file.*
+# kind as one, so a claimed file meets the observed one), tool use and file path; an event
+# without a tool use is told by its whole raw event. jsonb's text of equal JSON is equal.
+_KEY = (
+    "CASE WHEN jsonb_typeof(p #> '{{agent,event}}') = 'string' THEN sha256(convert_to("
+    "jsonb_build_array(p #>> '{{agent,session_id}}', p #>> '{{agent,event}}', "
+    "CASE WHEN starts_with(@KIND, 'file.') THEN 'file' ELSE @KIND END, "
+    "p #>> '{{agent,tool_use_id}}', p #>> '{{file,path}}', "
+    "CASE WHEN p #> '{{agent,tool_use_id}}' IS NULL THEN p -> 'raw' END)::text, 'UTF8')) END"
+)
+_ORG_KEY = _KEY.replace("@KIND", "(l ->> 'kind')")
 _SESSION = "jsonb_typeof(p #> '{{agent,session_id}}') = 'string'"
 # jsonb cannot hold U+0000 (a binary input's excerpt escapes it): U+FFFD in the join's view
 # only; the stored payload is untouched.
@@ -119,8 +139,9 @@ _JSONB = "replace(convert_from(payload, 'UTF8'), '\\u0000', '\\ufffd')::jsonb"
 # OFFSET 0 keeps the subquery a subquery: pulled up, its `p` is pasted into each of the four
 # places that read it, and every payload was parsed four times (half the scan's time).
 _SCAN_ENTRIES = (
-    f"INSERT INTO {{s}}.hook_seen {_HOOK_COLUMNS} SELECT origin, seq, {_AGENT}, leaf_hash "
-    "FROM (SELECT origin, seq, leaf_hash, " + _JSONB + " AS p "
+    f"INSERT INTO {{s}}.hook_seen {_HOOK_COLUMNS} SELECT origin, seq, {_AGENT}, leaf_hash, "
+    f"kind, {_KEY.replace('@KIND', 'kind')}, origin "
+    "FROM (SELECT origin, seq, leaf_hash, kind, " + _JSONB + " AS p "
     "FROM {s}.entries WHERE received > %s AND received <= %s AND payload IS NOT NULL "
     f"OFFSET 0) e WHERE {_SESSION} ON CONFLICT DO NOTHING"
 )
@@ -133,8 +154,9 @@ _SCAN_ORG = (
     "p #>> '{{agent,tool}}', coalesce(p ->> 'device', 'unknown'), p #>> '{{actor,email}}', "
     "p #>> '{{actor,account_uuid}}', p #>> '{{actor,org_uuid}}' FROM r "
     "WHERE starts_with(l ->> 'kind', 'otel.') RETURNING 1) "
-    f"INSERT INTO {{s}}.hook_seen {_HOOK_COLUMNS} SELECT l ->> 'source', seq, {_AGENT}, leaf_hash "
-    "FROM r "
+    f"INSERT INTO {{s}}.hook_seen {_HOOK_COLUMNS} SELECT l ->> 'source', seq, {_AGENT}, leaf_hash, "
+    f"l ->> 'kind', {_ORG_KEY}, "
+    "(l ->> 'source') || ':' || coalesce(p #>> '{{actor,device}}', '') FROM r "
     "WHERE NOT starts_with(l ->> 'kind', 'otel.') AND l ->> 'kind' <> ALL(%s) "
     f"AND strpos(l ->> 'source', 'hook') > 0 AND {_SESSION}"
 )

@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 
 from affidavit.record import Kind, Record
-from affidavit.server import identity
+from affidavit.server import identity, twins
 from affidavit.server.identity import append_marked
 from affidavit.server.orglog import SOURCE
 from affidavit.server.schema import Collector
@@ -103,7 +103,8 @@ def listing(conn: psycopg.Connection[Any], schema: str, *, grace_s: float) -> di
     missing = conn.execute(
         "SELECT h.origin, h.seq, coalesce(h.email, h.account_uuid, 'unattributed'), "
         f"h.session_id, h.tool_use_id FROM {s}.hook_seen h "
-        "WHERE h.tool_use_id IS NOT NULL AND h.seen_at < now() - make_interval(secs => %s) "
+        "WHERE h.tool_use_id IS NOT NULL AND h.twin_seq IS NULL "
+        "AND h.seen_at < now() - make_interval(secs => %s) "
         f"AND EXISTS (SELECT 1 FROM {s}.otel_seen o WHERE o.session_id = h.session_id) "
         f"AND NOT EXISTS (SELECT 1 FROM {s}.otel_seen o WHERE o.session_id = h.session_id "
         "AND o.tool_use_id = h.tool_use_id) ORDER BY h.origin, h.seq",
@@ -111,7 +112,7 @@ def listing(conn: psycopg.Connection[Any], schema: str, *, grace_s: float) -> di
     ).fetchall()
     unseen = conn.execute(
         f"SELECT h.origin, h.session_id, count(*) FROM {s}.hook_seen h "
-        f"WHERE EXISTS (SELECT 1 FROM {s}.otel_seen) "
+        f"WHERE h.twin_seq IS NULL AND EXISTS (SELECT 1 FROM {s}.otel_seen) "
         f"AND NOT EXISTS (SELECT 1 FROM {s}.otel_seen o WHERE o.session_id = h.session_id) "
         "GROUP BY h.origin, h.session_id HAVING max(h.seen_at) < now() - make_interval(secs => %s) "
         "ORDER BY h.origin, h.session_id",
@@ -164,6 +165,7 @@ def run(conn: psycopg.Connection[Any], c: Collector, *, grace_s: float, wait: bo
             return False
     try:
         identity.scan(conn, c)
+        twins.pair(conn, c)
         identity.link(conn, c)
         record_gaps(conn, c, grace_s=grace_s)
         return True

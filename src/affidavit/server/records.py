@@ -21,6 +21,11 @@ org log itself (an ``http`` hook's, an OpenTelemetry event, a join or a gap: the
 table that :func:`affidavit.server.orglog.append_direct` fills); a direct record's ``origin``
 is its source and its ``seq`` its org seq.
 
+A record that only corroborates another (the same hook event, recorded a second time: by
+the command hook and an ``http`` hook on one machine, :mod:`.twins`) is left out, so nothing
+is counted twice; ``corroborating=1`` lists those too, each with ``corroborates`` naming the
+record it repeats (``origin:seq``).
+
 ``person`` is who the identity join (:mod:`.identity`) found for the record's session: the
 e-mail or account id of an ``identity.link``, or ``unattributed`` when the OpenTelemetry
 receiver has not seen that session with a person. ``actor`` matches it too.
@@ -41,10 +46,11 @@ from affidavit.store.derived import PAYLOAD_COLUMNS
 MAX_LIMIT = 5000
 COLUMNS = (
     "org_seq", "origin", "seq", "leaf_hash", "time", "kind",
-    *(c for c, _, _ in PAYLOAD_COLUMNS), "person",
+    *(c for c, _, _ in PAYLOAD_COLUMNS), "person", "corroborates",
 )  # fmt: skip
 _EQUAL = {"agent": "agent", "session": "session_id", "tool": "tool"}
 _KNOWN = {"actor", "agent", "session", "tool", "kind", "path", "since", "until", "device"}
+_FLAGS = {"corroborating"}
 
 
 class BadQuery(Exception):
@@ -61,7 +67,7 @@ _FIELDS = ", ".join(f"p #>> '{_pointer(path)}' AS {column}" for column, path, _ 
 
 def parse(params: Mapping[str, Sequence[str]]) -> tuple[dict[str, Any], int, int]:
     """(filters, after, limit) from the query string; :class:`BadQuery` names what is wrong."""
-    unknown = set(params) - _KNOWN - {"after", "limit", "function"}
+    unknown = set(params) - _KNOWN - _FLAGS - {"after", "limit", "function"}
     if unknown:
         raise BadQuery(f"unknown query parameter(s): {', '.join(sorted(unknown))}")
     if "function" in params:
@@ -77,6 +83,10 @@ def parse(params: Mapping[str, Sequence[str]]) -> tuple[dict[str, Any], int, int
         raise BadQuery(f"limit: 1 to {MAX_LIMIT}")
     filters: dict[str, Any] = {k: v[-1] for k, v in params.items() if k in _KNOWN and v}
     filters["kind"] = list(params.get("kind", []))
+    for flag in _FLAGS & set(params):
+        if params[flag][-1:] not in (["0"], ["1"]):
+            raise BadQuery(f"{flag}: 0 or 1")
+        filters[flag] = params[flag][-1] == "1"
     return filters, after, limit
 
 
@@ -145,7 +155,9 @@ _PARSE = (
     "(SELECT replace(convert_from(r.payload, 'UTF8'), '\\u0000', '\\ufffd')::jsonb AS p "
     "OFFSET 0) AS j"
 )
-_PERSON = "coalesce(h.email, h.account_uuid, 'unattributed')"
+_PERSON = (
+    "coalesce(h.email, h.account_uuid, 'unattributed'), h.twin_origin || ':' || h.twin_seq::text"
+)
 
 
 def _every(schema: str) -> str:
@@ -185,6 +197,9 @@ class _Where:
 
 def _where(filters: dict[str, Any]) -> _Where:
     w = _Where(payload=[])
+    if not filters.get("corroborating"):
+        # A second record of a hook event another record already holds (:mod:`.twins`)
+        w.payload.append("h.twin_seq IS NULL")
     if filters.get("device"):
         w.envelope.append("origin = %s")
         w.envelope_args.append(filters["device"])
