@@ -89,13 +89,13 @@ def with_env(raw: bytes, env: Mapping[str, str]) -> bytes:
     if not found:
         return raw
     try:
-        value = json.loads(raw)
+        value = jsontext.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return raw  # decode() names the problem; nothing to annotate
     if not isinstance(value, dict):
         return raw
     value[events.ENV_KEY] = found
-    return json.dumps(value, separators=(",", ":")).encode()
+    return jsontext.dumps(value, compact=True).encode()
 
 
 def error_draft(actor: dict[str, Any], message: str, raw: bytes) -> Draft:
