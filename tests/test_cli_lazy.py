@@ -161,3 +161,37 @@ def test_version_is_printed_without_click() -> None:
         f"affidavit, version {affidavit.__version__}\n",
         [],
     )
+
+
+@pytest.mark.parametrize("words", [["status"], ["prove", "0"], ["log", "-n", "1"]])
+def test_a_read_command_loads_no_signing_network_or_platform_code(
+    tmp_path: Path, words: list[str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from affidavit.ledger import Ledger
+    from affidavit.record import Record
+
+    path, key = tmp_path / "l.sqlite", tmp_path / "l.key"
+    with Ledger.create(path, origin="example.com/lazy", key_path=key) as ledger:
+        ledger.append([Record.create("file.read", "test", {"file": {"path": "/a"}},
+                                     time=datetime(2026, 8, 1, tzinfo=UTC))])  # fmt: skip
+        ledger.integrate()
+        ledger.publish()
+    code = (
+        "import sys\n"
+        "from affidavit.cli import main\n"
+        "try:\n"
+        f"    main({words!r})\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "heavy = ('cryptography', 'urllib.request', 'socket', 'shutil', 'platformdirs', 'csv')\n"
+        "print('\\nHEAVY:', *sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    env = {**os.environ, "AFFIDAVIT_LEDGER": str(path), "AFFIDAVIT_KEY": str(key)}
+    env.pop("AFFIDAVIT_CONFIG", None)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    text, _, heavy = done.stdout.rpartition("\nHEAVY:")
+    assert heavy.split() == []
+    assert text.strip()  # it did print its answer
