@@ -1,8 +1,8 @@
-"""Write src/affidavit/cli/group_help.py: `affidavit --help` as click prints it at 80 columns.
+"""Write src/affidavit/cli/group_help.py: the group's --help as click prints it at 80 columns.
 
     .venv/bin/python scripts/write_group_help.py
 
-`affidavit --help` prints that text without importing click (tests/test_cli_lazy.py checks
+The group's --help prints that text without importing click (tests/test_cli_lazy.py checks
 it against click's own output); run this after changing a command's short help, the
 group's options or its docstring.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 TARGET = Path(__file__).resolve().parent.parent / "src" / "affidavit" / "cli" / "group_help.py"
 
-HEAD = '''"""``affidavit --help`` as click prints it 80 or more columns wide, so the group's help
+HEAD = '''"""The group's ``--help`` as click prints it 80 or more columns wide, so the group's help
 needs no click import (:func:`affidavit.cli.main` prints it). Written by
 scripts/write_group_help.py from click's own output; tests/test_cli_lazy.py checks that the
 two agree.

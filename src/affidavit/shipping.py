@@ -49,8 +49,8 @@ def _b64(data: bytes | None) -> str | None:
 
 
 def _request(url: str, token: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
-    # Imported here: urllib.request brings http.client, ssl and email, which `affidavit
-    # status` (it reads the shipping state) would otherwise load for nothing.
+    # Imported here: urllib.request brings http.client, ssl and email, which the status
+    # command (it reads the shipping state) would otherwise load for nothing.
     import urllib.error
     import urllib.request
 

@@ -1,4 +1,4 @@
-"""``affidavit --help`` as click prints it 80 or more columns wide, so the group's help
+"""The group's ``--help`` as click prints it 80 or more columns wide, so the group's help
 needs no click import (:func:`affidavit.cli.main` prints it). Written by
 scripts/write_group_help.py from click's own output; tests/test_cli_lazy.py checks that the
 two agree.
