@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || bash scripts/test.sh -q tests/test_record.py >/dev/null
 mkdir -p bench/results
-all=(ledger scale hook service startup query import export evidence scan collector shipping otlp http_hooks console)
+all=(ledger scale disk hook service startup query import export evidence scan collector shipping otlp http_hooks console)
 for name in "${@:-${all[@]}}"; do
   echo "== bench/bench_$name.py" >&2
   .venv/bin/python "bench/bench_$name.py" | tee "bench/results/$name.txt"

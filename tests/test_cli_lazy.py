@@ -108,3 +108,90 @@ def test_version_is_the_packages(capsys: pytest.CaptureFixture[str]) -> None:
     assert affidavit.__version__ == importlib.metadata.version("affidavit")
     assert run(["--version"]) == 0
     assert capsys.readouterr().out == f"affidavit, version {affidavit.__version__}\n"
+
+
+def click_group_help(columns: int) -> str:
+    """The group's help as click prints it, every command module imported first."""
+    return fresh("from affidavit.cli import load, run\nload()\nrun(['--help'])\n", columns=columns)
+
+
+def fast_main(args: list[str], *, columns: int) -> tuple[str, list[str]]:
+    """stdout of ``main(args)`` in a new interpreter, and which of click and the command
+    modules it imported."""
+    out = fresh(
+        "import sys\n"
+        "from affidavit.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "print('\\nMODULES:', *sorted(m for m in sys.modules\n"
+        "      if m == 'click' or m.startswith(('affidavit.cli.', 'affidavit.ledger'))))\n",
+        columns=columns,
+    )
+    text, _, modules = out.rpartition("\nMODULES:")
+    return text, modules.split()
+
+
+@pytest.mark.parametrize("columns", [80, 132])
+def test_group_help_is_clicks_own_text_printed_without_click(columns: int) -> None:
+    from affidavit.cli.group_help import GROUP_HELP
+
+    want = click_group_help(columns)
+    assert want == GROUP_HELP, (
+        "the group's help changed: run .venv/bin/python scripts/write_group_help.py"
+    )
+    for flag in ("--help", "-h"):
+        text, modules = fast_main([flag], columns=columns)
+        assert (text, modules) == (want, ["affidavit.cli.group_help"])
+
+
+def test_a_narrow_terminal_gets_clicks_help_at_its_width() -> None:
+    from affidavit.cli.group_help import GROUP_HELP
+
+    text, modules = fast_main(["--help"], columns=60)
+    assert text == click_group_help(60) != GROUP_HELP
+    assert "click" in modules
+
+
+def test_version_is_printed_without_click() -> None:
+    import affidavit
+
+    assert fast_main(["--version"], columns=80) == (
+        f"affidavit, version {affidavit.__version__}\n",
+        [],
+    )
+
+
+@pytest.mark.parametrize("words", [["status"], ["prove", "0"], ["log", "-n", "1"]])
+def test_a_read_command_loads_no_signing_network_or_platform_code(
+    tmp_path: Path, words: list[str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from affidavit.ledger import Ledger
+    from affidavit.record import Record
+
+    path, key = tmp_path / "l.sqlite", tmp_path / "l.key"
+    with Ledger.create(path, origin="example.com/lazy", key_path=key) as ledger:
+        ledger.append([Record.create("file.read", "test", {"file": {"path": "/a"}},
+                                     time=datetime(2026, 8, 1, tzinfo=UTC))])  # fmt: skip
+        ledger.integrate()
+        ledger.publish()
+    code = (
+        "import sys\n"
+        "from affidavit.cli import main\n"
+        "try:\n"
+        f"    main({words!r})\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "heavy = ('cryptography', 'urllib.request', 'socket', 'shutil', 'platformdirs', 'csv')\n"
+        "print('\\nHEAVY:', *sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    env = {**os.environ, "AFFIDAVIT_LEDGER": str(path), "AFFIDAVIT_KEY": str(key)}
+    env.pop("AFFIDAVIT_CONFIG", None)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    text, _, heavy = done.stdout.rpartition("\nHEAVY:")
+    assert heavy.split() == []
+    assert text.strip()  # it did print its answer

@@ -621,7 +621,7 @@ def test_ocsf_events_validate(
         else:
             want = EXPECTED_OCSF.get(envelope["kind"], (0, 99))
             assert (event["class_uid"], event["activity_id"]) == want, envelope["kind"]
-            assert "raw" not in event["unmapped"]
+            assert "raw" not in event["unmapped"] and "raw_rest" not in event["unmapped"]
 
 
 def test_ocsf_mapping_details(generated: Path, cli: Cli, tmp_path: Path) -> None:

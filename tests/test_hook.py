@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from affidavit.capture import events
+from affidavit.capture.events import source_event
 from affidavit.capture.hook import MAX_STDIN
 from affidavit.ledger import Ledger
 from conftest import shared_path
@@ -274,8 +275,8 @@ def test_payload_fields_come_from_the_event(replayed: Replayed) -> None:
             assert "outcome" not in payload, name
         if want["event"] == "UserPromptSubmit":
             assert payload["prompt"]["text"] == event["prompt"]
-        # Nothing in these payloads is long or secret: raw is the event itself.
-        assert payload["raw"] == event, name
+        # Nothing in these payloads is long or secret: the stored event is the event itself.
+        assert source_event(payload) == event, name
 
 
 def test_shell_payloads_carry_the_command_and_exit(replayed: Replayed) -> None:
@@ -459,7 +460,7 @@ def test_event_maps_to_kind(
     send(ledger, event, *QUIET)
     [record] = [r for r in read_records(ledger) if r.kind != "convention.snapshot"]
     assert record.kind == kind
-    assert record.payload["raw"] == event  # every field kept, unknown ones included
+    assert source_event(record.payload) == event  # every field kept, unknown ones included
     assert record.payload["agent"]["event"] == event["hook_event_name"]
     for section, fields in sections.items():
         assert record.payload[section] == fields, section
@@ -476,7 +477,8 @@ def test_raw_is_capped(ledger: Path) -> None:
         deep = deep[0]
     send(ledger, event, *QUIET)
     [record] = [r for r in read_records(ledger) if r.kind == "command.exec"]
-    raw = record.payload["raw"]
+    raw = source_event(record.payload)
+    assert raw is not None
     kept = raw["tool_response"]["stdout"]
     assert kept.startswith(stdout[:4096]) and len(kept) < 4300
     assert hashlib.sha256(stdout.encode()).hexdigest() in kept
@@ -727,7 +729,7 @@ def test_bad_option_is_recorded_and_the_event_kept(
     [error] = [r for r in records if r.kind == "capture.error"]
     assert problem in error.payload["error"]["message"]
     [prompt] = [r for r in records if r.kind == "prompt.submit"]
-    assert prompt.payload["raw"] == event
+    assert source_event(prompt.payload) == event
 
 
 # -- concurrency ----------------------------------------------------------------------------

@@ -148,7 +148,7 @@ def test_an_unknown_event_is_kept_not_dropped(served: tuple[Collector, str]) -> 
     assert (answer.status_code, answer.json()) == (200, {})
     ((_, kind, _, payload),) = org_records(c, first)
     assert kind == "agent.event"
-    assert payload["raw"]["extra"] == {"nested": [1, 2, 3]}
+    assert payload["raw_rest"]["extra"] == {"nested": [1, 2, 3]}
     assert payload["agent"]["event"] == "SomethingNewIn2027"
 
 
@@ -411,7 +411,7 @@ def test_a_body_over_the_limit_is_413_and_the_server_keeps_serving(
     first = org_size(c)
     assert post(c, token, big).status_code == 200
     ((_, kind, _, payload),) = org_records(c, first)
-    assert kind == "agent.event" and "cut" in payload["raw"]["pad"]  # capped, as the hook caps
+    assert kind == "agent.event" and "cut" in payload["raw_rest"]["pad"]  # capped, as the hook caps
 
 
 def test_log_server_shows_what_http_hooks_sent(

@@ -209,7 +209,7 @@ def test_cowork_session_record(name: str, ledger: Ledger) -> None:
     assert kind == "session.start"
     assert payload["agent"]["product"] == "cowork"
     assert payload["agent"]["session_id"] in entry["sessions"]
-    assert payload["raw"]["cowork_session"]["cliSessionId"] in entry["sessions"]
+    assert payload["raw_rest"]["cowork_session"]["cliSessionId"] in entry["sessions"]
     again = do_import(ledger, shared_path("fixtures", name))
     assert (again.records, again.duplicates) == (0, 1)
 
@@ -443,7 +443,7 @@ def test_paths_with_spaces_unicode_and_crlf(
     assert (result.files_read, result.error_count, result.sessions) == (1, 0, 1)
     tools = tool_records(ledger)
     assert len(tools) == 5
-    assert {r[3]["raw"]["transcript_path"] for r in tools} == {str(target)}
+    assert {r[3]["raw_rest"]["transcript_path"] for r in tools} == {str(target)}
 
 
 def test_odd_unicode(tmp_path: Path, ledger: Ledger) -> None:

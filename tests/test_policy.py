@@ -521,7 +521,10 @@ def test_default_config_path_is_platformdirs(
         monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
     else:
         monkeypatch.setenv("XDG_CONFIG_HOME", xdg)
-    assert policy.default_config_path() == str(config.default_path())
+    import platformdirs
+
+    want = platformdirs.user_config_path("affidavit") / "affidavit.toml"
+    assert policy.default_config_path() == str(config.default_path()) == str(want)
 
 
 FOLDER_CASES = [

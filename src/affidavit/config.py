@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,9 +102,23 @@ ENFORCEABLE = ("outside_granted", "regulated_workspace", "forbidden_data")
 
 
 def default_path() -> Path:
-    import platformdirs
+    """platformdirs' user config folder, then ``affidavit/affidavit.toml``.
 
-    return platformdirs.user_config_path("affidavit") / "affidavit.toml"
+    Worked out here on Linux and macOS as platformdirs 4 does (``$XDG_CONFIG_HOME`` when
+    absolute, else ``~/.config``, or ``~/Library/Application Support`` on macOS), because
+    importing platformdirs was a good part of the start-up of every command that reads the
+    configuration (``log`` among them); Windows asks platformdirs. tests/test_policy.py
+    compares the two, as it does the hook's own copy in capture/policy_config.py.
+    """
+    if sys.platform == "win32":
+        import platformdirs
+
+        return platformdirs.user_config_path("affidavit") / "affidavit.toml"
+    base = os.environ.get("XDG_CONFIG_HOME", "")
+    if not base.startswith("/"):
+        home = "~/Library/Application Support" if sys.platform == "darwin" else "~/.config"
+        base = os.path.expanduser(home)
+    return Path(base, "affidavit", "affidavit.toml")
 
 
 def find(explicit: str | os.PathLike[str] | None = None) -> Path | None:

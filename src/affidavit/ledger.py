@@ -19,9 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Generic, Self, cast
-
-from typing_extensions import TypeVar
+from typing import TYPE_CHECKING, Generic, Self, TypeVar, cast
 
 from affidavit import merkle
 from affidavit.errors import (
@@ -54,7 +52,15 @@ def _now() -> datetime:
 # -- the ledger -----------------------------------------------------------------------------
 
 
-StoreT = TypeVar("StoreT", bound=LogStore, default=SqliteStore)
+if TYPE_CHECKING:
+    # A default (PEP 696) needs typing_extensions before Python 3.13, and typing_extensions
+    # imports inspect: about a tenth of a read command's start-up. Only the type checker
+    # reads the default, so the running code uses the plain TypeVar.
+    from typing_extensions import TypeVar as DefaultTypeVar
+
+    StoreT = DefaultTypeVar("StoreT", bound=LogStore, default=SqliteStore)
+else:
+    StoreT = TypeVar("StoreT", bound=LogStore)
 
 
 class Ledger(Generic[StoreT]):

@@ -34,12 +34,12 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING, Protocol
 
 from affidavit.errors import InputError, VerificationError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 ED25519 = 0x01
 """signed-note signature type byte for Ed25519."""
@@ -84,6 +84,8 @@ class Signer:
 
     @classmethod
     def generate(cls, name: str) -> Signer:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         return cls(name, Ed25519PrivateKey.generate().private_bytes_raw())
 
     @classmethod
@@ -112,7 +114,7 @@ class Signer:
 
     @property
     def public_key(self) -> bytes:
-        return Ed25519PrivateKey.from_private_bytes(self.seed).public_key().public_bytes_raw()
+        return _private(self.seed).public_key().public_bytes_raw()
 
     @property
     def key_id(self) -> bytes:
@@ -123,7 +125,7 @@ class Signer:
 
     def sign(self, message: bytes) -> bytes:
         """The 64-byte Ed25519 signature of ``message`` (deterministic, RFC 8032)."""
-        return Ed25519PrivateKey.from_private_bytes(self.seed).sign(message)
+        return _private(self.seed).sign(message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,12 +158,24 @@ class Verifier:
 
     def verify(self, message: bytes, signature: bytes) -> None:
         """Return None if ``signature`` is this key's over ``message``, else raise."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
         try:
             if len(signature) != 64:
                 raise InvalidSignature
             Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
         except InvalidSignature as e:
             raise VerificationError(f"signature by {self.vkey()} does not verify") from e
+
+
+def _private(seed: bytes) -> Ed25519PrivateKey:
+    # cryptography is imported on first use (signing, a new key, a signature check):
+    # commands that only read the ledger (status, prove, log) never need it, and it was a
+    # large part of their start-up.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.from_private_bytes(seed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import tempfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +49,11 @@ def _b64(data: bytes | None) -> str | None:
 
 
 def _request(url: str, token: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
+    # Imported here: urllib.request brings http.client, ssl and email, which the status
+    # command (it reads the shipping state) would otherwise load for nothing.
+    import urllib.error
+    import urllib.request
+
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(
         url.rstrip("/") + path,
@@ -90,6 +92,8 @@ def _load(ledger_path: Path) -> dict[str, Any]:
 
 
 def _save(ledger_path: Path, state: dict[str, Any]) -> None:
+    import tempfile
+
     path = state_path(ledger_path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".collector-")
     try:

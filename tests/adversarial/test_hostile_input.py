@@ -220,7 +220,7 @@ def test_an_unstorable_event_no_longer_blocks_the_ones_after_it(tmp_path: Path, 
         records = [opened.record(seq) for seq in range(opened.store.size())]
     prompts = [r.payload["prompt"]["text"] for r in records if r.payload and "prompt" in r.payload]
     assert prompts == ["cut \\ud83d", "next"]
-    raws = [r.payload["raw"] for r in records if r.payload and "raw" in r.payload]
+    raws = [r.payload["raw_rest"] for r in records if r.payload and "raw_rest" in r.payload]
     assert raws[1]["level"] == "nan" and raws[1]["big"] == "123456789012345678901234"
     assert raws[2]["\\udcff"] == "-inf" and raws[2]["ratio"] == "inf"
     assert "capture.error" not in [r.envelope.kind for r in records]

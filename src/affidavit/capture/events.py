@@ -14,7 +14,9 @@ same records. The payload shape (documented in the README) is::
     preimages {taken, bytes, missed: [{path, reason}], missed_more}  (Bash PreToolUse: shell
              pre-images, :mod:`affidavit.capture.preimages`)
     outcome "ok" | "failed";  error  text
-    raw     the source event, redacted and size-capped
+    raw_rest  the source event's fields not held verbatim above, redacted and size-capped
+             (records written before it hold the whole event in ``raw``;
+             :func:`source_event` rebuilds the event from either)
     corroborated_by  other sources that saw the same tool_use_id
 
 Empty fields are left out. Event to kind: PreToolUse → ``tool.intent``; PostToolUse and
@@ -359,5 +361,71 @@ def map_event(
         kind = _EVENT_KINDS.get(name, "agent.event")
         if name == "UserPromptSubmit":
             payload["prompt"] = {"text": cap(_text(event.get("prompt")) or "", 65536)}
-    payload["raw"] = cap(dict(event))
-    return [(kind, _prune(payload))]
+    payload = _prune(payload)
+    # Kept even when empty: its presence says the payload was mapped from a source event.
+    payload["raw_rest"] = _rest(cap(dict(event)), payload)
+    return [(kind, payload)]
+
+
+# Where map_event keeps an event field verbatim. Each home is filled from that one field and
+# from nothing else, and a default it may hold instead ("unknown" for a missing event name,
+# "" for a missing prompt) never counts, so a home's value always means the event had the
+# field with that value: that is what lets raw_rest leave it out and source_event put it
+# back. The rest of the event (tool_response, transcript_path, unknown fields) stays in
+# raw_rest as it came, capped.
+_HOMES: tuple[tuple[str, str, str], ...] = (
+    ("cwd", "agent", "cwd"),
+    ("hook_event_name", "agent", "event"),
+    ("permission_mode", "agent", "permission_mode"),
+    ("prompt_id", "agent", "prompt_id"),
+    ("session_id", "agent", "session_id"),
+    ("tool_use_id", "agent", "tool_use_id"),
+    ("tool_name", "agent", "tool"),
+    ("agent_id", "agent", "agent_id"),
+    ("tool_input", "tool", "input"),
+    ("prompt", "prompt", "text"),
+)
+_DEFAULT_EVENT = "unknown"
+
+
+def _home(payload: Mapping[str, Any], key: str, section: str, field: str) -> object:
+    part = payload.get(section)
+    value = part.get(field) if isinstance(part, Mapping) else None
+    if not value or (key == "hook_event_name" and value == _DEFAULT_EVENT):
+        return None
+    return value
+
+
+def _rest(raw: dict[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
+    """``raw`` without the fields whose value ``payload`` holds verbatim at their home.
+
+    The comparison is exact and typed: a field the mapper cut harder (a tool input string
+    over 1 KiB) or changed stays whole in the rest.
+    """
+    for key, section, field in _HOMES:
+        value = raw.get(key)
+        home = _home(payload, key, section, field)
+        if home is not None and type(home) is type(value) and home == value:
+            del raw[key]
+    return raw
+
+
+def source_event(payload: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The source event a record was mapped from, redacted and size-capped as it was stored.
+
+    Records written before ``raw_rest`` hold the whole event in ``raw``; newer ones hold
+    the fields the mapper did not keep verbatim, and the rest is put back from its home
+    (:data:`_HOMES`). ``None`` for a payload that was not mapped from an event.
+    """
+    whole = payload.get("raw")
+    if isinstance(whole, dict):
+        return dict(whole)
+    rest = payload.get("raw_rest")
+    if not isinstance(rest, dict):
+        return None
+    event = dict(rest)
+    for key, section, field in _HOMES:
+        home = _home(payload, key, section, field)
+        if key not in event and home is not None:
+            event[key] = home
+    return event

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -60,6 +59,8 @@ def init(paths: Paths, origin: str | None, as_json: bool) -> None:
     check your checkpoints.
     """
     if origin is None:
+        import socket  # only here: every command loads this module
+
         host = "".join(c if c.isalnum() or c in ".-" else "-" for c in socket.gethostname())
         origin = f"affidavit/{host or 'host'}/{os.urandom(4).hex()}"
     with Ledger.create(paths.ledger, origin=origin, key_path=paths.key) as ledger:

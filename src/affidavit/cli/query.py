@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import shutil
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -81,6 +79,8 @@ def write_rows(names: list[str], rows: Iterator[tuple[object, ...]], fmt: str | 
     out = sys.stdout
     count = 0
     if fmt == "csv":
+        import csv  # here, as shutil below: `log` starts faster without them
+
         writer = csv.writer(out)
         writer.writerow(names)
         for row in rows:
@@ -124,6 +124,8 @@ def _table(names: list[str], rows: Iterator[tuple[object, ...]]) -> int:
                 record["path"] = "(erased)"
         table.add_row(*("" if record.get(n) is None else str(record.get(n)) for n in shown))
         count += 1
+    import shutil
+
     tty = sys.stdout.isatty()
     console = Console(width=shutil.get_terminal_size().columns if tty else 160)
     height = shutil.get_terminal_size().lines

@@ -40,7 +40,7 @@ def _strings(value: Any, where: str, depth: int = 0) -> Iterator[tuple[str, str]
 
 def payload_texts(payload: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """``(field, text)`` for the free text a payload holds: prompt.text, command.text, every
-    string in tool.input and raw (except hashes and ids)."""
+    string in tool.input and raw or raw_rest (except hashes and ids)."""
     for section in ("prompt", "command"):
         part = payload.get(section)
         if isinstance(part, dict) and isinstance(part.get("text"), str):
@@ -48,8 +48,10 @@ def payload_texts(payload: dict[str, Any]) -> Iterator[tuple[str, str]]:
     tool = payload.get("tool")
     if isinstance(tool, dict) and "input" in tool:
         yield from _strings(tool["input"], "tool.input")
-    if "raw" in payload:
-        yield from _strings(payload["raw"], "raw")
+    # raw: the whole source event (older records); raw_rest: the part of it kept nowhere else.
+    for name in ("raw", "raw_rest"):
+        if name in payload:
+            yield from _strings(payload[name], name)
 
 
 def scan_ledger(

@@ -37,7 +37,8 @@ for a delete); the other one is in ``affidavit.file.before_sha256`` and ``relate
 
 Payload fields whose shape varies (tool input, gaps, corroborations...) go to
 ``affidavit.payload`` as one JSON string, so that no arbitrary key can grow or break the
-index mapping. The ``raw`` source event is not exported (the ledger and jsonl keep it).
+index mapping. The ``raw`` or ``raw_rest`` source event is not exported (the ledger and
+jsonl keep it).
 Erased records have the envelope fields only and ``tags: ["erased"]``.
 """
 
@@ -83,7 +84,9 @@ KINDS: dict[str, tuple[str, str, str | None]] = {
     "convention.snapshot": ("configuration", "info", None),
 }
 OUTCOMES = {"ok": "success", "failed": "failure"}
-_TAKEN = frozenset({"raw", "actor", "agent", "file", "command", "prompt", "outcome", "error"})
+_TAKEN = frozenset(
+    {"raw", "raw_rest", "actor", "agent", "file", "command", "prompt", "outcome", "error"}
+)
 _encode = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":")).encode
 
 

@@ -52,7 +52,8 @@ and device through the ``host`` profile, named in ``metadata.profiles``. ``statu
 ``status_detail`` come from the record's outcome and error.
 
 Left out, as source detail the ledger and the jsonl export keep: the payload's ``raw``
-source event, and the tool input of file and command records (their arguments again).
+or ``raw_rest`` source event, and the tool input of file and command records (their
+arguments again).
 Every other payload field without an OCSF attribute goes to ``unmapped`` (the agent's
 ``cwd``, ``permission_mode``, ``tool_use_id``...; a command's description).
 """
@@ -400,8 +401,9 @@ def _endpoint(p: dict[str, Any]) -> str:
 
 
 def _taken(*sections: str) -> frozenset[str]:
-    # raw (the source event) is left out of SIEM exports; actor, outcome and error always map.
-    return frozenset({"raw", "actor", "outcome", "error", *sections})
+    # raw and raw_rest (the source event) are left out of SIEM exports; actor, outcome and
+    # error always map.
+    return frozenset({"raw", "raw_rest", "actor", "outcome", "error", *sections})
 
 
 _BASE_TAKEN = _taken()
