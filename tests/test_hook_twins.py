@@ -175,6 +175,26 @@ def test_two_equal_events_without_a_tool_use_stay_two(both: Both) -> None:
     assert sorted(r["corroborates"] is not None for r in every) == [False] * 3 + [True] * 2
 
 
+def test_two_different_prompts_without_a_tool_use_are_not_twins(both: Both) -> None:
+    """Hook records keep the prompt in `prompt.text`, not in `raw_rest`: the event's key must
+    still tell two prompts of one session apart, whichever witness sent them."""
+    for text in ("summarise q1", "summarise q2"):
+        both.http(
+            json.dumps(
+                {"hook_event_name": "UserPromptSubmit", "session_id": "s-two", "cwd": "/w",
+                 "prompt": text}
+            ).encode()
+        )  # fmt: skip
+    first = {"hook_event_name": "UserPromptSubmit", "session_id": "s-two", "cwd": "/w"}
+    both.hook(json.dumps(first | {"prompt": "summarise q3"}).encode())
+    both.ship()
+    both.join()
+    prompts = [r for r in both.records(session="s-two") if r["kind"] == "prompt.submit"]
+    assert len(prompts) == 3
+    every = both.records(session="s-two", corroborating="1")
+    assert all(r["corroborates"] is None for r in every)
+
+
 def test_an_observed_file_outranks_the_claim_that_came_first(both: Both, tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()

@@ -122,13 +122,16 @@ _HOOK_COLUMNS = (
 _AGENT = "p #>> '{{agent,session_id}}', p #>> '{{agent,tool_use_id}}', p #>> '{{agent,prompt_id}}'"
 # Which hook event a record stands for (:mod:`.twins`): session, event, kind (every file.*
 # kind as one, so a claimed file meets the observed one), tool use and file path; an event
-# without a tool use is told by its whole raw event. jsonb's text of equal JSON is equal.
+# without a tool use is told by its whole source event: `raw` in older records, else `raw_rest`
+# with the sections the mapper filled from the rest of it (`agent`, `prompt`, `tool`: see
+# capture.events.source_event). jsonb's text of equal JSON is equal.
 _KEY = (
     "CASE WHEN jsonb_typeof(p #> '{{agent,event}}') = 'string' THEN sha256(convert_to("
     "jsonb_build_array(p #>> '{{agent,session_id}}', p #>> '{{agent,event}}', "
     "CASE WHEN starts_with(@KIND, 'file.') THEN 'file' ELSE @KIND END, "
     "p #>> '{{agent,tool_use_id}}', p #>> '{{file,path}}', "
-    "CASE WHEN p #> '{{agent,tool_use_id}}' IS NULL THEN p -> 'raw' END)::text, 'UTF8')) END"
+    "CASE WHEN p #> '{{agent,tool_use_id}}' IS NULL THEN coalesce(p -> 'raw', jsonb_build_array("
+    "p -> 'raw_rest', p -> 'agent', p -> 'prompt', p -> 'tool')) END)::text, 'UTF8')) END"
 )
 _ORG_KEY = _KEY.replace("@KIND", "(l ->> 'kind')")
 _SESSION = "jsonb_typeof(p #> '{{agent,session_id}}') = 'string'"
