@@ -30,6 +30,7 @@ the end; the script refuses to start without room for them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -133,6 +134,22 @@ def build(folder: Path, sizes: list[int]) -> dict[int, Path]:
     total = sum(sizes)
     print(f"built {total:,} records in {seconds:.0f} s ({total / seconds:,.0f} records/s, "
           "hook-shaped, batches of 20,000, not a figure)", flush=True)  # fmt: skip
+    return paths
+
+
+def kept(folder: Path, sizes: list[int]) -> dict[int, Path]:
+    """The ledgers a run with ``--keep`` built in ``folder`` before; builds the missing ones.
+
+    A measurement leaves a kept ledger as it found it (:func:`trim`), but a run cut short
+    may not: delete the folder to start again."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {n: folder / f"ledger-{n}.sqlite" for n in sizes}
+    missing = [n for n, p in paths.items() if not p.exists()]
+    if missing:
+        for n in missing:
+            paths[n].unlink(missing_ok=True)
+            paths[n].with_suffix(".key").unlink(missing_ok=True)
+        paths.update(build(folder, missing))
     return paths
 
 
@@ -332,10 +349,18 @@ def main() -> None:
                         help="ledger sizes, comma separated (default: %(default)s)")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=5, help="samples per figure")
     parser.add_argument("--batch", type=int, default=1_000, help="records per append")
+    parser.add_argument("--keep", metavar="FOLDER", type=Path,
+                        help="build the ledgers into FOLDER once, reuse them on later runs "
+                        "(to develop; by default they are built afresh and removed)")  # fmt: skip
+    parser.add_argument(
+        "--verify-only",
+        action="store_true",
+        help="skip the appends: only the verify figures at the largest size",
+    )
     args = parser.parse_args()
     sizes = sorted({int(s) for s in args.sizes.split(",")})
-    if len(sizes) < 2 or sizes[0] < 1:
-        parser.error("--sizes needs at least two sizes above 0")
+    if sizes[0] < 1 or (len(sizes) < 2 and not args.verify_only):
+        parser.error("--sizes needs at least two sizes above 0 (one with --verify-only)")
     root = os.environ.get("BENCH_DIR") or tempfile.gettempdir()
     need, free = sum(sizes) * BYTES_PER_RECORD, shutil.disk_usage(root).free
     if need * 2 > free:
@@ -343,14 +368,20 @@ def main() -> None:
     print(f"# {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{datetime.now(UTC):%Y-%m-%d}; ledgers of {', '.join(f'{n:,}' for n in sizes)} "
           "hook-shaped records", flush=True)  # fmt: skip
-    with tempfile.TemporaryDirectory(dir=root) as tmp:
-        folder = Path(tmp)
-        paths = build(folder, sizes)
+    with contextlib.ExitStack() as stack:
+        if args.keep is None:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(dir=root)))
+            paths = build(folder, sizes)
+        else:
+            folder = args.keep
+            paths = kept(folder, sizes)
         largest = paths[max(sizes)]
         size = largest.stat().st_size
         print(f"on disk: {size / max(sizes):,.0f} bytes/record at {max(sizes):,}", flush=True)
-        batch, jsonl = append_batch(folder, args.batch, max(sizes) + 1_000_000)
-        met = show_appends(measure_appends(paths, batch, jsonl, args.rounds), args.batch)
+        met = True
+        if not args.verify_only:
+            batch, jsonl = append_batch(folder, args.batch, max(sizes) + 1_000_000)
+            met = show_appends(measure_appends(paths, batch, jsonl, args.rounds), args.batch)
         bench_verify(largest, max(sizes), max(3, args.rounds // 2))
         if not met:
             append_cause(paths, batch, args.rounds)
