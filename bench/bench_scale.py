@@ -2,6 +2,10 @@
 `affidavit verify` keep its pace with the derived-table checks included? Prints figures.
 
     .venv/bin/python bench/bench_scale.py [--sizes 10000,100000,1000000] [--rounds 5]
+        [--keep FOLDER] [--verify-only]
+
+To develop, ``--keep FOLDER --verify-only`` builds the ledgers once into FOLDER and measures
+only verify on later runs.
 
 Builds one ledger per size from hook-shaped records (a PostToolUse Edit, Write, Read or Bash
 event mapped by the capture code: about 1.4 KB of payload each), in batches of 20,000 per
