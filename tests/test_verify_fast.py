@@ -28,6 +28,7 @@ from affidavit.errors import AffidavitError, VerificationError
 from affidavit.ledger import Ledger, _integrated
 from affidavit.record import Kind, Record
 from affidavit.store import derived
+from affidavit.verify.beside import Part, SplitCheck
 from affidavit.verify.log import verify_log
 from affidavit.verify.rows import RowCheck
 from affidavit.verify.tree import TreeCheck, root_of
@@ -253,9 +254,9 @@ def _sequential(ledger: Ledger) -> str:
     return "ok"
 
 
-def _beside(ledger: Ledger) -> str:
+def _beside(ledger: Ledger, checks: Any = views.VIEWS) -> str:
     try:
-        report = ledger.verify(views=views.VIEWS)
+        report = ledger.verify(views=checks)
     except AffidavitError as e:
         return f"{type(e).__name__}: {e}"
     assert dict(report.views)["actions"] == report.records
@@ -294,6 +295,77 @@ def test_views_beside_the_rows_report_what_views_after_them_report(
         assert "record 5" in beside and "actions" not in beside
     if name.startswith("a BLOB"):
         assert "differs from the" in beside, beside
+
+
+# The fixture's 40 records in parts of 3 seqs: both threads take parts, in either order.
+SMALL_PARTS = [("actions", views.actions_check(part_size=3)), *views.VIEWS[1:]]
+
+
+@pytest.mark.parametrize("name", sorted(TAMPERS))
+def test_views_in_parts_shared_by_both_threads_report_what_one_pass_reports(
+    ledger: Ledger, name: str
+) -> None:
+    with raw(Path(ledger.store.path)) as conn:
+        for sql in TAMPERS[name]:
+            conn.execute(sql)
+    assert _beside(ledger, SMALL_PARTS) == _sequential(ledger)
+
+
+@pytest.mark.parametrize("seqs", [(2, 38), (38, 2), (20, 21), (0, 39)])
+def test_of_two_failing_parts_the_first_seq_is_named(ledger: Ledger, seqs: tuple[int, int]) -> None:
+    """Two parts fail, whichever thread checks them and whichever finishes first: the
+    message names the lower seq, as one pass in seq order does."""
+    with raw(Path(ledger.store.path)) as conn:
+        for seq in seqs:
+            conn.execute("UPDATE actions SET actor_user = 'someone' WHERE seq = ?", (seq,))
+    first = min(seqs)
+    for _ in range(5):
+        message = _beside(ledger, SMALL_PARTS)
+        assert message.startswith(f"VerificationError: actions row for seq {first}:"), message
+    assert message == _sequential(ledger)
+
+
+def _parts(store: object) -> list[Part]:
+    return [(0, 1), (1, 2)]
+
+
+def _no_finish(store: object) -> int:
+    return 0
+
+
+def test_a_part_that_fails_last_is_still_named_first(ledger: Ledger) -> None:
+    """Part 0 fails only after part 1, checked by the other thread, has failed: the
+    message is part 0's, as in one pass in order."""
+    second_failed = threading.Event()
+
+    def part(store: object, which: Part) -> None:
+        if which == (1, 2):
+            second_failed.set()
+            raise VerificationError("part 1 fails")
+        second_failed.wait(timeout=10)
+        raise VerificationError("part 0 fails")
+
+    checks = [("split", SplitCheck(_parts, part, _no_finish))]
+    assert _beside(ledger, checks) == "VerificationError: part 0 fails"
+    assert second_failed.is_set()  # both threads took a part
+
+
+def test_a_view_failure_before_a_split_view_is_named_first(ledger: Ledger) -> None:
+    """The first view fails once a part of the later split view, checked by the caller's
+    thread meanwhile, has failed: the first view's failure is named."""
+    part_failed = threading.Event()
+
+    def first(store: object) -> int:
+        part_failed.wait(timeout=10)
+        raise VerificationError("the first view fails")
+
+    def part(store: object, which: Part) -> None:
+        part_failed.set()
+        raise VerificationError("a part of the second view fails")
+
+    checks = [("first", first), ("split", SplitCheck(_parts, part, _no_finish))]
+    assert _beside(ledger, checks) == "VerificationError: the first view fails"
+    assert part_failed.is_set()
 
 
 def test_the_paired_snapshot_is_one_snapshot_while_a_writer_commits(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from affidavit.query import COLUMNS
 from affidavit.record import read_leaf
 from affidavit.store import derived
 from affidavit.store.sqlite import SqliteStore
+from affidavit.verify.beside import Part, SplitCheck
 
 ViewCheck = Callable[[SqliteStore], int]
 
@@ -244,7 +245,8 @@ def _json_differs(stored: str, json_text: str, paths: str, *, guarded: bool) -> 
 
 
 def _flagged_sql(*, guarded: bool) -> str:
-    """The rows that may disagree with their record, for the Python recheck."""
+    """The rows of seqs ``:start <= seq < :end`` that may disagree with their record, for
+    the Python recheck."""
     leaf = _json_differs(_ENVELOPE_STORED, "CAST(r.leaf AS TEXT)", _ENVELOPE_PATHS, guarded=guarded)
     payload = _json_differs(
         _PAYLOAD_STORED, "CAST(r.payload AS TEXT)", _PAYLOAD_PATHS, guarded=guarded
@@ -252,7 +254,7 @@ def _flagged_sql(*, guarded: bool) -> str:
     return f"""
 SELECT r.seq, r.leaf, r.leaf_hash, r.payload, a.seq IS NOT NULL
 FROM records r LEFT JOIN actions a ON a.seq = r.seq
-WHERE a.seq IS NULL
+WHERE r.seq >= :start AND r.seq < :end AND (a.seq IS NULL
     OR a.leaf_hash IS NOT lower(hex(r.leaf_hash))
     OR {leaf}
     OR a.erased IS NOT (r.payload IS NULL)
@@ -261,7 +263,7 @@ WHERE a.seq IS NULL
         ELSE {payload} END
     OR ({_folder_of_sql("a.folder", "a.path")}) IS NOT 1
     OR a.function IS NOT (CASE WHEN EXISTS (SELECT 1 FROM function_rules)
-        THEN {derived.function_sql("a.path")} END)
+        THEN {derived.function_sql("a.path")} END))
 ORDER BY r.seq
 """
 
@@ -269,12 +271,18 @@ ORDER BY r.seq
 _FLAGGED = _flagged_sql(guarded=False)
 # Only when the fast form meets a BLOB (a hand edit): typeof() on every column costs.
 _FLAGGED_GUARDED = _flagged_sql(guarded=True)
+_SEQS = (-(2**63), 2**63 - 1)  # every seq SQLite can store; ``end`` excluded, so none is >
 
 
-def _recheck_flagged(store: SqliteStore, flagged: str) -> None:
+def _recheck_flagged(store: SqliteStore, flagged: str, part: Part) -> None:
     """Rederive each flagged row in Python; raise naming the first that truly differs."""
     conn = store.connection
-    for seq, leaf, leaf_hash, payload, present in conn.execute(flagged):
+    start, end = part
+    bounds = {"start": _SEQS[0] if start is None else start, "end": end}
+    if end is None:  # the last part: up to the largest seq, which ``<`` would leave out
+        flagged = flagged.replace("r.seq < :end", "r.seq <= :end")
+        bounds["end"] = _SEQS[1]
+    for seq, leaf, leaf_hash, payload, present in conn.execute(flagged, bounds):
         where = f"actions row for seq {seq}"
         if not present:
             raise VerificationError(f"{where} is missing from the index", where=where)
@@ -293,14 +301,18 @@ def _recheck_flagged(store: SqliteStore, flagged: str) -> None:
                 raise VerificationError(f"{where}: {column} differs from the {source}", where=where)
 
 
-def check_actions(store: SqliteStore) -> int:
-    """Check the ``actions`` index row by row; returns the number of rows checked."""
+def _actions_part(store: SqliteStore, part: Part) -> None:
+    """Check the ``actions`` rows of the records in one range of seqs."""
     try:
-        _recheck_flagged(store, _FLAGGED)
+        _recheck_flagged(store, _FLAGGED, part)
     except sqlite3.OperationalError as e:
         if "BLOB" not in str(e):
             raise
-        _recheck_flagged(store, _FLAGGED_GUARDED)
+        _recheck_flagged(store, _FLAGGED_GUARDED, part)
+
+
+def _actions_finish(store: SqliteStore) -> int:
+    """What spans the parts: rows without a record, the corroborated marks; the row count."""
     conn = store.connection
     extra = conn.execute(
         "SELECT a.seq FROM actions a WHERE NOT EXISTS "
@@ -311,6 +323,26 @@ def check_actions(store: SqliteStore) -> int:
         raise VerificationError(f"{where} has no record", where=where)
     _check_corroborated(store)
     return int(conn.execute("SELECT count(*) FROM actions").fetchone()[0])
+
+
+def actions_check(*, part_size: int = 16_384) -> SplitCheck[SqliteStore]:
+    """The check of the ``actions`` index, in parts of ``part_size`` seqs that
+    ``affidavit verify`` shares between its two threads (:mod:`affidavit.verify.beside`)."""
+    if part_size < 1:
+        raise ValueError(f"part_size {part_size} is not a positive number of seqs")
+
+    def parts(store: SqliteStore) -> list[Part]:
+        low, high = store.connection.execute("SELECT min(seq), max(seq) FROM records").fetchone()
+        if type(low) is not int or type(high) is not int:  # no records (or a damaged seq)
+            return [(None, None)]
+        cuts = list(range(low + part_size, high + 1, part_size))
+        return list(zip([None, *cuts], [*cuts, None], strict=True))
+
+    return SplitCheck(parts, _actions_part, _actions_finish)
+
+
+check_actions = actions_check()
+"""Check the ``actions`` index row by row; returns the number of rows checked."""
 
 
 def _check_corroborated(store: SqliteStore) -> None:

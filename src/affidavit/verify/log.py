@@ -6,7 +6,8 @@ before) and a checkpoint the caller kept, then the derived views it is given
 (:mod:`affidavit.views`), all inside the caller's one read snapshot.
 
 Given a second store open on that same snapshot, the page check and the views run on it
-in a worker thread while the rows are checked (:mod:`affidavit.verify.beside`).
+in a worker thread while the rows are checked, and this thread, once its rows are done,
+shares the parts of a view check given in parts (:mod:`affidavit.verify.beside`).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def verify_log(
             raise damage from e
         raise
     if beside is not None:
-        checked = beside.result()
+        checked = beside.result(helper=store)  # its rows done, this thread helps
     else:
         checked = tuple((name, check(store)) for name, check in views)
     return replace(report, views=checked)
