@@ -206,14 +206,22 @@ class Figures:
 
     def growth(self) -> None:
         print("growth from the smallest to the largest size (exponent k of size^k: "
-              "flat < 0.15, log-like < 0.7, linear ~1):")  # fmt: skip
+              "falls <= -0.15 < flat < 0.15, log-like < 0.7, linear ~1):")  # fmt: skip
         for name, values in self.by_name.items():
             sizes = sorted(values)
             if len(sizes) < 2 or values[sizes[0]] <= 0:
                 continue
             lo, hi = sizes[0], sizes[-1]
             k = math.log(values[hi] / values[lo]) / math.log(hi / lo)
-            shape = "flat" if abs(k) < 0.15 else "log-like" if k < 0.7 else "linear"
+            shape = (
+                "falls"
+                if k <= -0.15
+                else "flat"
+                if k < 0.15
+                else "log-like"
+                if k < 0.7
+                else "linear"
+            )
             steps = "  ".join(f"{values[n]:,.3g}" for n in sizes)
             print(f"  {name:<38} {steps:<42} {self.units[name]:<10} k={k:5.2f} {shape}")
 
