@@ -109,45 +109,45 @@ def page(
     if newest_first and after < 0:
         after = 2**63 - 1
     w = _where(filters)
-    inner, outer = w.envelope + w.raw, w.payload
-    args = [after, *w.envelope_args, *w.raw_args, *w.payload_args]  # in the text's order
-    inner.insert(0, "org_seq < %s" if newest_first else "org_seq > %s")
+    if not _narrow_to_window(conn, schema, filters, w):
+        return [], None
+    inner = ["org_seq < %s" if newest_first else "org_seq > %s", *w.envelope, *w.raw]
+    hit = " AND ".join(w.payload)
     out: list[dict[str, Any]] = []
     cursor_at = after
-    # What SQL cannot test (path globs as `log` matches them, ``also``) is applied to each
-    # chunk here, so such a page is read in chunks until it is full or the log ends; else a
-    # chunk of one page (and one row to know whether more follow) is enough.
-    chunk = MAX_LIMIT if also or w.in_python else min(MAX_LIMIT, limit + 1)
-    order = "e.org_seq DESC" if newest_first else "e.org_seq"
+    # A chunk of candidates is taken in org seq order by the envelope filters alone (a walk
+    # of the org seq index that stops at the chunk), and only they are parsed and tested
+    # (``hit``) with the payload filters; the chunk's last candidate comes back even when it
+    # fails them, as the next chunk's cursor. Asked for the first N matches in one statement,
+    # PostgreSQL cannot know how far a payload filter reads, and at 1M records it chose to
+    # parse and sort them all (27 s for a folder). With no payload filter, a chunk of one
+    # page (and one row to know whether more follow) is enough.
+    chunk = MAX_LIMIT if also or w.in_python or hit != "TRUE" else min(MAX_LIMIT, limit + 1)
+    direction, last = ("DESC", "min") if newest_first else ("", "max")
     while len(out) < limit:
-        args[0] = cursor_at
+        candidates = _candidates(schema, " AND ".join(inner), direction, chunk)
         rows = conn.execute(
+            f"WITH c AS MATERIALIZED ({candidates}) "
             "SELECT e.org_seq, e.origin, e.seq, encode(e.leaf_hash, 'base64'), e.time, e.kind, "
-            f"{_FIELDS}, {_PERSON} FROM ("
-            f"{_INNER}{_every(schema)} AS u WHERE {' AND '.join(inner)}) AS r "
+            f"{_FIELDS}, {_PERSON}, {hit}, (SELECT count(*) FROM c), "
+            f"(SELECT {last}(org_seq) FROM c) FROM (SELECT r.*, j.p FROM c AS r "
             f"CROSS JOIN LATERAL {_PARSE}) AS e {_seen(schema)} "
-            f"WHERE {' AND '.join(outer)} ORDER BY {order} LIMIT {chunk}",
-            args,
+            f"WHERE ({hit}) OR e.org_seq = (SELECT {last}(org_seq) FROM c) "
+            f"ORDER BY e.org_seq {direction}",
+            [*[cursor_at, *w.envelope_args, *w.raw_args] * 2, *w.payload_args, *w.payload_args],
         ).fetchall()
-        for row in rows:
-            record = dict(zip(COLUMNS, row, strict=True))
-            if _matches(record, filters) and (also is None or also(record)):
+        for *fields, matched, _, _ in rows:
+            record = dict(zip(COLUMNS, fields, strict=True))
+            if matched and _matches(record, filters) and (also is None or also(record)):
                 out.append(record)
                 if len(out) == limit:
                     return out, int(record["org_seq"])
-        if len(rows) < chunk:
+        if not rows or rows[0][-2] < chunk:
             return out, None
-        cursor_at = int(rows[-1][0])
+        cursor_at = int(rows[0][-1])
         chunk = MAX_LIMIT
     return out, None
 
-
-# The payload is parsed once per row: the lateral subquery with OFFSET 0 is not inlined, so
-# the filters and the fields all read one ``p`` (inlined, each reference would parse again).
-_INNER = (
-    "SELECT org_seq, origin, seq, leaf_hash, time, kind, p FROM "
-    "(SELECT org_seq, origin, seq, leaf_hash, time, kind, payload FROM "
-)
 
 # jsonb cannot hold U+0000 (a binary input's excerpt escapes it): U+FFFD here, in the query's
 # view only; the stored payload is untouched.
@@ -158,6 +158,45 @@ _PARSE = (
 _PERSON = (
     "coalesce(h.email, h.account_uuid, 'unattributed'), h.twin_origin || ':' || h.twin_seq::text"
 )
+
+
+def _narrow_to_window(
+    conn: psycopg.Connection[Any], schema: str, filters: dict[str, Any], w: _Where
+) -> bool:
+    """Bound a ``since`` window by org seq; False when no record lies in it.
+
+    A page reads in org seq order, and a time filter alone does not say where in that order
+    its records are: PostgreSQL then either walks the org seq index from the first record,
+    testing each time (at 10M records, every record before the last day), or reads the
+    whole window and sorts it again for every page. The window's lowest and highest org seq,
+    read from the (time, org_seq) index alone, bound the walk to the window. They are
+    implied by the time filter (each record in the window has an org seq between them), so
+    they select nothing it would not. Without ``until`` there is no upper bound: a record
+    sequenced later has a higher org seq than any now in the window. With ``until``, one
+    that arrives between the two statements (an old record shipped late) waits for the next
+    query, as if it had come a moment later.
+    """
+    since, until = filters.get("since"), filters.get("until")
+    if not since:
+        return True
+    where = "time >= %s" + (" AND time < %s" if until else "")
+    args = [since, until] if until else [since]
+    # ``+ 0``: min and max over the org seq index itself would walk it from one end, the very
+    # scan this avoids.
+    row = conn.execute(
+        f"SELECT min(org_seq + 0), max(org_seq + 0) FROM ("
+        f'SELECT org_seq FROM "{schema}".entries WHERE {where} UNION ALL '
+        f'SELECT org_seq FROM "{schema}".direct WHERE {where}) AS w',
+        args * 2,
+    ).fetchone()
+    if row is None or row[0] is None:
+        return False
+    w.envelope.append("org_seq >= %s")
+    w.envelope_args.append(int(row[0]))
+    if until:
+        w.envelope.append("org_seq <= %s")
+        w.envelope_args.append(int(row[1]))
+    return True
 
 
 def _every(schema: str) -> str:
@@ -171,9 +210,34 @@ def _every(schema: str) -> str:
     )
 
 
+def _candidates(schema: str, where: str, direction: str, chunk: int) -> str:
+    """The first ``chunk`` records by org seq that ``where`` selects, shipped and direct.
+
+    Each half is ordered and cut on its own, so each walks its own org seq index and stops:
+    over the two together (:func:`_every`) PostgreSQL sorts every row of both instead, as
+    the direct half (a join) comes unordered."""
+    halves = (
+        f'SELECT org_seq, origin, seq, leaf_hash, time, kind, payload FROM "{schema}".entries '
+        "WHERE org_seq IS NOT NULL",
+        "SELECT d.org_seq, d.source AS origin, d.org_seq AS seq, r.leaf_hash, d.time, d.kind, "
+        f'r.payload FROM "{schema}".direct d JOIN "{schema}_org".records r ON r.seq = d.org_seq',
+    )
+    cut = f"ORDER BY org_seq {direction} LIMIT {chunk}"
+    both = " UNION ALL ".join(f"(SELECT * FROM ({h}) AS u WHERE {where} {cut})" for h in halves)
+    return f"SELECT * FROM ({both}) AS b {cut}"
+
+
 def _seen(schema: str) -> str:
-    """The identity join's row of each record, if any (``person``)."""
-    return f'LEFT JOIN "{schema}".hook_seen h ON h.origin = e.origin AND h.seq = e.seq'
+    """The identity join's row of each record, if any (``person``).
+
+    Looked up record by record through its primary key (OFFSET 0 keeps PostgreSQL from
+    turning the lookup into a hash join): a join that does not keep the org seq order makes
+    the planner parse and sort every record the envelope filters let through, all 10M for a
+    ``path`` alone, before it can return the first page (27 s at 1M records)."""
+    return (
+        f'LEFT JOIN LATERAL (SELECT email, account_uuid FROM "{schema}".hook_seen s '
+        "WHERE s.origin = e.origin AND s.seq = e.seq OFFSET 0) AS h ON TRUE"
+    )
 
 
 def _like(text: str) -> str:
@@ -237,6 +301,11 @@ def _where(filters: dict[str, Any]) -> _Where:
     if pattern and any(c in pattern for c in "*?["):
         w = replace(w, in_python=True)
     elif pattern:
+        if pattern.isprintable() and '"' not in pattern:
+            # As above: the path's bytes "<folder>/" are in the payload unless JSON escaped
+            # something (a backslash, also a Windows separator), so the rest skip the parse.
+            w.raw.append("(payload LIKE %s OR position(%s::bytea in payload) > 0)")
+            w.raw_args.extend([("%" + _like(pattern) + "/%").encode(), b"\\"])
         # path_matches of a folder: under it at the root, or (relative) under any folder so named
         path = "replace(p #>> '{file,path}', '\\', '/')"
         w.payload.append(

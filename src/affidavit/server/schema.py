@@ -77,13 +77,14 @@ CREATE TABLE {s}.entries (
     PRIMARY KEY (origin, seq)
 );
 CREATE INDEX entries_pending ON {s}.entries (received) WHERE org_seq IS NULL;
-CREATE INDEX entries_time ON {s}.entries (time);
+CREATE INDEX entries_time ON {s}.entries (time, org_seq);
 CREATE TABLE {s}.direct (
     org_seq BIGINT PRIMARY KEY,
     source TEXT NOT NULL,
     kind TEXT NOT NULL,
     time TEXT NOT NULL
 );
+CREATE INDEX direct_time ON {s}.direct (time, org_seq);
 CREATE TABLE {s}.cosignatures (
     origin TEXT NOT NULL REFERENCES {s}.endpoints (origin),
     size BIGINT NOT NULL,
