@@ -21,6 +21,7 @@ import httpx
 import psycopg
 import pytest
 
+from affidavit.capture.events import source_event
 from affidavit.ledger import Ledger
 from affidavit.server.hooks import SOURCE
 from affidavit.server.orglog import SOURCE as COLLECTOR
@@ -269,13 +270,13 @@ def test_a_cloud_session_says_remote_both_ways(
     agent = payload["agent"]
     assert (agent["product"], agent["surface"]) == ("claude-code", "remote")
     assert agent["remote_session_id"] == "session_01Cloud"
-    assert payload["raw"]["affidavit_env"] == cloud  # what the hook saw, kept with the event
+    assert source_event(payload)["affidavit_env"] == cloud  # what the hook saw, kept with it
     # The same event from a laptop: Claude Code sends the unset variables as empty headers.
     first = org_size(c)
     empty = dict.fromkeys(headers, "")
     assert post(c, token, body, empty).status_code == 200
     ((_, _, _, payload),) = org_records(c, first)
-    assert payload["agent"]["surface"] == "cli" and "affidavit_env" not in payload["raw"]
+    assert payload["agent"]["surface"] == "cli" and "affidavit_env" not in source_event(payload)
 
 
 def test_a_shell_command_over_http_claims_the_files_it_names(

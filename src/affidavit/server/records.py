@@ -228,15 +228,17 @@ def _candidates(schema: str, where: str, direction: str, chunk: int) -> str:
 
 
 def _seen(schema: str) -> str:
-    """The identity join's row of each record, if any (``person``).
+    """The identity join's row of each record, if any (``person``, and the record it
+    corroborates, :mod:`.twins`).
 
     Looked up record by record through its primary key (OFFSET 0 keeps PostgreSQL from
     turning the lookup into a hash join): a join that does not keep the org seq order makes
     the planner parse and sort every record the envelope filters let through, all 10M for a
     ``path`` alone, before it can return the first page (27 s at 1M records)."""
     return (
-        f'LEFT JOIN LATERAL (SELECT email, account_uuid FROM "{schema}".hook_seen s '
-        "WHERE s.origin = e.origin AND s.seq = e.seq OFFSET 0) AS h ON TRUE"
+        "LEFT JOIN LATERAL (SELECT email, account_uuid, twin_origin, twin_seq "
+        f'FROM "{schema}".hook_seen s WHERE s.origin = e.origin AND s.seq = e.seq OFFSET 0) '
+        "AS h ON TRUE"
     )
 
 
