@@ -106,7 +106,9 @@ def test_refusals(collector: Collector, laptop: Path, tmp_path: Path) -> None:
     unknown = affidavit(laptop, "evidence", "--server", collector.url, "--device", "nobody/x",
                         "--token", auditor, "--out", str(out))  # fmt: skip
     assert unknown.returncode == 2 and "no endpoint log 'nobody/x'" in unknown.stderr
+    # Without --device the pack is over the org log (test_console_pack), which holds no
+    # content store and no one log's window or kept checkpoint.
     no_device = affidavit(laptop, "evidence", "--server", collector.url, "--token", auditor,
-                          "--out", str(out))  # fmt: skip
+                          "--out", str(out), "--with-content")  # fmt: skip
     assert no_device.returncode == 2 and "--device" in no_device.stderr
     assert not out.exists()

@@ -319,3 +319,62 @@ def test_the_pack_carries_the_witnesses_cosignatures(pg_schemas: Schemas, tmp_pa
     assert verify_cosignature(line, body, witness) > 0
     code, report = verify(pack, org_vkey)
     assert code == 0 and report["ok"], failures(report)
+
+
+# -- the same pack from the CLI: affidavit evidence --server URL (no --device) ---------------
+
+
+def cli_pack(org: Collector, token: str, out: Path, *args: str) -> Any:
+    return affidavit(out.parent / "no-ledger.sqlite", "evidence", "--server", org.url,
+                     "--token", token, "--out", str(out), *args)  # fmt: skip
+
+
+def test_the_cli_saves_the_org_pack_of_its_filters_and_verifies_it(
+    org: Collector, auditor: Client, vkey: str, tmp_path: Path
+) -> None:
+    token = org.token("auditor", "auditor-cli-pack")
+    out = tmp_path / "org.zip"
+    done = cli_pack(org, token, out, "--actor", "alice@example.com", "--path", "finance", "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.splitlines()[0])
+    assert (summary["records"], summary["endpoint_records"]) == (2, 2)
+    assert "verify-pack passed" in done.stderr or "verify-pack passed" in done.stdout
+    code, report = verify(out, vkey)
+    assert code == 0 and report["ok"], failures(report)
+    # The same records as the console's pack of the same view.
+    console = download(auditor, tmp_path / "view.zip", person="alice@example.com", folder="finance")
+    assert members(out)["records.jsonl"] == members(console)["records.jsonl"]
+    # Without filters: every device's records, each endpoint record with its own origin.
+    every = cli_pack(org, token, tmp_path / "every.zip")
+    assert every.returncode == 0, every.stderr
+    code, report = verify(tmp_path / "every.zip", vkey)
+    assert code == 0 and report["ok"], failures(report)
+    endpoints = lines(members(tmp_path / "every.zip")["endpoints.jsonl"])
+    assert {e["origin"] for e in endpoints} >= {"laptop.example.com/1", ERASED}
+
+
+def test_the_cli_org_pack_refusals(org: Collector, tmp_path: Path) -> None:
+    token = org.token("auditor", "auditor-cli-refusals")
+    out = tmp_path / "x.zip"
+    for flag in ("--with-content", "--window-complete"):
+        done = cli_pack(org, token, out, flag)
+        assert done.returncode == 2 and "--device" in done.stderr, done.stderr
+    device = cli_pack(org, org.token("device", "not-an-auditor"), out)
+    assert device.returncode != 0 and "403" in device.stderr, device.stderr
+    assert not out.exists()
+    out.write_bytes(b"kept")
+    again = cli_pack(org, token, out)
+    assert again.returncode == 2 and "--force" in again.stderr and out.read_bytes() == b"kept"
+    # A row changed in PostgreSQL: the collector builds no pack, and the CLI writes none.
+    where = "origin = 'laptop.example.com/1' AND seq = 0"
+    ((payload,),) = org.sql(f"SELECT payload FROM entries WHERE {where}")
+    changed = bytes(payload).replace(b"bob", b"eve")
+    org.sql(f"UPDATE entries SET payload = %s WHERE {where} RETURNING seq", changed)
+    try:
+        bad = cli_pack(org, token, tmp_path / "bad.zip", "--device", "laptop.example.com/1")
+        bad_org = cli_pack(org, token, tmp_path / "bad-org.zip")
+    finally:
+        org.sql(f"UPDATE entries SET payload = %s WHERE {where} RETURNING seq", payload)
+    assert bad.returncode != 0 and not (tmp_path / "bad.zip").exists()
+    assert bad_org.returncode != 0 and "record 0 of laptop.example.com/1" in bad_org.stderr
+    assert not (tmp_path / "bad-org.zip").exists()

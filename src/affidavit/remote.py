@@ -5,7 +5,8 @@ Pages through ``GET /api/v1/records`` (JSON lines, paged by org seq) with the sa
 as a local ``log``; one record with its payload from ``GET /api/v1/records/<org_seq>``
 (``diff --server``, ``rollback --server``); :func:`export` writes those rows to a CSV or
 JSON Lines file (``affidavit export --server URL``), each with its org seq, endpoint seq and
-leaf hash. Standard library only.
+leaf hash; :func:`evidence` saves the pack over the org log of the same selection
+(``GET /api/v1/evidence``, ``affidavit evidence --server URL``). Standard library only.
 """
 
 from __future__ import annotations
@@ -132,3 +133,22 @@ def export(
         text.flush()
         text.detach()
     return count
+
+
+def evidence(
+    url: str,
+    token: str,
+    filters: Filters,
+    out: Path,
+    *,
+    device: str | None = None,
+    force: bool = False,
+) -> None:
+    """Save the collector's evidence pack over the org log of the matching records (several
+    devices, proven against the org checkpoint) to ``out``, atomically."""
+    if out.exists() and not force:
+        raise InputError(f"{out} exists; pass --force to overwrite it")
+    query = urllib.parse.urlencode(_params(filters, device))
+    _, body = get(url, token, f"/api/v1/evidence?{query}", timeout=600)
+    with atomic_writer(out) as f:
+        f.write(body)

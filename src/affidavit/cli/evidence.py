@@ -61,10 +61,11 @@ _SHOWN_FAILURES = 50
 @click.option(
     "--server",
     metavar="URL",
-    help="Build the pack from the collector's copy of one endpoint log (--device) instead of "
-    "this ledger; it verifies with `affidavit verify-pack` like any other.",
+    help="Build the pack from the collector instead of this ledger: with --device, from its "
+    "copy of that endpoint log; without, over the org log, records of every device proven "
+    "against the org checkpoint. Either verifies with `affidavit verify-pack`.",
 )
-@click.option("--device", help="With --server: the endpoint log (its origin).")
+@click.option("--device", help="With --server: one endpoint log (its origin).")
 @click.option(
     "--token", envvar="AFFIDAVIT_TOKEN", help="With --server: an auditor token ($AFFIDAVIT_TOKEN)."
 )
@@ -96,10 +97,16 @@ def evidence(
     With --server URL --device ORIGIN the pack is built from the collector's copy of that
     endpoint's log, proven against the endpoint's own checkpoint that the collector cosigned
     (the rebuilt tree must match it, or nothing is written); --with-content is for a local
-    ledger.
+    ledger. With --server URL alone the collector builds a pack over the org log (at most
+    20,000 records, of any devices, each with its endpoint record), checked here with
+    verify-pack before it is kept.
     """
     from affidavit.evidence import build_pack
 
+    if server is not None and not device:
+        _org_pack(server, token, out, force, filters, as_json, with_content, window_complete,
+                  bool(from_files))  # fmt: skip
+        return
     kept = [read_text(f) for f in from_files]
     now = datetime.now(UTC)
     with contextlib.ExitStack() as stack:
@@ -156,6 +163,61 @@ def evidence(
             "checkpoint yet and were left out; run `affidavit seal` and build again"
         )
     if not result.records:
+        say("warning: no published record matches the filters; the pack holds none")
+
+
+def _org_pack(
+    server: str,
+    token: str | None,
+    out: Path,
+    force: bool,
+    filters: dict[str, Any],
+    as_json: bool,
+    *local_only: bool,
+) -> None:
+    """``evidence --server URL`` without ``--device``: the collector's pack over the org log,
+    saved and then verified here; a pack that fails is removed and its failures named."""
+    from affidavit import remote
+    from affidavit.errors import VerificationError
+    from affidavit.evidence import verify_pack
+    from affidavit.evidence.report import PackVerificationError
+
+    if not token:
+        raise click.UsageError("--server needs an auditor token: --token or $AFFIDAVIT_TOKEN")
+    if any(local_only):
+        raise click.UsageError(
+            "--with-content, --window-complete and --from need one log: add --device ORIGIN, "
+            "or build from the ledger"
+        )
+    chosen = make_filters(**filters)
+    remote.evidence(server, token, chosen, out, force=force)
+    try:
+        report = verify_pack(out)
+    except PackVerificationError as e:
+        out.unlink(missing_ok=True)
+        where, *_ = e.report.failures() or ["pack: unknown"]
+        raise VerificationError(
+            f"the pack the collector at {server} sent does not verify, so it was not kept: {where}",
+            where=where.split(":", 1)[0],
+        ) from None
+    size = report.checkpoint.size if report.checkpoint is not None else 0
+    if as_json:
+        emit_json(
+            {
+                "out": str(out),
+                "bytes": out.stat().st_size,
+                "tree_size": size,
+                "records": len(report.records),
+                "endpoint_records": report.endpoint_records,
+                "erasures": report.erasures,
+            }
+        )
+    say(
+        f"wrote {out} ({out.stat().st_size:,} bytes): {len(report.records)} record(s) of the "
+        f"org log with {report.endpoint_records or 0} endpoint record(s), proven against the "
+        f"org checkpoint of size {size}; verify-pack passed"
+    )
+    if not report.records:
         say("warning: no published record matches the filters; the pack holds none")
 
 

@@ -15,6 +15,7 @@ Configuration comes from the environment, because uvicorn starts workers as new 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
@@ -42,6 +43,7 @@ from affidavit.server import (
     hooks,
     identity,
     ingest,
+    org_pack,
     orglog,
     otlp,
     reconcile,
@@ -300,6 +302,27 @@ async def list_records(request: Request) -> Response:
     return await _call(request, READ, run)
 
 
+async def evidence_pack(request: Request) -> Response:
+    """``GET /api/v1/evidence``: a pack over the org log of what the records API's filters
+    select, across devices (``affidavit evidence --server URL``); ``verify-pack`` checks it."""
+    params = {k: request.query_params.getlist(k) for k in request.query_params}
+
+    def run(s: Server, who: Principal) -> Response:
+        try:
+            filters, _, _ = records.parse(params)
+        except records.BadQuery as e:
+            raise ingest.Refused(400, str(e)) from None
+        out = io.BytesIO()
+        s.run(lambda conn: org_pack.for_query(conn, s.collector, filters, out, now=_now()))
+        return Response(
+            out.getvalue(),
+            media_type="application/zip",
+            headers={"Content-Disposition": 'attachment; filename="affidavit-evidence.zip"'},
+        )
+
+    return await _call(request, READ, run)
+
+
 async def endpoint_info(request: Request) -> Response:
     params = dict(request.query_params)
 
@@ -371,6 +394,7 @@ _ROUTES: list[BaseRoute] = [
     Route("/api/v1/gaps", gaps),
     Route("/v1/logs", otlp.receive_logs, methods=["POST"]),
     Route("/api/v1/records/{org_seq:int}", record_one.get_record),
+    Route("/api/v1/evidence", evidence_pack),
     Route("/checkpoint", checkpoint),
     Route("/tile/{path:path}", tile),
     Route("/v1/hooks", hooks.post_hook, methods=["POST"]),

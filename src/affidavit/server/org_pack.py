@@ -26,14 +26,14 @@ from typing import IO, Any
 import psycopg
 
 from affidavit import merkle
-from affidavit.errors import LedgerCorruptError, LedgerError, VerificationError
+from affidavit.errors import InputError, LedgerCorruptError, LedgerError, VerificationError
 from affidavit.evidence import layout
 from affidavit.evidence.build import PackFiles, Prover
 from affidavit.evidence.org import ORG, parse_endpoint
 from affidavit.evidence.readme import render_readme
 from affidavit.note import open_checkpoint
 from affidavit.record import Envelope, Kind, format_time
-from affidavit.server import erasure, orglog, witnesses
+from affidavit.server import erasure, orglog, records, witnesses
 from affidavit.server.schema import Collector
 from affidavit.verify.erasure import erased_by
 
@@ -238,3 +238,27 @@ def describe(view_filters: dict[str, Any]) -> dict[str, Any]:
     if view_filters.get("kind"):
         out["kinds"] = list(view_filters["kind"])
     return out
+
+
+def for_query(
+    conn: psycopg.Connection[Any],
+    c: Collector,
+    filters: dict[str, Any],
+    out: IO[bytes],
+    *,
+    now: datetime,
+) -> dict[str, Any]:
+    """The pack of every record the records API's ``filters`` select (``GET /api/v1/evidence``,
+    ``affidavit evidence --server URL`` without ``--device``), oldest first; at most
+    :data:`MAX_RECORDS`, else a one-line :class:`~affidavit.errors.InputError`."""
+    seqs: list[int] = []
+    after: int | None = -1
+    while after is not None:
+        rows, after = records.page(conn, c.schema, filters, after, records.MAX_LIMIT)
+        seqs.extend(int(row["org_seq"]) for row in rows)
+        if len(seqs) > MAX_RECORDS:
+            raise InputError(
+                f"the filters select more than {MAX_RECORDS:,} records, too many for one "
+                "evidence pack (each carries its proof): narrow them (--since, --path, --device)"
+            )
+    return build(conn, c, seqs, out, filters=describe(filters), now=now)
