@@ -48,6 +48,9 @@ from affidavit.server.schema import Collector, init_collector
 from affidavit.server.tokens import create_token
 from affidavit.store.postgres import PostgresStore, connect
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from proc_cpu import backends, cpu_seconds, tree
+
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 
 
@@ -120,55 +123,6 @@ def children(pid: int) -> list[int]:
             if int(fields[1]) == pid:
                 out.append(int(entry.name))
     return out
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process (Linux /proc); 0 once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def tree(pid: int) -> list[int]:
-    """``pid`` and every process under it."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents.setdefault(int(stat[1]), []).append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        out.append(todo.pop())
-        todo.extend(parents.get(out[-1], []))
-    return out
-
-
-def backends(db: str, pids: list[int]) -> list[int]:
-    """The PostgreSQL backends serving the connections that processes ``pids`` hold open:
-    their sockets' local ports, matched to ``pg_stat_activity.client_port``."""
-    inodes = set()
-    for pid in pids:
-        try:
-            links = [os.readlink(f) for f in Path(f"/proc/{pid}/fd").iterdir()]
-        except OSError:
-            continue
-        inodes.update(link[8:-1] for link in links if link.startswith("socket:["))
-    ports = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[9] in inodes:
-                ports.append(int(fields[1].rsplit(":", 1)[1], 16))
-    with psycopg.connect(db, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE client_port = ANY(%s)", (ports,)
-        ).fetchall()
-    return [int(pid) for (pid,) in rows]
 
 
 def percentile(values: list[float], q: float) -> float:
