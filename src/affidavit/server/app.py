@@ -285,14 +285,18 @@ async def gaps(request: Request) -> Response:
     return await _call(request, READ, run)
 
 
-async def list_records(request: Request) -> Response:
-    params = {k: request.query_params.getlist(k) for k in request.query_params}
+def _query(request: Request) -> tuple[dict[str, Any], int, int]:
+    """The records API's (filters, after, limit) from the query string; 400 naming what is
+    wrong."""
+    try:
+        return records.parse({k: request.query_params.getlist(k) for k in request.query_params})
+    except records.BadQuery as e:
+        raise ingest.Refused(400, str(e)) from None
 
+
+async def list_records(request: Request) -> Response:
     def run(s: Server, who: Principal) -> Response:
-        try:
-            filters, after, limit = records.parse(params)
-        except records.BadQuery as e:
-            raise ingest.Refused(400, str(e)) from None
+        filters, after, limit = _query(request)
         found, next_after = s.run(lambda conn: records.page(conn, s.schema, filters, after, limit))
         headers = {} if next_after is None else {"X-Next-After": str(next_after)}
         return Response(
@@ -305,13 +309,9 @@ async def list_records(request: Request) -> Response:
 async def evidence_pack(request: Request) -> Response:
     """``GET /api/v1/evidence``: a pack over the org log of what the records API's filters
     select, across devices (``affidavit evidence --server URL``); ``verify-pack`` checks it."""
-    params = {k: request.query_params.getlist(k) for k in request.query_params}
 
     def run(s: Server, who: Principal) -> Response:
-        try:
-            filters, _, _ = records.parse(params)
-        except records.BadQuery as e:
-            raise ingest.Refused(400, str(e)) from None
+        filters, _, _ = _query(request)
         out = io.BytesIO()
         s.run(lambda conn: org_pack.for_query(conn, s.collector, filters, out, now=_now()))
         return Response(
