@@ -107,22 +107,9 @@ def workers_of(pid: int) -> list[int]:
     """The uvicorn worker processes under ``pid`` (spawned; not multiprocessing's helpers)."""
     return [
         child
-        for child in children(pid)
+        for child in tree(pid)[1:]
         if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
     ]
-
-
-def children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                out.append(int(entry.name))
-    return out
 
 
 def percentile(values: list[float], q: float) -> float:

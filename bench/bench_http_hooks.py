@@ -48,34 +48,14 @@ from affidavit.server.schema import Collector, init_collector
 from affidavit.server.tokens import create_token
 from affidavit.store.postgres import PostgresStore, connect
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from proc_cpu import tree_cpu_seconds as cpu_seconds
+
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of ``pid`` and every process under it (Linux /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total, todo, seen = 0.0, [pid], set()
-    while todo:
-        current = todo.pop()
-        seen.add(current)
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit() and int(entry.name) not in seen:
-                try:
-                    stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                if int(stat[1]) == current:
-                    todo.append(int(entry.name))
-    return total
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -57,3 +57,8 @@ def backends(db: str, pids: list[int]) -> list[int]:
             "SELECT pid FROM pg_stat_activity WHERE client_port = ANY(%s)", (ports,)
         ).fetchall()
     return [int(pid) for (pid,) in rows]
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and every process now under it."""
+    return sum(cpu_seconds(p) for p in tree(pid))
