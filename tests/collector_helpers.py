@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from ledger_helpers import cli_env
+from ledger_helpers import affidavit, cli_env
 from pg_helpers import Schemas
 
 ORIGIN = "collector.example.com/org"
@@ -116,6 +116,12 @@ class Collector:
         finally:
             self.stop()
 
+    def enrol_and_ship(self, ledger: Path, token: str) -> None:
+        """Enrol the endpoint ``ledger`` with this collector and ship it, through the CLI."""
+        for step in (("enrol", self.url), ("ship",)):
+            done = affidavit(ledger, *step, "--token", token)
+            assert done.returncode == 0, done.stderr
+
     def _wait_up(self) -> None:
         for _ in range(300):
             assert self.process is not None
@@ -154,3 +160,12 @@ class Collector:
         with psycopg.connect(self.db, autocommit=True) as conn:
             conn.execute(f'SET search_path TO "{self.schema}"')
             return conn.execute(query, args).fetchall()
+
+
+@contextmanager
+def served(schemas: Schemas, home: Path) -> Iterator[Collector]:
+    """A collector made with `server init --origin ORIGIN` and serving while the block runs."""
+    c = Collector(schemas, home)
+    c.cli("init", "--origin", ORIGIN)
+    with c.serving():
+        yield c

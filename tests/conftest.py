@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from collector_helpers import Collector, served
 from pg_helpers import Schemas, reachable_url
 
 # These machines are shared and noisy: a per-example deadline or a too-slow health check
@@ -61,3 +62,10 @@ def pg_schemas() -> Iterator[Schemas]:
         yield schemas
     finally:
         schemas.drop_all()
+
+
+@pytest.fixture
+def collector(pg_schemas: Schemas, tmp_path: Path) -> Iterator[Collector]:
+    """A collector of origin ``collector_helpers.ORIGIN`` serving on loopback for one test."""
+    with served(pg_schemas, tmp_path) as c:
+        yield c

@@ -4,24 +4,14 @@ real PostgreSQL, an endpoint ledger shipped through the CLI."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from collector_helpers import ORIGIN, Collector
-from ledger_helpers import affidavit, grow, new_ledger
-from pg_helpers import Schemas
+from collector_helpers import Collector
+from ledger_helpers import grow, new_ledger
 
 LAPTOP = "laptop.example.com/erase-1"
-
-
-@pytest.fixture
-def collector(pg_schemas: Schemas, tmp_path: Path) -> Iterator[Collector]:
-    c = Collector(pg_schemas, tmp_path)
-    c.cli("init", "--origin", ORIGIN)
-    with c.serving():
-        yield c
 
 
 @pytest.fixture
@@ -32,9 +22,7 @@ def shipped(collector: Collector, tmp_path: Path) -> Collector:
         grow(ledger, [6])
     path = folder / "ledger.sqlite"
     token = collector.token("device", "laptop")
-    for step in (("enrol", collector.url), ("ship",)):
-        done = affidavit(path, *step, "--token", token)
-        assert done.returncode == 0, done.stderr
+    collector.enrol_and_ship(path, token)
     collector.cli("seal")
     return collector
 

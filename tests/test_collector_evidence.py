@@ -6,25 +6,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from affidavit.ledger import Ledger
-from collector_helpers import ORIGIN, Collector
+from collector_helpers import Collector
 from ledger_helpers import affidavit, grow, new_ledger
-from pg_helpers import Schemas
 
 LAPTOP = "laptop.example.com/evidence-1"
-
-
-@pytest.fixture
-def collector(pg_schemas: Schemas, tmp_path: Path) -> Iterator[Collector]:
-    c = Collector(pg_schemas, tmp_path)
-    c.cli("init", "--origin", ORIGIN)
-    with c.serving():
-        yield c
 
 
 @pytest.fixture
@@ -37,9 +27,7 @@ def laptop(collector: Collector, tmp_path: Path) -> Path:
         ledger.seal()
     path = folder / "ledger.sqlite"
     token = collector.token("device", "laptop")
-    for step in (("enrol", collector.url), ("ship",)):
-        done = affidavit(path, *step, "--token", token)
-        assert done.returncode == 0, done.stderr
+    collector.enrol_and_ship(path, token)
     return path
 
 

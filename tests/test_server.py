@@ -5,24 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from affidavit.cosignature import Cosigner
 from affidavit.note import Verifier
 from collector_helpers import ORIGIN, Collector
 from ledger_helpers import cli_env
 from pg_helpers import Schemas
-
-
-@pytest.fixture
-def collector(pg_schemas: Schemas, tmp_path: Path) -> Iterator[Collector]:
-    c = Collector(pg_schemas, tmp_path)
-    c.cli("init", "--origin", ORIGIN)
-    with c.serving():
-        yield c
 
 
 def test_init_makes_two_keys_that_server_key_prints(pg_schemas: Schemas, tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,14 +18,6 @@ from ledger_helpers import affidavit, grow, key_of, make_records, new_ledger
 from pg_helpers import Schemas
 
 LAPTOP = "laptop.example.com/ledger-1"
-
-
-@pytest.fixture
-def collector(pg_schemas: Schemas, tmp_path: Path) -> Iterator[Collector]:
-    c = Collector(pg_schemas, tmp_path)
-    c.cli("init", "--origin", ORIGIN)
-    with c.serving():
-        yield c
 
 
 def laptop(folder: Path, batches: list[int], origin: str = LAPTOP) -> Path:
