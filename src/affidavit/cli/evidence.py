@@ -104,8 +104,12 @@ def evidence(
     from affidavit.evidence import build_pack
 
     if server is not None and not device:
-        _org_pack(server, token, out, force, filters, as_json, with_content, window_complete,
-                  bool(from_files))  # fmt: skip
+        if with_content or window_complete or from_files:
+            raise click.UsageError(
+                "--with-content, --window-complete and --from need one log: add --device "
+                "ORIGIN, or build from the ledger"
+            )
+        _org_pack(server, token, out, force, filters, as_json)
         return
     kept = [read_text(f) for f in from_files]
     now = datetime.now(UTC)
@@ -173,7 +177,6 @@ def _org_pack(
     force: bool,
     filters: dict[str, Any],
     as_json: bool,
-    *local_only: bool,
 ) -> None:
     """``evidence --server URL`` without ``--device``: the collector's pack over the org log,
     saved and then verified here; a pack that fails is removed and its failures named."""
@@ -184,11 +187,6 @@ def _org_pack(
 
     if not token:
         raise click.UsageError("--server needs an auditor token: --token or $AFFIDAVIT_TOKEN")
-    if any(local_only):
-        raise click.UsageError(
-            "--with-content, --window-complete and --from need one log: add --device ORIGIN, "
-            "or build from the ledger"
-        )
     chosen = make_filters(**filters)
     remote.evidence(server, token, chosen, out, force=force)
     try:
