@@ -29,12 +29,16 @@ answers `--path` over five folders and `--since` one day, each paged to its end,
 EXPLAIN ANALYZE of the first page and the table and index sizes per record.
 
 Everything lives in a temporary folder (``$BENCH_DIR`` or the system's) and a schema named
-``bench10m_<pid>``; both are removed at the end, also after an error.
+``bench10m_<pid>``; both are removed at the end, also after an error. ``--keep FOLDER`` builds
+the ledger in FOLDER (which must be empty or new) and leaves it there, so the collector part
+can be run again on it alone (``--collector-from FOLDER/ledger.sqlite``) after a change to the
+query code, without building 10M records again.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import math
@@ -367,6 +371,8 @@ def main() -> None:
         metavar="N",
         help="with --collector-from: load N records (default: all it holds)",
     )
+    parser.add_argument("--keep", type=Path, metavar="FOLDER",
+                        help="build the ledger in FOLDER and leave it there")  # fmt: skip
     args = parser.parse_args()
     if args.collector_from:
         from collector_at_scale import collector_run
@@ -374,7 +380,11 @@ def main() -> None:
         collector_run(args.collector_from, args.pg, args.collector_records)
         return
     sizes = sorted({int(s) for s in args.sizes.split(",")})
-    root = os.environ.get("BENCH_DIR") or tempfile.gettempdir()
+    root = (
+        str(args.keep.parent) if args.keep else os.environ.get("BENCH_DIR") or tempfile.gettempdir()
+    )
+    if args.keep and args.keep.exists() and any(args.keep.iterdir()):
+        sys.exit(f"{args.keep}: not empty; --keep builds a new ledger there")
     need, free = max(sizes) * BYTES_PER_RECORD, shutil.disk_usage(root).free
     if need * 2 > free:
         sys.exit(f"{root}: {free / 1e9:.1f} GB free; the ledger needs about {need / 1e9:.1f} GB")
@@ -383,7 +393,12 @@ def main() -> None:
           f"{', '.join(f'{n:,}' for n in sizes)}; load average at the start: {load()}",
           flush=True)  # fmt: skip
     fig = Figures()
-    with tempfile.TemporaryDirectory(dir=root, prefix="bench10m-") as tmp:
+    with contextlib.ExitStack() as stack:
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            tmp = str(args.keep)
+        else:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(dir=root, prefix="bench10m-"))
         path, n = ledger_run(Path(tmp), sizes, args.rounds, fig)
         print()
         fig.growth()
