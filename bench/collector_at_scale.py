@@ -20,7 +20,7 @@ from typing import Any
 
 from affidavit.note import Signer
 from affidavit.record import format_time, parse_time, read_leaf
-from affidavit.server import identity, orglog, records
+from affidavit.server import folders, identity, orglog, records
 from affidavit.server.schema import init_collector
 from affidavit.store.postgres import connect
 
@@ -75,14 +75,15 @@ def rows(ledger: Path, start: int, end: int) -> Iterator[tuple[Any, ...]]:
 def copy_entries(conn: Any, s: str, ledger: Path, start: int, end: int, *, org: bool) -> None:
     """Entries ``start..end-1`` as ingest leaves them; with ``org``, also with the org seq
     the integrator would have given them (the ledger's seq)."""
-    columns = "origin, seq, leaf, leaf_hash, salt, payload, kind, time" + (
+    columns = "origin, seq, leaf, leaf_hash, salt, payload, kind, time, folders" + (
         ", org_seq" if org else ""
     )
     sql = f'COPY "{s}".entries ({columns}) FROM STDIN'
     with conn.transaction(), conn.cursor() as cur, cur.copy(sql) as copy:
         for seq, leaf, leaf_hash, salt, payload, kind, at in rows(ledger, start, end):
             origin, eseq = endpoint_of(seq)
-            row = (origin, eseq, leaf, leaf_hash, salt, payload, kind, at)
+            names = folders.literal(folders.of_payload(payload))  # as ingest stores them
+            row = (origin, eseq, leaf, leaf_hash, salt, payload, kind, at, names)
             copy.write_row((*row, seq) if org else row)
 
 

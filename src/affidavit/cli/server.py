@@ -192,10 +192,11 @@ def seal(db: str | None, schema: str, keys: Path | None, as_json: bool) -> None:
     $AFFIDAVIT_SERVER_GAP_GRACE (seconds, default 600), as the running collector does.
     """
     from affidavit.server import identity, orglog, reconcile
-    from affidavit.server.schema import Collector
+    from affidavit.server.schema import Collector, upgrade
 
     with _connected(db) as conn:
         c = Collector.load(conn, schema, _keys(keys))
+        upgrade(conn, schema, progress=say)
         identity.ensure_tables(conn, schema)
         reconcile.run(conn, c, grace_s=reconcile.grace_seconds(), wait=True)
         size = orglog.integrate(conn, c, wait=True)

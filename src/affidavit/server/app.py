@@ -53,7 +53,7 @@ from affidavit.server import (
     witness,
     witnesses,
 )
-from affidavit.server.schema import DEFAULT_SCHEMA, Collector, default_keys_dir
+from affidavit.server.schema import DEFAULT_SCHEMA, Collector, default_keys_dir, upgrade
 from affidavit.server.tokens import Authenticator, AuthError, Principal
 from affidavit.store.postgres import prepare
 
@@ -362,6 +362,7 @@ def create_app() -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         server.pool.open(wait=True, timeout=30)
         server.collector  # noqa: B018  # fail at start, not at the first request
+        server.run(lambda conn: upgrade(conn, schema, progress=log.warning))
         server.run(lambda conn: identity.ensure_tables(conn, schema))
         threads = [
             threading.Thread(target=server.integrator, name="org-integrator", daemon=True),

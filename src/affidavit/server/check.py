@@ -11,6 +11,8 @@ the stored bytes:
   (given from the key folder, not read from the database);
 * that every ``org.entry`` names a stored record by its leaf hash, and every stored record
   has exactly one ``org.entry``;
+* that each record's ``folders`` (what a ``path`` query selects by, :mod:`.folders`) are
+  those of its payload;
 * that a record stored without its payload is named by an erasure: the endpoint's own, or
   a ``collector.erasure`` on the org log (:mod:`.erasure`) naming it by its leaf hash.
 """
@@ -26,7 +28,7 @@ import psycopg
 from affidavit import merkle
 from affidavit.errors import InputError, VerificationError
 from affidavit.note import Verifier, open_checkpoint
-from affidavit.server import erasure, orglog
+from affidavit.server import erasure, folders, orglog
 from affidavit.server.schema import Collector
 from affidavit.verify.rows import RowCheck
 
@@ -39,20 +41,25 @@ def verify_collector(conn: psycopg.Connection[Any], c: Collector) -> dict[str, i
     ).fetchall()
     unexplained: list[tuple[str, int]] = []  # payload gone, no endpoint erasure names it
     held: dict[tuple[str, int], bytes] = {}
+    # The folders column (:mod:`.folders`) exists once the collector is upgraded to it.
+    indexed = conn.execute(f"""SELECT 1 FROM "{s}".config WHERE key = 'folders'""").fetchone()
+    names = "folders" if indexed else "NULL::text[]"
     for origin, vkey, size, note in endpoints:
         where = f"endpoint {origin}"
         rows = conn.execute(
-            f'SELECT seq, leaf, leaf_hash, salt, payload FROM "{s}".entries '
+            f'SELECT seq, leaf, leaf_hash, salt, payload, {names} FROM "{s}".entries '
             "WHERE origin = %s ORDER BY seq",
             (origin,),
         ).fetchall()
         check = RowCheck()
         hashes = []
-        for seq, leaf, leaf_hash, salt, payload in rows:
+        for seq, leaf, leaf_hash, salt, payload, stored in rows:
             try:
                 hashes.append(check.add(int(seq), leaf, leaf_hash, salt, payload))
             except VerificationError as e:
                 raise VerificationError(f"{where}: {e}", where=f"{where} {e.where}") from e
+            if indexed:
+                _check_folders(stored, payload, f"{where} record {seq}")
             held[(origin, int(seq))] = leaf_hash
         unexplained += [(origin, seq) for seq in check.erased if seq not in check.erasures]
         if len(hashes) != size:
@@ -76,7 +83,12 @@ def verify_collector(conn: psycopg.Connection[Any], c: Collector) -> dict[str, i
     report = org.verify(key=Verifier.from_vkey(c.org_vkey))
     seen: set[tuple[str, int]] = set()
     erased_here: dict[tuple[str, int], bytes] = {}
+    direct = dict(
+        conn.execute(f'SELECT org_seq, {names} FROM "{s}".direct').fetchall() if indexed else []
+    )
     for seq, leaf, _, _, payload in org.rows():
+        if seq in direct:
+            _check_folders(direct[seq], payload, f"org record {seq}")
         named = erasure.named(leaf, payload)
         if named is not None:
             erased_here[named[:2]] = named[2]
@@ -107,3 +119,14 @@ def verify_collector(conn: psycopg.Connection[Any], c: Collector) -> dict[str, i
             where="org log",
         )
     return {"endpoints": len(endpoints), "records": len(held), "org_log": report.records}
+
+
+def _check_folders(stored: list[str] | None, payload: bytes | None, where: str) -> None:
+    """A record's ``folders`` are the ones its payload names (:mod:`.folders`): a folder
+    removed would hide the record from a ``path`` query."""
+    if stored is None or list(stored) != folders.of_payload(payload):
+        raise VerificationError(
+            f"{where}: its folders column ({stored}) is not the folders of its payload's "
+            "file path; a path query would not select it as it should",
+            where=where,
+        )

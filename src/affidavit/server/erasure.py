@@ -70,8 +70,8 @@ def erase(
             [(leaf, merkle.leaf_hash(leaf), record.salt, record.payload_json)]
         )
         conn.execute(
-            f'UPDATE "{c.schema}".entries SET salt = NULL, payload = NULL '
-            "WHERE origin = %s AND seq = %s",
+            f'UPDATE "{c.schema}".entries SET salt = NULL, payload = NULL, folders = '
+            "ARRAY[]::text[] WHERE origin = %s AND seq = %s",  # a folder name can be personal
             (origin, seq),
         )
         store.commit()

@@ -34,7 +34,7 @@ from affidavit.cosignature import cosign
 from affidavit.errors import InputError, VerificationError
 from affidavit.note import Checkpoint, Verifier, open_checkpoint
 from affidavit.record import read_leaf
-from affidavit.server import orglog
+from affidavit.server import folders, orglog
 from affidavit.server.schema import Collector
 from affidavit.server.tokens import Principal
 from affidavit.verify.rows import RowCheck
@@ -209,24 +209,29 @@ def ship(
              "line": line, "time": timestamp},
         )  # fmt: skip
         if rows:
+            columns = _columns(rows)  # before the lock: it parses each payload
             # Last, as everything else is done: from here the org log's writer lock is held
             # until the commit, so the entries get their org seqs as they are stored.
             with conn.pipeline():
                 first = orglog.sequence(conn, c, entries)
-                conn.execute(_STORE.format(s=s), (origin, *_columns(rows, first)))
+                org_seqs = list(range(first, first + len(rows)))
+                conn.execute(_STORE.format(s=s), (origin, *columns, org_seqs))
     return Shipped(cp.size, note, line, len(new), duplicates)
 
 
+# Each record's folders (:mod:`.folders`) travel as one array literal, as a batch's arrays
+# are ragged and PostgreSQL's are not.
 _STORE = (
     'INSERT INTO "{s}".entries (origin, seq, leaf, leaf_hash, salt, payload, kind, time, '
-    "org_seq) SELECT %s, * FROM unnest(%b::bigint[], %b::bytea[], %b::bytea[], %b::bytea[], "
-    "%b::bytea[], %b::text[], %b::text[], %b::bigint[])"
+    "folders, org_seq) SELECT %s, q, l, h, salt, p, k, t, f::text[], o FROM unnest("
+    "%b::bigint[], %b::bytea[], %b::bytea[], %b::bytea[], %b::bytea[], %b::text[], %b::text[], "
+    "%b::text[], %b::bigint[]) AS v(q, l, h, salt, p, k, t, f, o)"
 )
 
 
-def _columns(rows: list[tuple[Any, ...]], first_org: int) -> list[list[Any]]:
+def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
     columns: list[list[Any]] = [list(column) for column in zip(*rows, strict=True)]
-    return [*columns, list(range(first_org, first_org + len(rows)))]
+    return [*columns, [folders.literal(folders.of_payload(payload)) for payload in columns[4]]]
 
 
 def _check_against_cosigned(

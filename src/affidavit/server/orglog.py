@@ -27,7 +27,7 @@ import psycopg
 from affidavit import merkle
 from affidavit.ledger import Ledger
 from affidavit.record import Kind, Record, parse_time
-from affidavit.server import witnesses
+from affidavit.server import folders, witnesses
 from affidavit.server.schema import Collector
 from affidavit.store.postgres import PostgresStore
 
@@ -144,8 +144,8 @@ def append_direct(
     org log; returns their org seqs. They are sequenced under the log's writer lock like every
     other org leaf and published by the integrator's next seal, so their proofs lead straight
     to the org checkpoint. Each is listed in the ``direct`` table (org seq, source, kind,
-    time) in the same transaction, so ``GET /api/v1/records`` finds them by index beside the
-    shipped entries without parsing every org leaf.
+    time, the folders of its file) in the same transaction, so ``GET /api/v1/records`` finds
+    them by index beside the shipped entries without parsing every org leaf.
 
     ``then(seqs)`` runs on ``conn`` inside the same transaction, before the commit: a puller
     stores its cursor there, so the records and the cursor land together or not at all."""
@@ -154,6 +154,7 @@ def append_direct(
         raise ValueError("an erasure is made by Ledger.erase, never appended")
     store = org_store(conn, c)
     rows = [(r.leaf, merkle.leaf_hash(r.leaf), r.salt, r.payload_json) for r in records]
+    names = [folders.literal(folders.of_payload(r.payload_json)) for r in records]
     conn.execute("BEGIN")
     try:
         # Everything was built before the lock; holding it costs one round trip, the
@@ -163,13 +164,15 @@ def append_direct(
             first = store.add_records(rows)
             seqs = range(first, first + len(records))
             conn.execute(
-                f'INSERT INTO "{c.schema}".direct (org_seq, source, kind, time) '
-                "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[])",
+                f'INSERT INTO "{c.schema}".direct (org_seq, source, kind, time, folders) '
+                "SELECT q, s, k, t, f::text[] FROM unnest(%s::bigint[], %s::text[], "
+                "%s::text[], %s::text[], %s::text[]) AS v(q, s, k, t, f)",
                 (
                     list(seqs),
                     [r.envelope.source for r in records],
                     [r.envelope.kind for r in records],
                     [r.envelope.time for r in records],
+                    names,
                 ),
             )
         if then is not None:

@@ -41,6 +41,7 @@ from typing import Any
 import psycopg
 
 from affidavit.query import path_matches
+from affidavit.server import folders
 from affidavit.store.derived import PAYLOAD_COLUMNS
 
 MAX_LIMIT = 5000
@@ -207,16 +208,31 @@ def _candidates(schema: str, where: str, direction: str, chunk: int) -> str:
 
     Each half is ordered and cut on its own, so each walks its own org seq index and stops:
     over the two together as one union PostgreSQL sorts every row of both instead, as
-    the direct half (a join) comes unordered."""
+    the direct half (a join) comes unordered. The halves select org seqs alone and the rows
+    are read by them after the cut: where PostgreSQL finds the candidates by other indexes
+    (a time window, a folder) and sorts them, it sorts numbers, not their payloads (at 10M
+    records, a day's payloads sorted on disk took 0.4 s a chunk)."""
     halves = (
-        f'SELECT org_seq, origin, seq, leaf_hash, time, kind, payload FROM "{schema}".entries '
+        f'SELECT org_seq, origin, time, kind, payload, folders FROM "{schema}".entries '
         "WHERE org_seq IS NOT NULL",
-        "SELECT d.org_seq, d.source AS origin, d.org_seq AS seq, r.leaf_hash, d.time, d.kind, "
-        f'r.payload FROM "{schema}".direct d JOIN "{schema}_org".records r ON r.seq = d.org_seq',
+        "SELECT d.org_seq, d.source AS origin, d.time, d.kind, r.payload, d.folders "
+        f'FROM "{schema}".direct d JOIN "{schema}_org".records r ON r.seq = d.org_seq',
     )
     cut = f"ORDER BY org_seq {direction} LIMIT {chunk}"
-    both = " UNION ALL ".join(f"(SELECT * FROM ({h}) AS u WHERE {where} {cut})" for h in halves)
-    return f"SELECT * FROM ({both}) AS b {cut}"
+    both = " UNION ALL ".join(
+        f"(SELECT org_seq FROM ({h}) AS u WHERE {where} {cut})" for h in halves
+    )
+    # Each row is then looked up by its org seq (OFFSET 0: a lateral lookup that PostgreSQL
+    # keeps as one, rather than a hash join that reads every row of the table).
+    return (
+        f"WITH k AS MATERIALIZED (SELECT org_seq FROM ({both}) AS b {cut}) "
+        "SELECT e.* FROM k CROSS JOIN LATERAL (SELECT org_seq, origin, seq, leaf_hash, time, "
+        f'kind, payload FROM "{schema}".entries WHERE org_seq = k.org_seq OFFSET 0) AS e '
+        "UNION ALL SELECT e.* FROM k CROSS JOIN LATERAL (SELECT d.org_seq, d.source, "
+        f'd.org_seq, r.leaf_hash, d.time, d.kind, r.payload FROM "{schema}".direct d '
+        f'JOIN "{schema}_org".records r ON r.seq = d.org_seq WHERE d.org_seq = k.org_seq '
+        "OFFSET 0) AS e"
+    )
 
 
 def _seen(schema: str) -> str:
@@ -295,7 +311,12 @@ def _where(filters: dict[str, Any]) -> _Where:
     if pattern and any(c in pattern for c in "*?["):
         w = replace(w, in_python=True)
     elif pattern:
-        if pattern.isprintable() and '"' not in pattern:
+        # Its folder names, by the folders index (:mod:`.folders`): a candidate has them all
+        names = folders.of_pattern(pattern)
+        if names:
+            w.envelope.append("folders @> %s::text[]")
+            w.envelope_args.append(names)
+        elif pattern.isprintable() and '"' not in pattern:
             # As above: the path's bytes "<folder>/" are in the payload unless JSON escaped
             # something (a backslash, also a Windows separator), so the rest skip the parse.
             w.raw.append("(payload LIKE %s OR position(%s::bytea in payload) > 0)")

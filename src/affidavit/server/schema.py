@@ -10,7 +10,9 @@ log in a second one beside it (``<schema>_org``, a :class:`PostgresStore` log)::
                                   their tree and the last checkpoint it cosigned
     entries(origin, seq, ...)     every shipped record, once by (origin, seq); ``org_seq`` is
                                   its index in the org log, given as it is stored (NULL only
-                                  in rows an earlier collector stored, until integrated)
+                                  in rows an earlier collector stored, until integrated);
+                                  ``folders`` the folder names of its file (:mod:`.folders`)
+    direct(org_seq, ...)          the records the collector appended to the org log itself
     cosignatures(origin, size,..) every checkpoint the collector cosigned, and the line
     witnessed_logs(origin, vkey,  other C2SP logs this collector witnesses through
       size, checkpoint)           ``POST /add-checkpoint``, with the last checkpoint it cosigned
@@ -25,6 +27,7 @@ separate key per cosigner). A stolen database copy can forge neither.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,17 +77,21 @@ CREATE TABLE {s}.entries (
     time TEXT NOT NULL,
     received BIGSERIAL NOT NULL,
     org_seq BIGINT UNIQUE,
+    folders TEXT[],
     PRIMARY KEY (origin, seq)
 );
 CREATE INDEX entries_pending ON {s}.entries (received) WHERE org_seq IS NULL;
 CREATE INDEX entries_time ON {s}.entries (time, org_seq);
+CREATE INDEX entries_folders ON {s}.entries USING gin (folders);
 CREATE TABLE {s}.direct (
     org_seq BIGINT PRIMARY KEY,
     source TEXT NOT NULL,
     kind TEXT NOT NULL,
-    time TEXT NOT NULL
+    time TEXT NOT NULL,
+    folders TEXT[]
 );
 CREATE INDEX direct_time ON {s}.direct (time, org_seq);
+CREATE INDEX direct_folders ON {s}.direct USING gin (folders);
 CREATE TABLE {s}.cosignatures (
     origin TEXT NOT NULL REFERENCES {s}.endpoints (origin),
     size BIGINT NOT NULL,
@@ -160,6 +167,71 @@ class Collector:
         return cls(schema, rows["origin"], rows["org_vkey"], rows["witness_vkey"], keys)
 
 
+_UPGRADE = """
+ALTER TABLE {s}.entries ADD COLUMN IF NOT EXISTS folders TEXT[];
+ALTER TABLE {s}.direct ADD COLUMN IF NOT EXISTS folders TEXT[];
+CREATE INDEX IF NOT EXISTS entries_folders ON {s}.entries USING gin (folders);
+CREATE INDEX IF NOT EXISTS direct_folders ON {s}.direct USING gin (folders)
+"""
+_BATCH = 5000
+
+
+def upgrade(
+    conn: psycopg.Connection[Any], schema: str, progress: Callable[[str], None] | None = None
+) -> int:
+    """Bring a collector made by an earlier version up to this one's tables; returns how
+    many rows it filled. Run at the start of ``affidavit server`` and ``server seal``.
+
+    Collectors before the ``folders`` column (:mod:`.folders`) get it, its index, and every
+    row's folders from its payload, in batches of the primary key, each committed, so an
+    interrupted upgrade resumes; ``config.folders`` marks it done, and a collector made by
+    this version starts done. One upgrader at a time (an advisory lock); the others wait."""
+    from affidavit.server import folders
+
+    check_schema_name(schema)
+    s = f'"{schema}"'
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"ddl:{schema}",))
+        done = conn.execute(f"SELECT 1 FROM {s}.config WHERE key = 'folders'").fetchone()
+        if done is not None:
+            return 0
+        for statement in _UPGRADE.format(s=s).split(";"):
+            conn.execute(statement)
+    filled, after = 0, ("", -1)
+    while True:
+        with conn.transaction():
+            rows = conn.execute(
+                f"SELECT origin, seq, payload FROM {s}.entries WHERE (origin, seq) > (%s, %s) "
+                f"ORDER BY origin, seq LIMIT {_BATCH}",
+                after,
+            ).fetchall()
+            if not rows:
+                break
+            conn.execute(
+                f"UPDATE {s}.entries e SET folders = v.f::text[] FROM unnest(%s::text[], "
+                "%s::bigint[], %s::text[]) AS v(o, q, f) WHERE e.origin = v.o AND e.seq = v.q "
+                "AND e.folders IS NULL",
+                ([r[0] for r in rows], [r[1] for r in rows],
+                 [folders.literal(folders.of_payload(r[2])) for r in rows]),
+            )  # fmt: skip
+        filled, after = filled + len(rows), (rows[-1][0], rows[-1][1])
+        if progress is not None:
+            progress(f"upgrade: folders of {filled:,} shipped records filled")
+    with conn.transaction():
+        conn.execute(f"UPDATE {s}.direct d SET folders = ARRAY[]::text[] WHERE d.folders IS NULL")
+        rows = conn.execute(
+            f'SELECT d.org_seq, r.payload FROM {s}.direct d JOIN "{schema}_org".records r '
+            "ON r.seq = d.org_seq WHERE r.payload LIKE '%%\"path\"%%'"
+        ).fetchall()
+        conn.execute(
+            f"UPDATE {s}.direct d SET folders = v.f::text[] FROM unnest(%s::bigint[], "
+            "%s::text[]) AS v(q, f) WHERE d.org_seq = v.q",
+            ([r[0] for r in rows], [folders.literal(folders.of_payload(r[1])) for r in rows]),
+        )
+        conn.execute(f"INSERT INTO {s}.config VALUES ('folders', '1')")
+    return filled + len(rows)
+
+
 def init_collector(
     conn: psycopg.Connection[Any], *, schema: str, origin: str, keys: Path
 ) -> Collector:
@@ -182,6 +254,7 @@ def init_collector(
             conn.execute(statement)
         config = {"version": VERSION, "origin": origin, "org_vkey": org.verifier().vkey()}
         config["witness_vkey"] = witness_vkey
+        config["folders"] = "1"  # every row gets its folders as it is stored (see upgrade)
         with conn.cursor() as cur:
             cur.executemany(f'INSERT INTO "{schema}".config VALUES (%s, %s)', list(config.items()))
         created = format_time(datetime.now(UTC))
