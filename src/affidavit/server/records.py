@@ -110,7 +110,11 @@ def page(
     if newest_first and after < 0:
         after = 2**63 - 1
     w = _where(filters)
-    if not _narrow_to_window(conn, schema, filters, w):
+    # A later page of an open window (``since`` without ``until``, oldest first) starts at its
+    # cursor, past the window's lowest org seq: the bound would cost a read of the window's
+    # index entries on every page and select nothing fewer.
+    later = after >= 0 and not newest_first and not filters.get("until")
+    if not later and not _narrow_to_window(conn, schema, filters, w):
         return [], None
     inner = ["org_seq < %s" if newest_first else "org_seq > %s", *w.envelope, *w.raw]
     hit = " AND ".join(w.payload)
