@@ -24,6 +24,7 @@ import argparse
 import os
 import platform
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -210,6 +211,7 @@ def main() -> None:
         with psycopg.connect(args.db, autocommit=True) as conn:
             for name in (schema, f"{schema}_org"):
                 conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        shutil.rmtree(work, ignore_errors=True)  # the keys and the server's log
     total_s = ingest_s + seal_s
     rate = n / total_s
     floor_rate = n / floor_s
