@@ -161,6 +161,7 @@ def test_a_collector_made_before_the_folders_column_is_upgraded_on_start(
     # As an earlier version left it: no column, no index, nothing in config.
     _change(c, "ALTER TABLE entries DROP COLUMN folders")
     _change(c, "ALTER TABLE direct DROP COLUMN folders")
+    _change(c, "DROP INDEX entries_received")
     _change(c, "DELETE FROM config WHERE key = 'folders'")
     assert c.cli("verify").returncode == 0  # an old store still verifies
     with c.serving():
@@ -169,4 +170,6 @@ def test_a_collector_made_before_the_folders_column_is_upgraded_on_start(
         assert all(names == folders.of_payload(bytes(p)) for p, names in stored)
         assert len(_paths(c, auditor, "finance")) == 6
         assert c.sql("SELECT count(*) FROM direct WHERE folders IS NULL") == [(0,)]
+        assert c.sql("SELECT count(*) FROM pg_indexes WHERE schemaname = %s AND indexname = "
+                     "'entries_received'", c.schema) == [(1,)]  # fmt: skip
     assert c.cli("verify").returncode == 0

@@ -215,3 +215,19 @@ def test_the_consoles_counts_read_the_newest_records_by_index(
     paths, more = records.newest_paths(conn, c.schema, {}, 500) or ([], False)
     newest = sorted(every, key=lambda r: -int(r["org_seq"]))[:500]
     assert more and sorted(paths, key=str) == sorted((r["path"] for r in newest), key=str)
+
+
+def test_the_identity_scan_reads_new_entries_by_index(
+    org: tuple[psycopg.Connection[Any], Collector, list[dict[str, Any]]],
+) -> None:
+    """Each scan of the identity join asks for the newest ``received`` and reads a range of
+    it; without an index both read the whole table (3.5 s at 1M records, every cycle)."""
+    conn, c, _ = org
+    s = f'"{c.schema}"'
+    for sql, args in (
+        (f"SELECT max(received) FROM {s}.entries", ()),
+        (identity._SCAN_ENTRIES.format(s=s), (100, 200)),
+    ):
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN (COSTS OFF) " + sql, args))
+        assert "entries_received" in plan, plan
+        assert "Seq Scan on entries" not in plan, plan
