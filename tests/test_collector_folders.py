@@ -164,7 +164,7 @@ def test_a_collector_made_before_the_folders_column_is_upgraded_on_start(
     _change(c, "DROP INDEX entries_received")
     _change(c, "DELETE FROM config WHERE key = 'folders'")
     assert c.cli("verify").returncode == 0  # an old store still verifies
-    with c.serving():
+    with c.serving(workers=2):  # both start by upgrading: one fills, the other finds it done
         assert c.sql("SELECT value FROM config WHERE key = 'folders'") == [("1",)]
         stored = c.sql("SELECT payload, folders FROM entries WHERE origin = %s", LAPTOP)
         assert all(names == folders.of_payload(bytes(p)) for p, names in stored)

@@ -190,10 +190,23 @@ def upgrade(
     batches of the primary key, each committed, so an interrupted upgrade resumes;
     ``config.folders`` marks it done, and a collector made by this version starts done. One
     upgrader at a time (an advisory lock); the others wait."""
-    from affidavit.server import folders
-
     check_schema_name(schema)
     s = f'"{schema}"'
+    # A session lock for the whole upgrade (``conn`` is in autocommit mode): each worker of a
+    # starting server calls this, and the second must find it done, not fill it again.
+    lock = ("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (f"upgrade:{schema}",))
+    conn.execute(*lock)
+    try:
+        return _upgrade(conn, schema, s, progress)
+    finally:
+        conn.execute(lock[0].replace("_lock(", "_unlock("), lock[1])
+
+
+def _upgrade(
+    conn: psycopg.Connection[Any], schema: str, s: str, progress: Callable[[str], None] | None
+) -> int:
+    from affidavit.server import folders
+
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"ddl:{schema}",))
         done = conn.execute(f"SELECT 1 FROM {s}.config WHERE key = 'folders'").fetchone()
