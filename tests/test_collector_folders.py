@@ -172,4 +172,5 @@ def test_a_collector_made_before_the_folders_column_is_upgraded_on_start(
         assert c.sql("SELECT count(*) FROM direct WHERE folders IS NULL") == [(0,)]
         assert c.sql("SELECT count(*) FROM pg_indexes WHERE schemaname = %s AND indexname = "
                      "'entries_received'", c.schema) == [(1,)]  # fmt: skip
+    assert "Traceback" not in c.log.read_text(errors="replace")  # neither worker failed to start
     assert c.cli("verify").returncode == 0
