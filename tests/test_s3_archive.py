@@ -193,6 +193,8 @@ def test_cli_archive_and_verify(tmp_path: Path, endpoint: str, client: Any) -> N
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().startswith(f"{url}/manifests/")
     assert "compliance mode until" in done.stderr
+    # The check it suggests reaches the same store.
+    assert f"`affidavit archive verify {url} --endpoint-url {endpoint}`" in done.stderr
     ok = affidavit(path, "archive", "verify", url, "--endpoint-url", endpoint)
     assert ok.returncode == 0, ok.stderr
     assert "locked in compliance mode" in ok.stdout

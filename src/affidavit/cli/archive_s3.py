@@ -7,6 +7,7 @@ The options join the ``archive`` group of :mod:`affidavit.cli.archive`; the work
 from __future__ import annotations
 
 import getpass
+import shlex
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -95,7 +96,12 @@ def archive_to(
         f"mode until {report.retain_until} ({days} days); read back and verified; tree size "
         f"{a.tree_size}, root {b64(a.root)}"
     )
-    say(f"recorded as record {report.record_seq}; check it with `affidavit archive verify {url}`")
+    # The check must reach the same store: an S3-compatible one is not AWS's default.
+    where = "" if endpoint_url is None else f" --endpoint-url {shlex.quote(endpoint_url)}"
+    say(
+        f"recorded as record {report.record_seq}; check it with "
+        f"`affidavit archive verify {url}{where}`"
+    )
     if report.unpublished:
         say(
             f"warning: record {report.record_seq} is not published yet ({report.unpublished}); "
