@@ -249,6 +249,70 @@ def test_bad_exports_name_file_and_line_and_import_nothing(
     assert ledger.store.size() == size
 
 
+UNIFIED_HEADER = ["CreationDate", "UserIds", "Operations", "AuditData"]
+
+
+def _unified_row(ident: str, extra: str = "") -> list[str]:
+    audit = {"Id": ident, "CreationTime": "2026-11-02T09:00:00", "Operation": "Send", "X": extra}
+    return ["2026-11-02T09:00:00.0000000Z", DANA, "Send", json.dumps(audit)]
+
+
+def _event_wrong_columns(path: Path) -> tuple[Path, str]:
+    header = [c for c in ELF_HEADER if c != "TIMESTAMP_DERIVED"]
+    return _csv(path, header, [_elf_row(T, "c1", DANA)[:-1]]), f"{path}:2: no column"
+
+
+def _event_truncated(path: Path) -> tuple[Path, str]:
+    full = _csv(path, ELF_HEADER, [_elf_row(T, "c1", DANA), _elf_row(T, "c2", DANA)])
+    full.write_bytes(full.read_bytes()[:-12])
+    return full, f"{path}:3: "
+
+
+def _unified_wrong_columns(path: Path) -> tuple[Path, str]:
+    rows = [_unified_row("u1")[:3]]
+    return _csv(path, UNIFIED_HEADER[:3], rows), f"{path}:2: no column AuditData"
+
+
+def _unified_huge_row(path: Path) -> tuple[Path, str]:
+    rows = [_unified_row("u1"), _unified_row("u2", "x" * (2 << 20))]
+    return _csv(path, UNIFIED_HEADER, rows), f"{path}:3: a field over 1048576 bytes"
+
+
+def _unified_truncated_array(path: Path) -> tuple[Path, str]:
+    audit = {"Id": "u1", "CreationTime": "2026-11-02T09:00:00", "Operation": "Send"}
+    path.write_text(json.dumps([audit, audit], indent=1)[:-20])  # cut inside line 10
+    return path, f"{path}:10: not JSON"
+
+
+def _unified_huge_entry(path: Path) -> tuple[Path, str]:
+    small = {"Id": "u1", "CreationTime": "2026-11-02T09:00:00", "Operation": "Send"}
+    path.write_text(json.dumps([small, {**small, "Id": "u2", "X": "x" * (2 << 20)}]))
+    return path, f"{path}: entry 2: entry over"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "make"),
+    [
+        ("salesforce-event", _event_wrong_columns),
+        ("salesforce-event", _event_truncated),
+        ("unified-audit", _unified_wrong_columns),
+        ("unified-audit", _unified_huge_row),
+        ("unified-audit", _unified_truncated_array),
+        ("unified-audit", _unified_huge_entry),
+    ],
+)
+def test_bad_event_log_and_unified_exports_name_file_and_line(
+    ledger: Ledger, tmp_path: Path, fmt: str, make: object
+) -> None:
+    assert callable(make)
+    path, where = make(tmp_path / "export.csv")
+    size = ledger.store.size()
+    with pytest.raises(InputError) as err:
+        connector_log.import_log(ledger, fmt, path, now=NOW)
+    assert str(err.value).startswith(where) and "\n" not in str(err.value)
+    assert ledger.store.size() == size
+
+
 def test_truncated_json_lines_names_the_line(ledger: Ledger, tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     good = json.dumps({"Id": "1", "CreationTime": "2026-11-02T09:00:00Z", "Operation": "Send"})

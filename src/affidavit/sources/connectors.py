@@ -138,6 +138,8 @@ def _rows(path: Path, text: str, reader: Any) -> list[tuple[int, dict[str, str]]
                 raise InputError(f"{path}:{line}: row over {MAX_ROW} bytes")
             out.append((line, dict(zip(header, row, strict=True))))
     except csv.Error as e:
+        if "field limit" in str(e):  # the csv module's own words for a field over the limit
+            raise InputError(f"{path}:{reader.line_num}: a field over {MAX_ROW} bytes") from e
         raise InputError(f"{path}:{reader.line_num}: {e} (truncated or malformed CSV)") from e
     if text and not text.endswith(("\n", "\r")) and out:
         # A complete export ends its last row with a newline; without one it was cut off.
