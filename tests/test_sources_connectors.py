@@ -1,8 +1,8 @@
 """Connector-side logs: Salesforce and Microsoft 365 exports imported, matched to MCP calls.
 
 The export files are made here in the documented formats (Setup Audit Trail CSV, Event Log
-File CSV, unified audit log CSV and JSON); the agent's calls are tool.call records as the
-hook writes them.
+File CSV, unified audit log CSV and JSON; tests/assets/sources/README.md names the page each
+follows); the agent's calls are tool.call records as the hook writes them.
 """
 
 from __future__ import annotations
