@@ -225,6 +225,44 @@ def test_expired_token_stops_after_recording_what_was_judged_then_resumes(
     assert sorted(seqs) == sorted(set(seqs)) and len(seqs) == 2  # each edit linked once
 
 
+def test_drive_deleted_file_is_a_gap_and_one_older_than_retention_is_expired(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    old = T - timedelta(days=45)
+    _edit(ledger, str(tmp_path / "Sync" / "ops" / "gone.txt"), b"g", T, keep=False)
+    _edit(ledger, str(tmp_path / "Sync" / "ops" / "purged.txt"), b"p", old, keep=False)
+    fake = Fake()
+    # Drive purged the revision of 45 days ago (not kept forever, retention 30 days).
+    fake.files["ops/purged.txt"] = [
+        {"id": "p2", "modifiedTime": _stamp(T - timedelta(days=2)), "size": "1"}
+    ]
+    with serve(fake) as api:
+        report = cloud.pull(ledger, _source(tmp_path, "google-drive", api, days=30), now=NOW)
+    assert (report.linked, report.gaps) == (0, 2)
+    gaps = {p["gap"]["remote"]: p["gap"] for p in _payloads(ledger, Kind.CAPTURE_GAP)}
+    assert gaps["ops/gone.txt"]["reason"].startswith("no file ops/gone.txt in Drive (deleted")
+    assert gaps["ops/gone.txt"]["expired"] is False
+    assert gaps["ops/purged.txt"]["expired"] is True  # older than the provider keeps history
+    (pulled,) = _payloads(ledger, Kind.SOURCE_PULL)
+    assert pulled["pull"]["folders"]["/ops"] == {"linked": 0, "gaps": 1, "expired": 1}
+
+
+def test_graph_throttles_then_refuses_an_expired_token_naming_where_it_is(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    _edit(ledger, str(tmp_path / "Sync" / "a.docx"), b"a", T, keep=False)
+    fake = Fake(throttle=1, expire_after=2)  # a 429, the item, then 401 for its versions
+    fake.files["a.docx"] = [{"id": "1.0", "lastModifiedDateTime": _stamp(T), "size": 1}]
+    with serve(fake) as api:
+        slept: list[float] = []
+        cfg = _source(tmp_path, "onedrive", api)
+        report = cloud.pull(ledger, cfg, now=NOW, sleep=slept.append)
+    assert slept == [0.0] and report.judged == 0 and report.stopped is not None
+    assert "GET /v1.0/me/drive/items/" in report.stopped and "HTTP 401" in report.stopped
+    assert f"put a fresh one in {cfg.token}" in report.stopped and TOKEN not in report.stopped
+    assert not _payloads(ledger, Kind.SOURCE_PULL)  # nothing judged, nothing recorded
+
+
 def test_recent_edits_wait_for_the_next_pull(ledger: Ledger, tmp_path: Path) -> None:
     _edit(ledger, str(tmp_path / "Sync" / "a.txt"), b"a", NOW - timedelta(minutes=5))
     with serve(Fake()) as api:
