@@ -111,10 +111,35 @@ def test_dropbox_edits_link_by_content_hash_and_repull_adds_nothing(
         }
         assert links[first]["revision"]["id"] == "a2" and links[first]["match"] == "hash"
         assert links[second]["revision"]["id"] == "a3"
+        # Two revisions a page: the oldest came from a second page, asked for before a2.
+        assert [b.get("before_rev") for b in fake.bodies] == [None, "a2"]
         size = ledger.store.size()
         again = cloud.pull(ledger, cfg, now=NOW + timedelta(hours=1))
         assert again.judged == 0 and ledger.store.size() == size  # idempotent
     assert all(token == TOKEN for _, _, token in fake.log)
+
+
+def test_dropbox_pages_back_to_an_edit_older_than_the_latest_revisions(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    box = PROVIDERS["dropbox"]
+    edit = _edit(ledger, str(tmp_path / "Sync" / "sheet.csv"), b"agent", T)
+    fake = Fake()  # two a page: the agent's revision is the fifth, on the third page
+    fake.files["sheet.csv"] = [
+        {
+            "rev": f"0{i}a",
+            "server_modified": _stamp(T + timedelta(minutes=i)),
+            "content_hash": box.content_hash(b"agent" if i == 1 else f"autosave {i}".encode()),
+        }
+        for i in range(5, 0, -1)
+    ]
+    fake.deleted["sheet.csv"] = _stamp(T + timedelta(hours=1))
+    with serve(fake) as api:
+        report = cloud.pull(ledger, _source(tmp_path, "dropbox", api), now=NOW)
+    assert [b.get("before_rev") for b in fake.bodies] == [None, "04a", "02a"]
+    assert (report.linked, report.gaps) == (1, 0)
+    (link,) = _payloads(ledger, Kind.SOURCE_REVISION)
+    assert link["link"]["edit"]["seq"] == edit and link["link"]["revision"]["id"] == "01a"
 
 
 def test_a_revision_with_other_bytes_is_not_a_link(ledger: Ledger, tmp_path: Path) -> None:
