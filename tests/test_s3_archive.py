@@ -168,6 +168,38 @@ def test_overwrite_is_a_new_version_and_the_recorded_one_is_checked(
         verify_stored(report.url, client=client, verifier=ledger.verifier, ledger=None)
 
 
+def test_a_store_that_breaks_the_lock_fails_the_check(ledger: Ledger, client: Any) -> None:
+    # moto lets a compliance-mode lock be shortened or turned into governance mode, whose
+    # bypass then deletes the version, as real S3 does not: here it plays a store that breaks
+    # its promise.
+    bucket = _bucket(client)
+    report = _archive(ledger, client, f"s3://{bucket}/p", days=90)
+    records, payloads = (
+        next(o for o in report.objects if o.name.startswith(prefix))
+        for prefix in ("records/", "payloads/")
+    )
+    client.put_object_retention(
+        Bucket=bucket,
+        Key=records.key,
+        VersionId=records.version_id,
+        Retention={"Mode": "COMPLIANCE", "RetainUntilDate": datetime.now(UTC) + timedelta(days=1)},
+    )
+    with pytest.raises(VerificationError, match=f"{records.key} .*: locked until .*, not "):
+        verify_stored(report.url, client=client, verifier=ledger.verifier, ledger=ledger)
+    weaker = {"Mode": "GOVERNANCE", "RetainUntilDate": datetime.now(UTC) + timedelta(days=1)}
+    client.put_object_retention(
+        Bucket=bucket, Key=payloads.key, VersionId=payloads.version_id, Retention=weaker
+    )
+    client.delete_object(
+        Bucket=bucket,
+        Key=payloads.key,
+        VersionId=payloads.version_id,
+        BypassGovernanceRetention=True,
+    )
+    with pytest.raises(VerificationError, match=f"{payloads.key} .*: the archived version is gone"):
+        verify_stored(report.url, client=client, verifier=ledger.verifier, ledger=ledger)
+
+
 @pytest.mark.parametrize(
     ("lock", "versioning", "reason"),
     [(False, False, "versioning is not enabled"), (False, True, "Object Lock is not enabled")],
