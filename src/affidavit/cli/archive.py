@@ -129,8 +129,9 @@ def verify_cmd(
     ledger's checkpoints.
 
     For s3://bucket/prefix (its latest manifest) or .../manifests/<N>.txt, the object
-    versions the ledger recorded are read back and must be locked in compliance mode.
-    Exit 0 when it holds, 1 naming the file that broke, 2 when it cannot be read.
+    versions the ledger recorded are read back and must be there, locked in compliance mode
+    until the date recorded. Exit 0 when it holds, 1 naming the file that broke, 2 when it
+    cannot be read.
     """
     from affidavit.note import Verifier
 
