@@ -215,6 +215,37 @@ def test_bucket_without_object_lock_is_refused(
     assert ledger.store.size() == size  # nothing recorded
 
 
+POLICY = """\
+[org]
+name = "Example"
+
+[retention]
+minimum_days = 120
+
+[retention.functions]
+legal = 200
+
+[[folders]]
+path = "/srv/finance"
+function = "finance"
+retention_days = 400
+"""
+
+
+def test_the_lock_outlasts_every_limit_of_the_policy(tmp_path: Path) -> None:
+    from affidavit.config import parse
+    from affidavit.evidence.retention import lock_days
+    from affidavit.service.schedule import ArchiveSchedule
+
+    path = tmp_path / "affidavit.toml"
+    assert lock_days(parse(POLICY, path)) == 400
+    assert lock_days(parse(POLICY.replace("400", "150"), path)) == 200
+    assert lock_days(Config()) == 90
+    text = POLICY + '\n[archive]\nto = "s3://audit-archive/a"\n'
+    schedule = ArchiveSchedule.from_config(parse(text, path))
+    assert schedule is not None and schedule.lock_days == 400
+
+
 def test_cli_archive_and_verify(tmp_path: Path, endpoint: str, client: Any) -> None:
     path = tmp_path / "ledger.sqlite"
     grow(new_ledger(tmp_path), [4])
@@ -230,6 +261,17 @@ def test_cli_archive_and_verify(tmp_path: Path, endpoint: str, client: Any) -> N
     ok = affidavit(path, "archive", "verify", url, "--endpoint-url", endpoint)
     assert ok.returncode == 0, ok.stderr
     assert "locked in compliance mode" in ok.stdout
+    # The lock lasts the longest any record may be kept: here a folder's 400 days.
+    config = tmp_path / "affidavit.toml"
+    config.write_text(POLICY)
+    done = affidavit(
+        path, "archive", "--to", f"{url}2", "--endpoint-url", endpoint, "--config", str(config)
+    )
+    assert done.returncode == 0, done.stderr
+    assert "(400 days)" in done.stderr
+    manifest = done.stdout.strip().removeprefix(f"s3://{bucket}/")
+    head = client.head_object(Bucket=bucket, Key=manifest)
+    assert head["ObjectLockRetainUntilDate"] > datetime.now(UTC) + timedelta(days=399)
     plain = _bucket(client, lock=False, versioning=True)
     refused = affidavit(path, "archive", "--to", f"s3://{plain}/x", "--endpoint-url", endpoint)
     assert refused.returncode == 2

@@ -69,8 +69,8 @@ def archive(
 
     Seals the ledger, then writes records, payloads, checkpoints, file contents and a
     manifest signed by the ledger key into OUT, read-only; refuses to write over anything.
-    With --to s3://bucket/prefix it uploads them instead, locked in compliance mode for the
-    retention policy's longest minimum, reads them back and verifies them (needs
+    With --to s3://bucket/prefix it uploads them instead, locked in compliance mode for as
+    long as the retention policy may keep any record, reads them back and verifies them (needs
     `pip install 'affidavit[s3]'`). `affidavit archive verify DIR|s3://...` checks an archive.
     """
     if ctx.invoked_subcommand is not None:

@@ -44,15 +44,11 @@ def s3_options(fn: F) -> F:
     return fn
 
 
-def lock_days(cfg: config.Config) -> int:
-    """The longest minimum the policy keeps any record: no archived copy may go sooner."""
-    return max([cfg.minimum_retention_days, *cfg.function_retention_days.values()])
-
-
 def archive_to(
     paths: Paths, url: str, endpoint_url: str | None, config_path: Path | None, as_json: bool
 ) -> None:
     from affidavit.evidence import s3
+    from affidavit.evidence.retention import lock_days
     from affidavit.evidence.s3_client import Location, connect
     from affidavit.signing import ledger_signer
 
