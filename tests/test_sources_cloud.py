@@ -8,9 +8,12 @@ expired token, a deleted file.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -286,6 +289,43 @@ def test_graph_throttles_then_refuses_an_expired_token_naming_where_it_is(
     assert "GET /v1.0/me/drive/items/" in report.stopped and "HTTP 401" in report.stopped
     assert f"put a fresh one in {cfg.token}" in report.stopped and TOKEN not in report.stopped
     assert not _payloads(ledger, Kind.SOURCE_PULL)  # nothing judged, nothing recorded
+
+
+def test_a_redirect_is_not_followed_so_the_token_goes_nowhere_else(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    _edit(ledger, str(tmp_path / "Sync" / "a.txt"), b"a", T, keep=False)
+    elsewhere = Fake()  # another host, which a redirect would hand the bearer token to
+    with serve(elsewhere) as other, _redirecting(other) as api:
+        report = cloud.pull(ledger, _source(tmp_path, "dropbox", api), now=NOW)
+    assert report.stopped is not None and "HTTP 302, redirected; not followed" in report.stopped
+    assert elsewhere.log == [] and report.judged == 0
+
+
+@contextmanager
+def _redirecting(target: str) -> Iterator[str]:
+    """A loopback API that answers every request with a 302 to ``target``."""
+
+    class Redirect(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.send_response(302)
+            self.send_header("Location", target + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def test_recent_edits_wait_for_the_next_pull(ledger: Ledger, tmp_path: Path) -> None:
