@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -370,15 +370,12 @@ def test_the_token_can_come_from_the_os_keyring_or_the_environment(
     assert TOKEN.encode() not in (tmp_path / "ledger.sqlite").read_bytes()
 
 
-def _history_items(ledger: Ledger) -> tuple[Any, Any]:
+def _history_items(ledger: Ledger, day: date | None = None) -> tuple[Any, Any]:
+    day = day or NOW.date()
     # A passing drill, so the backup item's reason is about history and archive only.
     evidence = replace(gather(ledger, Config()), drill=Drill(0, NOW, True, "restored"))
-    backup = next(
-        i for i in score_checklist(Config(), evidence, NOW.date()) if i.id == "backup_rollback"
-    )
-    minimum = next(
-        i for i in score_minimum(Config(), evidence, NOW.date()) if i.id == "version_history"
-    )
+    backup = next(i for i in score_checklist(Config(), evidence, day) if i.id == "backup_rollback")
+    minimum = next(i for i in score_minimum(Config(), evidence, day) if i.id == "version_history")
     return backup, minimum
 
 
@@ -400,6 +397,21 @@ def test_checklist_scores_version_history_per_provider_and_folder(
     assert (minimum.status == "met") is not short
     if short:
         assert "dropbox team /legal keeps 30 days, under 90" in minimum.reason
+
+
+def test_a_pull_over_31_days_old_no_longer_shows_the_history(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    _edit(ledger, str(tmp_path / "Sync" / "legal" / "nda.txt"), b"n", T, keep=False)
+    fake = Fake()
+    fake.files["legal/nda.txt"] = [{"rev": "n1", "server_modified": _stamp(T), "size": 1}]
+    with serve(fake) as api:
+        cloud.pull(ledger, _source(tmp_path, "dropbox", api, days=180), now=NOW)
+    assert _history_items(ledger, NOW.date() + timedelta(days=31))[1].status == "met"
+    backup, minimum = _history_items(ledger, NOW.date() + timedelta(days=32))
+    assert minimum.status == "not met"
+    assert "dropbox team /legal last pulled 32 days ago, over 31" in minimum.reason
+    assert "version history falls short" in backup.reason
 
 
 def test_cli_add_and_pull_never_print_the_token(tmp_path: Path) -> None:
