@@ -30,6 +30,8 @@ class Fake:
     expire_after: int | None = None
     """Answer 401 (expired token) once this many requests were answered."""
     log: list[tuple[str, str, str]] = field(default_factory=list)
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    """Every POST body (Dropbox's arguments, ``before_rev`` among them), in order."""
     base: str = ""
 
 
@@ -148,6 +150,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         request = json.loads(self.rfile.read(length) or b"{}")
+        self.fake.bodies.append(request)
         if not self._gate():
             return
         if self.path != "/2/files/list_revisions":
@@ -163,11 +166,21 @@ class Handler(BaseHTTPRequestHandler):
                 },
             )
             return
+        revisions = self.fake.files[path]  # newest first, as Dropbox lists them
+        start = 0
+        if "before_rev" in request:
+            start = 1 + next(
+                i for i, r in enumerate(revisions) if r["rev"] == request["before_rev"]
+            )
+        end = start + min(int(request.get("limit", 10)), self.fake.page_size)
+        # is_deleted speaks of the latest revision listed: older pages' files are not deleted.
+        gone = path in self.fake.deleted and start == 0
         body: dict[str, Any] = {
-            "is_deleted": path in self.fake.deleted,
-            "entries": self.fake.files[path][: int(request.get("limit", 10))],
+            "is_deleted": gone,
+            "entries": revisions[start:end],
+            "has_more": end < len(revisions),
         }
-        if path in self.fake.deleted:
+        if gone:
             body["server_deleted"] = self.fake.deleted[path]
         self._send(200, body)
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from affidavit.compliance.gather import gather
+from affidavit.compliance.checklist import ARCHIVE_DAYS, score_checklist
+from affidavit.compliance.gather import Drill, gather
 from affidavit.config import Config, parse
 from affidavit.errors import InputError
 from affidavit.ledger import Ledger
@@ -63,6 +65,23 @@ def test_archives_when_due_then_monthly(ledger: Ledger, tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stderr
     sealed = ledger.latest_checkpoint()
     assert sealed is not None and sealed[0] == ledger.store.size()  # the run record is published
+
+
+def test_the_checklist_scores_the_scheduled_archive_for_31_days(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    assert ArchiveSchedule(str(tmp_path / "archives"), timedelta(days=30)).tick(ledger, T)
+    # A passing drill, so that the backup item's reason speaks of history and archive only.
+    evidence = replace(gather(ledger, Config()), drill=Drill(0, T, True, "restored"))
+
+    def backup(days: int) -> str:
+        day = (T + timedelta(days=days)).date()
+        (item,) = [i for i in score_checklist(Config(), evidence, day) if i.id == "backup_rollback"]
+        return item.reason
+
+    assert ARCHIVE_DAYS == 31
+    assert "no archive snapshot" not in backup(31)
+    assert "no archive snapshot within 31 days (last 32 days ago)" in backup(32)
 
 
 def test_a_manual_archive_resets_the_schedule(ledger: Ledger, tmp_path: Path) -> None:

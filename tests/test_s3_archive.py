@@ -168,6 +168,38 @@ def test_overwrite_is_a_new_version_and_the_recorded_one_is_checked(
         verify_stored(report.url, client=client, verifier=ledger.verifier, ledger=None)
 
 
+def test_a_store_that_breaks_the_lock_fails_the_check(ledger: Ledger, client: Any) -> None:
+    # moto lets a compliance-mode lock be shortened or turned into governance mode, whose
+    # bypass then deletes the version, as real S3 does not: here it plays a store that breaks
+    # its promise.
+    bucket = _bucket(client)
+    report = _archive(ledger, client, f"s3://{bucket}/p", days=90)
+    records, payloads = (
+        next(o for o in report.objects if o.name.startswith(prefix))
+        for prefix in ("records/", "payloads/")
+    )
+    client.put_object_retention(
+        Bucket=bucket,
+        Key=records.key,
+        VersionId=records.version_id,
+        Retention={"Mode": "COMPLIANCE", "RetainUntilDate": datetime.now(UTC) + timedelta(days=1)},
+    )
+    with pytest.raises(VerificationError, match=f"{records.key} .*: locked until .*, not "):
+        verify_stored(report.url, client=client, verifier=ledger.verifier, ledger=ledger)
+    weaker = {"Mode": "GOVERNANCE", "RetainUntilDate": datetime.now(UTC) + timedelta(days=1)}
+    client.put_object_retention(
+        Bucket=bucket, Key=payloads.key, VersionId=payloads.version_id, Retention=weaker
+    )
+    client.delete_object(
+        Bucket=bucket,
+        Key=payloads.key,
+        VersionId=payloads.version_id,
+        BypassGovernanceRetention=True,
+    )
+    with pytest.raises(VerificationError, match=f"{payloads.key} .*: the archived version is gone"):
+        verify_stored(report.url, client=client, verifier=ledger.verifier, ledger=ledger)
+
+
 @pytest.mark.parametrize(
     ("lock", "versioning", "reason"),
     [(False, False, "versioning is not enabled"), (False, True, "Object Lock is not enabled")],
@@ -183,6 +215,37 @@ def test_bucket_without_object_lock_is_refused(
     assert ledger.store.size() == size  # nothing recorded
 
 
+POLICY = """\
+[org]
+name = "Example"
+
+[retention]
+minimum_days = 120
+
+[retention.functions]
+legal = 200
+
+[[folders]]
+path = "/srv/finance"
+function = "finance"
+retention_days = 400
+"""
+
+
+def test_the_lock_outlasts_every_limit_of_the_policy(tmp_path: Path) -> None:
+    from affidavit.config import parse
+    from affidavit.evidence.retention import lock_days
+    from affidavit.service.schedule import ArchiveSchedule
+
+    path = tmp_path / "affidavit.toml"
+    assert lock_days(parse(POLICY, path)) == 400
+    assert lock_days(parse(POLICY.replace("400", "150"), path)) == 200
+    assert lock_days(Config()) == 90
+    text = POLICY + '\n[archive]\nto = "s3://audit-archive/a"\n'
+    schedule = ArchiveSchedule.from_config(parse(text, path))
+    assert schedule is not None and schedule.lock_days == 400
+
+
 def test_cli_archive_and_verify(tmp_path: Path, endpoint: str, client: Any) -> None:
     path = tmp_path / "ledger.sqlite"
     grow(new_ledger(tmp_path), [4])
@@ -193,9 +256,22 @@ def test_cli_archive_and_verify(tmp_path: Path, endpoint: str, client: Any) -> N
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().startswith(f"{url}/manifests/")
     assert "compliance mode until" in done.stderr
+    # The check it suggests reaches the same store.
+    assert f"`affidavit archive verify {url} --endpoint-url {endpoint}`" in done.stderr
     ok = affidavit(path, "archive", "verify", url, "--endpoint-url", endpoint)
     assert ok.returncode == 0, ok.stderr
     assert "locked in compliance mode" in ok.stdout
+    # The lock lasts the longest any record may be kept: here a folder's 400 days.
+    config = tmp_path / "affidavit.toml"
+    config.write_text(POLICY)
+    done = affidavit(
+        path, "archive", "--to", f"{url}2", "--endpoint-url", endpoint, "--config", str(config)
+    )
+    assert done.returncode == 0, done.stderr
+    assert "(400 days)" in done.stderr
+    manifest = done.stdout.strip().removeprefix(f"s3://{bucket}/")
+    head = client.head_object(Bucket=bucket, Key=manifest)
+    assert head["ObjectLockRetainUntilDate"] > datetime.now(UTC) + timedelta(days=399)
     plain = _bucket(client, lock=False, versioning=True)
     refused = affidavit(path, "archive", "--to", f"s3://{plain}/x", "--endpoint-url", endpoint)
     assert refused.returncode == 2

@@ -8,9 +8,12 @@ expired token, a deleted file.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -111,10 +114,35 @@ def test_dropbox_edits_link_by_content_hash_and_repull_adds_nothing(
         }
         assert links[first]["revision"]["id"] == "a2" and links[first]["match"] == "hash"
         assert links[second]["revision"]["id"] == "a3"
+        # Two revisions a page: the oldest came from a second page, asked for before a2.
+        assert [b.get("before_rev") for b in fake.bodies] == [None, "a2"]
         size = ledger.store.size()
         again = cloud.pull(ledger, cfg, now=NOW + timedelta(hours=1))
         assert again.judged == 0 and ledger.store.size() == size  # idempotent
     assert all(token == TOKEN for _, _, token in fake.log)
+
+
+def test_dropbox_pages_back_to_an_edit_older_than_the_latest_revisions(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    box = PROVIDERS["dropbox"]
+    edit = _edit(ledger, str(tmp_path / "Sync" / "sheet.csv"), b"agent", T)
+    fake = Fake()  # two a page: the agent's revision is the fifth, on the third page
+    fake.files["sheet.csv"] = [
+        {
+            "rev": f"0{i}a",
+            "server_modified": _stamp(T + timedelta(minutes=i)),
+            "content_hash": box.content_hash(b"agent" if i == 1 else f"autosave {i}".encode()),
+        }
+        for i in range(5, 0, -1)
+    ]
+    fake.deleted["sheet.csv"] = _stamp(T + timedelta(hours=1))
+    with serve(fake) as api:
+        report = cloud.pull(ledger, _source(tmp_path, "dropbox", api), now=NOW)
+    assert [b.get("before_rev") for b in fake.bodies] == [None, "04a", "02a"]
+    assert (report.linked, report.gaps) == (1, 0)
+    (link,) = _payloads(ledger, Kind.SOURCE_REVISION)
+    assert link["link"]["edit"]["seq"] == edit and link["link"]["revision"]["id"] == "01a"
 
 
 def test_a_revision_with_other_bytes_is_not_a_link(ledger: Ledger, tmp_path: Path) -> None:
@@ -225,6 +253,81 @@ def test_expired_token_stops_after_recording_what_was_judged_then_resumes(
     assert sorted(seqs) == sorted(set(seqs)) and len(seqs) == 2  # each edit linked once
 
 
+def test_drive_deleted_file_is_a_gap_and_one_older_than_retention_is_expired(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    old = T - timedelta(days=45)
+    _edit(ledger, str(tmp_path / "Sync" / "ops" / "gone.txt"), b"g", T, keep=False)
+    _edit(ledger, str(tmp_path / "Sync" / "ops" / "purged.txt"), b"p", old, keep=False)
+    fake = Fake()
+    # Drive purged the revision of 45 days ago (not kept forever, retention 30 days).
+    fake.files["ops/purged.txt"] = [
+        {"id": "p2", "modifiedTime": _stamp(T - timedelta(days=2)), "size": "1"}
+    ]
+    with serve(fake) as api:
+        report = cloud.pull(ledger, _source(tmp_path, "google-drive", api, days=30), now=NOW)
+    assert (report.linked, report.gaps) == (0, 2)
+    gaps = {p["gap"]["remote"]: p["gap"] for p in _payloads(ledger, Kind.CAPTURE_GAP)}
+    assert gaps["ops/gone.txt"]["reason"].startswith("no file ops/gone.txt in Drive (deleted")
+    assert gaps["ops/gone.txt"]["expired"] is False
+    assert gaps["ops/purged.txt"]["expired"] is True  # older than the provider keeps history
+    (pulled,) = _payloads(ledger, Kind.SOURCE_PULL)
+    assert pulled["pull"]["folders"]["/ops"] == {"linked": 0, "gaps": 1, "expired": 1}
+
+
+def test_graph_throttles_then_refuses_an_expired_token_naming_where_it_is(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    _edit(ledger, str(tmp_path / "Sync" / "a.docx"), b"a", T, keep=False)
+    fake = Fake(throttle=1, expire_after=2)  # a 429, the item, then 401 for its versions
+    fake.files["a.docx"] = [{"id": "1.0", "lastModifiedDateTime": _stamp(T), "size": 1}]
+    with serve(fake) as api:
+        slept: list[float] = []
+        cfg = _source(tmp_path, "onedrive", api)
+        report = cloud.pull(ledger, cfg, now=NOW, sleep=slept.append)
+    assert slept == [0.0] and report.judged == 0 and report.stopped is not None
+    assert "GET /v1.0/me/drive/items/" in report.stopped and "HTTP 401" in report.stopped
+    assert f"put a fresh one in {cfg.token}" in report.stopped and TOKEN not in report.stopped
+    assert not _payloads(ledger, Kind.SOURCE_PULL)  # nothing judged, nothing recorded
+
+
+def test_a_redirect_is_not_followed_so_the_token_goes_nowhere_else(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    _edit(ledger, str(tmp_path / "Sync" / "a.txt"), b"a", T, keep=False)
+    elsewhere = Fake()  # another host, which a redirect would hand the bearer token to
+    with serve(elsewhere) as other, _redirecting(other) as api:
+        report = cloud.pull(ledger, _source(tmp_path, "dropbox", api), now=NOW)
+    assert report.stopped is not None and "HTTP 302, redirected; not followed" in report.stopped
+    assert elsewhere.log == [] and report.judged == 0
+
+
+@contextmanager
+def _redirecting(target: str) -> Iterator[str]:
+    """A loopback API that answers every request with a 302 to ``target``."""
+
+    class Redirect(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.send_response(302)
+            self.send_header("Location", target + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
 def test_recent_edits_wait_for_the_next_pull(ledger: Ledger, tmp_path: Path) -> None:
     _edit(ledger, str(tmp_path / "Sync" / "a.txt"), b"a", NOW - timedelta(minutes=5))
     with serve(Fake()) as api:
@@ -267,15 +370,12 @@ def test_the_token_can_come_from_the_os_keyring_or_the_environment(
     assert TOKEN.encode() not in (tmp_path / "ledger.sqlite").read_bytes()
 
 
-def _history_items(ledger: Ledger) -> tuple[Any, Any]:
+def _history_items(ledger: Ledger, day: date | None = None) -> tuple[Any, Any]:
+    day = day or NOW.date()
     # A passing drill, so the backup item's reason is about history and archive only.
     evidence = replace(gather(ledger, Config()), drill=Drill(0, NOW, True, "restored"))
-    backup = next(
-        i for i in score_checklist(Config(), evidence, NOW.date()) if i.id == "backup_rollback"
-    )
-    minimum = next(
-        i for i in score_minimum(Config(), evidence, NOW.date()) if i.id == "version_history"
-    )
+    backup = next(i for i in score_checklist(Config(), evidence, day) if i.id == "backup_rollback")
+    minimum = next(i for i in score_minimum(Config(), evidence, day) if i.id == "version_history")
     return backup, minimum
 
 
@@ -297,6 +397,21 @@ def test_checklist_scores_version_history_per_provider_and_folder(
     assert (minimum.status == "met") is not short
     if short:
         assert "dropbox team /legal keeps 30 days, under 90" in minimum.reason
+
+
+def test_a_pull_over_31_days_old_no_longer_shows_the_history(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    _edit(ledger, str(tmp_path / "Sync" / "legal" / "nda.txt"), b"n", T, keep=False)
+    fake = Fake()
+    fake.files["legal/nda.txt"] = [{"rev": "n1", "server_modified": _stamp(T), "size": 1}]
+    with serve(fake) as api:
+        cloud.pull(ledger, _source(tmp_path, "dropbox", api, days=180), now=NOW)
+    assert _history_items(ledger, NOW.date() + timedelta(days=31))[1].status == "met"
+    backup, minimum = _history_items(ledger, NOW.date() + timedelta(days=32))
+    assert minimum.status == "not met"
+    assert "dropbox team /legal last pulled 32 days ago, over 31" in minimum.reason
+    assert "version history falls short" in backup.reason
 
 
 def test_cli_add_and_pull_never_print_the_token(tmp_path: Path) -> None:

@@ -1,8 +1,8 @@
 """Connector-side logs: Salesforce and Microsoft 365 exports imported, matched to MCP calls.
 
 The export files are made here in the documented formats (Setup Audit Trail CSV, Event Log
-File CSV, unified audit log CSV and JSON); the agent's calls are tool.call records as the
-hook writes them.
+File CSV, unified audit log CSV and JSON; tests/assets/sources/README.md names the page each
+follows); the agent's calls are tool.call records as the hook writes them.
 """
 
 from __future__ import annotations
@@ -154,6 +154,62 @@ def test_an_export_after_a_hole_records_the_gap(ledger: Ledger, tmp_path: Path) 
     assert gap["gap"]["to"] == "2026-11-02T14:00:00.000000Z"
 
 
+def test_a_declared_window_reports_the_calls_after_the_last_entry(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    seen = _call(ledger, "mcp__salesforce__update_record", T)
+    later = _call(ledger, "mcp__salesforce__update_record", T + timedelta(hours=2))
+    elf = _csv(tmp_path / "API.csv", ELF_HEADER, [_elf_row(T + timedelta(seconds=40), "q1", DANA)])
+    # Undeclared, the export covers its one entry: the later call is merely uncovered.
+    connector_log.import_log(ledger, "salesforce-event", elf, now=NOW)
+    report = connector_log.match(ledger, "salesforce", "salesforce")
+    assert [c.seq for c in report.uncovered] == [later] and not report.unmatched
+    # Declared as the Event Log File's whole day, it shows the log has no entry for it.
+    day = (datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC))
+    done = connector_log.import_log(ledger, "salesforce-event", elf, now=NOW, window=day)
+    assert done.imported == 0 and done.seqs  # no entry twice, but the window is recorded
+    size = ledger.store.size()
+    again = connector_log.import_log(ledger, "salesforce-event", elf, now=NOW, window=day)
+    assert not again.seqs and ledger.store.size() == size  # idempotent
+    report = connector_log.match(ledger, "salesforce", "salesforce")
+    assert [c.seq for c, _ in report.matched] == [seen]
+    assert [c.seq for c in report.unmatched] == [later] and not report.uncovered
+
+
+def test_declared_windows_that_abut_record_no_gap_and_an_empty_export_counts(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    call = _call(ledger, "mcp__microsoft365__send_mail", T + timedelta(days=1, hours=3))
+    first = tmp_path / "day1.json"
+    audit = {"Id": "m1", "CreationTime": "2026-11-02T10:00:00", "Operation": "Send"}
+    first.write_text(json.dumps([audit]))
+    empty = tmp_path / "day2.json"
+    empty.write_text("[]")
+    with pytest.raises(InputError, match="no entries to import"):
+        connector_log.import_log(ledger, "unified-audit", empty, now=NOW)
+    day1 = (T - timedelta(hours=9), T + timedelta(hours=15))
+    day2 = (day1[1], day1[1] + timedelta(days=1))
+    connector_log.import_log(ledger, "unified-audit", first, now=NOW, window=day1)
+    second = connector_log.import_log(ledger, "unified-audit", empty, now=NOW, window=day2)
+    assert second.gap is None and second.entries == 0 and second.seqs
+    assert not list(records(ledger, Kind.CAPTURE_GAP, "affidavit.connectors"))
+    report = connector_log.match(ledger, "microsoft365", "microsoft365")
+    assert [c.seq for c in report.unmatched] == [call]  # the day's log has no entry for it
+
+
+def test_an_entry_outside_the_declared_window_is_refused(ledger: Ledger, tmp_path: Path) -> None:
+    elf = _csv(tmp_path / "API.csv", ELF_HEADER, [
+        _elf_row(T, "w1", DANA), _elf_row(T + timedelta(days=1, hours=1), "w2", DANA),
+    ])  # fmt: skip
+    size = ledger.store.size()
+    day = (T - timedelta(hours=9), T + timedelta(hours=15))
+    with pytest.raises(InputError) as err:
+        connector_log.import_log(ledger, "salesforce-event", elf, now=NOW, window=day)
+    assert str(err.value).startswith(f"{elf}:3: the entry at 2026-11-03T10:00:00")
+    assert "outside the declared window" in str(err.value)
+    assert ledger.store.size() == size
+
+
 def _truncated(path: Path) -> tuple[Path, int]:
     full = _csv(path, AUDIT_HEADER, [[_us(T), DANA, "", "Reset password", "Users", ""]] * 3)
     full.write_bytes(full.read_bytes()[:-25])
@@ -193,6 +249,70 @@ def test_bad_exports_name_file_and_line_and_import_nothing(
     assert ledger.store.size() == size
 
 
+UNIFIED_HEADER = ["CreationDate", "UserIds", "Operations", "AuditData"]
+
+
+def _unified_row(ident: str, extra: str = "") -> list[str]:
+    audit = {"Id": ident, "CreationTime": "2026-11-02T09:00:00", "Operation": "Send", "X": extra}
+    return ["2026-11-02T09:00:00.0000000Z", DANA, "Send", json.dumps(audit)]
+
+
+def _event_wrong_columns(path: Path) -> tuple[Path, str]:
+    header = [c for c in ELF_HEADER if c != "TIMESTAMP_DERIVED"]
+    return _csv(path, header, [_elf_row(T, "c1", DANA)[:-1]]), f"{path}:2: no column"
+
+
+def _event_truncated(path: Path) -> tuple[Path, str]:
+    full = _csv(path, ELF_HEADER, [_elf_row(T, "c1", DANA), _elf_row(T, "c2", DANA)])
+    full.write_bytes(full.read_bytes()[:-12])
+    return full, f"{path}:3: "
+
+
+def _unified_wrong_columns(path: Path) -> tuple[Path, str]:
+    rows = [_unified_row("u1")[:3]]
+    return _csv(path, UNIFIED_HEADER[:3], rows), f"{path}:2: no column AuditData"
+
+
+def _unified_huge_row(path: Path) -> tuple[Path, str]:
+    rows = [_unified_row("u1"), _unified_row("u2", "x" * (2 << 20))]
+    return _csv(path, UNIFIED_HEADER, rows), f"{path}:3: a field over 1048576 bytes"
+
+
+def _unified_truncated_array(path: Path) -> tuple[Path, str]:
+    audit = {"Id": "u1", "CreationTime": "2026-11-02T09:00:00", "Operation": "Send"}
+    path.write_text(json.dumps([audit, audit], indent=1)[:-20])  # cut inside line 10
+    return path, f"{path}:10: not JSON"
+
+
+def _unified_huge_entry(path: Path) -> tuple[Path, str]:
+    small = {"Id": "u1", "CreationTime": "2026-11-02T09:00:00", "Operation": "Send"}
+    path.write_text(json.dumps([small, {**small, "Id": "u2", "X": "x" * (2 << 20)}]))
+    return path, f"{path}: entry 2: entry over"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "make"),
+    [
+        ("salesforce-event", _event_wrong_columns),
+        ("salesforce-event", _event_truncated),
+        ("unified-audit", _unified_wrong_columns),
+        ("unified-audit", _unified_huge_row),
+        ("unified-audit", _unified_truncated_array),
+        ("unified-audit", _unified_huge_entry),
+    ],
+)
+def test_bad_event_log_and_unified_exports_name_file_and_line(
+    ledger: Ledger, tmp_path: Path, fmt: str, make: object
+) -> None:
+    assert callable(make)
+    path, where = make(tmp_path / "export.csv")
+    size = ledger.store.size()
+    with pytest.raises(InputError) as err:
+        connector_log.import_log(ledger, fmt, path, now=NOW)
+    assert str(err.value).startswith(where) and "\n" not in str(err.value)
+    assert ledger.store.size() == size
+
+
 def test_truncated_json_lines_names_the_line(ledger: Ledger, tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     good = json.dumps({"Id": "1", "CreationTime": "2026-11-02T09:00:00Z", "Operation": "Send"})
@@ -227,9 +347,22 @@ def test_cli_import_and_match(tmp_path: Path) -> None:
     checked = affidavit(path, "verify")
     assert checked.returncode == 0, checked.stderr
     elf.write_text(elf.read_text()[:-30])
-    bad = affidavit(path, "sources", "import", "salesforce-event", str(elf))
+    good = _csv(tmp_path / "Login.csv", ELF_HEADER, [_elf_row(T + timedelta(hours=4), "b1", DANA)])
+    with Ledger.open(path, readonly=True) as led:
+        size = led.store.size()
+    # The good file first: every file is checked before any is imported, so none is.
+    bad = affidavit(path, "sources", "import", "salesforce-event", str(good), str(elf))
     assert bad.returncode == 2 and bad.stderr.startswith(f"error: {elf}:3: ")
     assert bad.stderr.count("\n") == 1
+    with Ledger.open(path, readonly=True) as led:
+        assert led.store.size() == size
+    half = affidavit(
+        path, "sources", "import", "salesforce-event", str(good), "--from", "2026-11-02T00:00:00Z"
+    )
+    assert half.returncode == 2 and "--from and --to together" in half.stderr
+    day = ["--from", "2026-11-02T00:00:00Z", "--to", "2026-11-03T00:00:00Z"]
+    ok = affidavit(path, "sources", "import", "salesforce-event", str(good), *day)
+    assert ok.returncode == 0, ok.stderr
 
 
 def test_cli_choice_names_are_the_cores() -> None:

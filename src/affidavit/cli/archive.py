@@ -69,8 +69,8 @@ def archive(
 
     Seals the ledger, then writes records, payloads, checkpoints, file contents and a
     manifest signed by the ledger key into OUT, read-only; refuses to write over anything.
-    With --to s3://bucket/prefix it uploads them instead, locked in compliance mode for the
-    retention policy's longest minimum, reads them back and verifies them (needs
+    With --to s3://bucket/prefix it uploads them instead, locked in compliance mode for as
+    long as the retention policy may keep any record, reads them back and verifies them (needs
     `pip install 'affidavit[s3]'`). `affidavit archive verify DIR|s3://...` checks an archive.
     """
     if ctx.invoked_subcommand is not None:
@@ -129,8 +129,9 @@ def verify_cmd(
     ledger's checkpoints.
 
     For s3://bucket/prefix (its latest manifest) or .../manifests/<N>.txt, the object
-    versions the ledger recorded are read back and must be locked in compliance mode.
-    Exit 0 when it holds, 1 naming the file that broke, 2 when it cannot be read.
+    versions the ledger recorded are read back and must be there, locked in compliance mode
+    until the date recorded. Exit 0 when it holds, 1 naming the file that broke, 2 when it
+    cannot be read.
     """
     from affidavit.note import Verifier
 

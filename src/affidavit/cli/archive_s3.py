@@ -7,6 +7,7 @@ The options join the ``archive`` group of :mod:`affidavit.cli.archive`; the work
 from __future__ import annotations
 
 import getpass
+import shlex
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -43,15 +44,11 @@ def s3_options(fn: F) -> F:
     return fn
 
 
-def lock_days(cfg: config.Config) -> int:
-    """The longest minimum the policy keeps any record: no archived copy may go sooner."""
-    return max([cfg.minimum_retention_days, *cfg.function_retention_days.values()])
-
-
 def archive_to(
     paths: Paths, url: str, endpoint_url: str | None, config_path: Path | None, as_json: bool
 ) -> None:
     from affidavit.evidence import s3
+    from affidavit.evidence.retention import lock_days
     from affidavit.evidence.s3_client import Location, connect
     from affidavit.signing import ledger_signer
 
@@ -95,7 +92,12 @@ def archive_to(
         f"mode until {report.retain_until} ({days} days); read back and verified; tree size "
         f"{a.tree_size}, root {b64(a.root)}"
     )
-    say(f"recorded as record {report.record_seq}; check it with `affidavit archive verify {url}`")
+    # The check must reach the same store: an S3-compatible one is not AWS's default.
+    where = "" if endpoint_url is None else f" --endpoint-url {shlex.quote(endpoint_url)}"
+    say(
+        f"recorded as record {report.record_seq}; check it with "
+        f"`affidavit archive verify {url}{where}`"
+    )
     if report.unpublished:
         say(
             f"warning: record {report.record_seq} is not published yet ({report.unpublished}); "

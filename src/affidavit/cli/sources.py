@@ -190,20 +190,43 @@ def pull_cmd(paths: Paths, names: tuple[str, ...], settle_minutes: int, as_json:
 @sources.command("import")
 @click.argument("fmt", metavar="FORMAT", type=click.Choice(FORMAT_NAMES))
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--from",
+    "start",
+    metavar="TIME",
+    help="With --to: the start of the time the export was asked for (RFC 3339), e.g. the "
+    "audit search's start or the Event Log File's day.",
+)
+@click.option("--to", "end", metavar="TIME", help="With --from: the end of that time.")
 @pass_paths
-def import_cmd(paths: Paths, fmt: str, files: tuple[Path, ...]) -> None:
+def import_cmd(
+    paths: Paths, fmt: str, files: tuple[Path, ...], start: str | None, end: str | None
+) -> None:
     """Import connector audit log exports as connector.* records.
 
     FORMAT: salesforce-audit (Setup Audit Trail CSV), salesforce-event (Event Log File
     CSV) or unified-audit (Microsoft 365 unified audit log, CSV or JSON). Entries already
-    imported are skipped; a malformed file is refused whole (exit 2, naming file and line).
-    """
-    from affidavit.sources.connector_log import import_log
+    imported are skipped. Every file is read and checked before any is imported: a
+    malformed one refuses them all (exit 2, naming file and line).
 
+    Without --from and --to an export covers only its first to its last entry, since the
+    file cannot say more; with them it covers that window, so a call after its last entry
+    counts as missing from the log and an export with no entries is evidence too.
+    """
+    from affidavit.record import parse_time
+    from affidavit.sources.connector_log import import_export, read_export
+
+    if (start is None) != (end is None):
+        raise InputError("give --from and --to together (the window the export covers)")
+    try:
+        window = None if start is None or end is None else (parse_time(start), parse_time(end))
+    except InputError as e:
+        raise InputError(f"--from/--to: {e}") from e
+    exports = [read_export(fmt, path, window=window) for path in files]
     now = datetime.now(UTC)
     with paths.open() as ledger:
-        for path in files:
-            report = import_log(ledger, fmt, path, now=now)
+        for path, export in zip(files, exports, strict=True):
+            report = import_export(ledger, export, now=now)
             say(
                 f"{path}: {report.entries} entries, {report.imported} new"
                 + (f"; gap recorded: {report.gap}" if report.gap else "")

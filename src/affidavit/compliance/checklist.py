@@ -342,13 +342,17 @@ def cloud_history(evidence: Evidence, today: date) -> tuple[bool, list[str], lis
     """Cloud-sync version history: (at least 90 days held, evidence lines, shortfalls).
 
     Pulled revision evidence (``affidavit sources pull``), per provider and folder, decides
-    when there is any; otherwise a current ``version_history`` attestation stands in.
+    when there is any (a pull over :data:`~affidavit.sources.cloud.PULL_DAYS` old falls
+    short: the edits since are unjudged); otherwise a current ``version_history``
+    attestation stands in.
     """
     attested = current_attestation(evidence, "version_history", today)
     pulled = evidence.cloud_history
     shown = [f"cloud-sync history: {attested.describe()}"] if attested else []
     shown += [f"cloud-sync history: {h.describe()}" for h in pulled]
-    short = [f"{h.provider} {h.source} {h.folder} {h.short()}" for h in pulled if h.short()]
+    short = [
+        f"{h.provider} {h.source} {h.folder} {h.short(today)}" for h in pulled if h.short(today)
+    ]
     return ((not short) if pulled else attested is not None), shown, short
 
 

@@ -76,6 +76,17 @@ class Plan:
     """Payloads erased before (their folder is erased with them)."""
 
 
+def lock_days(cfg: Config) -> int:
+    """How long an archived copy must stay locked: the longest any record may be kept.
+
+    Every limit the policy sets (the minimum, each ``[[folders]]`` ``retention_days``, each
+    ``[retention.functions]`` entry) can be some record's, and the snapshot holds them all,
+    so none of them may lose its immutable copy sooner.
+    """
+    days = [_minimum(cfg), *cfg.function_retention_days.values()]
+    return max(days + [f.retention_days for f in cfg.folders if f.retention_days is not None])
+
+
 def _minimum(cfg: Config) -> int:
     return max(MIN_RETENTION_DAYS, cfg.minimum_retention_days)
 

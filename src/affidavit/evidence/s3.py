@@ -220,9 +220,12 @@ def read_back(
                 Bucket=loc.bucket,
                 Key=obj.key,
                 VersionId=obj.version_id,
+                missing=True,
             )
-            data = got["Body"].read()
             where = f"{loc.url_of(obj.key)} (version {obj.version_id})"
+            if got is None:  # a locked version must outlive its date: its loss is a failure
+                raise VerificationError(f"{where}: the archived version is gone", where=where)
+            data = got["Body"].read()
             if got.get("ETag") != obj.etag or _sha256(data) != obj.sha256:
                 raise VerificationError(f"{where}: not the bytes that were archived", where=where)
             if got.get("ObjectLockMode") != MODE:

@@ -5,6 +5,9 @@ and ETag), so a newer version written over a key later, which a versioned bucket
 even under Object Lock, cannot stand in for what was archived. Without such a record the
 current versions are checked. Either way each version must be locked in compliance mode,
 and the snapshot must verify as an archive and be extended by the ledger's checkpoint.
+With the record, each version must also still be locked until the date it recorded: an
+S3-compatible store that lets a compliance lock be shortened (or a version be deleted) does
+not keep the promise, and the check says so.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +25,7 @@ from affidavit.evidence.s3 import SOURCE, StoredObject, read_back
 from affidavit.evidence.s3_client import Location, call
 from affidavit.ledger import Ledger
 from affidavit.note import Verifier
-from affidavit.record import Kind
+from affidavit.record import Kind, parse_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,13 +36,22 @@ class StoredCheck:
     """The ledger's archive record whose object versions were checked (None: latest ones)."""
 
 
-def recorded(ledger: Ledger, url: str) -> tuple[int, tuple[StoredObject, ...]] | None:
-    """The latest signed S3 archive record for the manifest ``url``: (seq, its objects)."""
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What the ledger's signed archive record says was stored."""
+
+    seq: int
+    objects: tuple[StoredObject, ...]
+    retain_until: datetime
+
+
+def recorded(ledger: Ledger, url: str) -> Recorded | None:
+    """The latest signed S3 archive record for the manifest ``url``."""
     from affidavit import query
     from affidavit.signing import verify_payload
 
     _, rows = query.actions(ledger.store, query.Filters(kinds=(Kind.ATTESTATION,)))
-    found: tuple[int, tuple[StoredObject, ...]] | None = None
+    found: Recorded | None = None
     for row in rows:
         seq, source = row[0], row[3]
         if source != SOURCE or not isinstance(seq, int):
@@ -60,9 +73,10 @@ def recorded(ledger: Ledger, url: str) -> tuple[int, tuple[StoredObject, ...]] |
                 )
                 for o in body["objects"]
             )
-        except (VerificationError, KeyError, TypeError, ValueError):
+            until = parse_time(str(body["retain_until"]))
+        except (VerificationError, InputError, KeyError, TypeError, ValueError):
             continue  # not a record this module wrote and signed: it proves nothing
-        found = (seq, objects)
+        found = Recorded(seq, objects, until)
     return found
 
 
@@ -135,8 +149,9 @@ def verify_stored(
         manifest_key = _latest_manifest(client, loc)
     manifest_url = loc.url_of(manifest_key)
     found = recorded(ledger, manifest_url) if ledger is not None else None
-    objects = found[1] if found else _latest_objects(client, loc, manifest_key, verifier)
-    checked = read_back(client, loc, objects, verifier=verifier, ledger=ledger)
+    objects = found.objects if found else _latest_objects(client, loc, manifest_key, verifier)
+    retain = found.retain_until if found else None
+    checked = read_back(client, loc, objects, verifier=verifier, ledger=ledger, retain=retain)
     return StoredCheck(
-        manifest_url, replace(checked, path=Path(manifest_url)), found[0] if found else None
+        manifest_url, replace(checked, path=Path(manifest_url)), found.seq if found else None
     )

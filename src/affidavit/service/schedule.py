@@ -41,18 +41,19 @@ class ArchiveSchedule:
     every: timedelta
     endpoint_url: str | None = None
     lock_days: int = configuration.MIN_RETENTION_DAYS
-    """Object Lock retention for s3:// (the policy's longest minimum, as the command uses)."""
+    """Object Lock retention for s3:// (:func:`affidavit.evidence.retention.lock_days`)."""
 
     @classmethod
     def from_config(cls, cfg: configuration.Config) -> ArchiveSchedule | None:
         if cfg.archive_to is None:
             return None
-        days = max([cfg.minimum_retention_days, *cfg.function_retention_days.values()])
+        from affidavit.evidence.retention import lock_days
+
         return cls(
             cfg.archive_to,
             timedelta(days=cfg.archive_every_days),
             cfg.archive_endpoint_url,
-            days,
+            lock_days(cfg),
         )
 
     def due(self, ledger: Ledger, now: datetime) -> bool:

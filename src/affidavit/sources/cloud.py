@@ -27,7 +27,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from affidavit import query
@@ -280,6 +280,8 @@ def _record(kind: str, body: Mapping[str, Any], now: datetime) -> Record:
 # -- evidence for the checklist -------------------------------------------------------------
 
 HISTORY_DAYS = 90
+PULL_DAYS = 31
+"""A pull older than this shows how the folder was, not how it is: the edits since are unjudged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,9 +297,12 @@ class CloudHistory:
     linked: int
     gaps: int
     """Edits inside the retention with no revision: history the provider does not hold."""
+    pulled: datetime | None = None
+    """When that pull ran."""
 
-    def short(self) -> str | None:
-        """Why this folder falls short of :data:`HISTORY_DAYS` of history (None: it does not)."""
+    def short(self, today: date) -> str | None:
+        """Why this folder falls short of :data:`HISTORY_DAYS` of history on ``today`` (None:
+        it does not)."""
         if self.retention_days is None:
             return "retention unknown (declare it: sources add --retention-days)"
         if self.retention_days < HISTORY_DAYS:
@@ -306,13 +311,18 @@ class CloudHistory:
             return f"{self.gaps} agent edit(s) with no revision"
         if not self.linked:
             return "no agent edit linked to a revision yet"
+        age = None if self.pulled is None else (today - self.pulled.date()).days
+        if age is None or age > PULL_DAYS:
+            when = "never dated" if age is None else f"{age} days ago"
+            return f"last pulled {when}, over {PULL_DAYS} (run `affidavit sources pull`)"
         return None
 
     def describe(self) -> str:
         days = "unknown" if self.retention_days is None else f"{self.retention_days} days"
+        when = "" if self.pulled is None else f" on {self.pulled.date()}"
         return (
             f"{self.provider} {self.source} {self.folder}: retention {days}, {self.linked} "
-            f"edit(s) linked, {self.gaps} gap(s) (pull seq {self.seq})"
+            f"edit(s) linked, {self.gaps} gap(s) (pull seq {self.seq}{when})"
         )
 
 
@@ -326,6 +336,10 @@ def history_evidence(ledger: Ledger) -> tuple[CloudHistory, ...]:
     out = []
     for name, (seq, body) in sorted(latest.items()):
         days = body.get("retention_days")
+        try:
+            pulled: datetime | None = parse_time(str(body.get("at")))
+        except InputError:
+            pulled = None  # scored as never dated: stale
         for folder, t in sorted((body.get("folders") or {}).items()):
             out.append(
                 CloudHistory(
@@ -336,6 +350,7 @@ def history_evidence(ledger: Ledger) -> tuple[CloudHistory, ...]:
                     days if isinstance(days, int) else None,
                     int(t.get("linked", 0)),
                     int(t.get("gaps", 0)),
+                    pulled,
                 )
             )
     return tuple(out)

@@ -1,11 +1,17 @@
 """Connector-side logs in the ledger, and the agent's MCP calls matched against them.
 
-``import_log`` appends a parsed export (:mod:`.connectors`) as ``connector.*`` records, one
-per entry not imported before (the entry's key decides, so importing a file twice, or two
-overlapping exports, records each entry once), plus one ``connector.import`` record with
-the export's time window and the cursor (the latest entry time imported so far). When an
-export starts after the previous one ended, the interval between is recorded as a
-``capture.gap``: no imported log covers it. All in one transaction: nothing partial.
+``read_export`` parses and checks an export (:mod:`.connectors`) without touching the ledger,
+so a command given several files refuses them all when one is malformed. ``import_export``
+then appends it as ``connector.*`` records, one per entry not imported before (the entry's
+key decides, so importing a file twice, or two overlapping exports, records each entry
+once), plus one ``connector.import`` record with the time the export covers and the cursor
+(the latest time covered so far). The time covered is the window the export was asked for
+when the importer declares it (``window``: the Purview search range, the Event Log File's
+day), else only its first to its last entry, since a file cannot say more; a declared window
+lets a call after the last entry count as missing from the log rather than as uncovered, and
+an empty export count as evidence. When an export starts after the previous one ended, the
+interval between is recorded as a ``capture.gap``: no imported log covers it. All in one
+transaction: nothing partial.
 
 ``match`` pairs each ``mcp__<server>__…`` tool call of the agent with an entry of that
 connector's log within a time window (and the same user where both name one); a call
@@ -28,7 +34,7 @@ from affidavit.errors import InputError
 from affidavit.ledger import Ledger
 from affidavit.record import Kind, Record, format_time, parse_time
 from affidavit.sources.cloud import records
-from affidavit.sources.connectors import FORMATS, parse
+from affidavit.sources.connectors import FORMATS, Entry, parse, read
 
 SOURCE = "affidavit.connectors"
 WINDOW = timedelta(minutes=5)
@@ -42,10 +48,64 @@ class ImportReport:
     seqs: range = field(default_factory=lambda: range(0))
 
 
-def import_log(ledger: Ledger, fmt: str, path: Path, *, now: datetime) -> ImportReport:
-    entries = parse(fmt, path)
-    if not entries:
-        raise InputError(f"{path}: no entries to import")
+@dataclass(frozen=True, slots=True)
+class Export:
+    """One export file, parsed and checked, not yet imported."""
+
+    fmt: str
+    path: Path
+    sha256: str
+    entries: tuple[Entry, ...]
+    window: tuple[datetime, datetime] | None = None
+    """The time range the export was asked for, as declared (None: not declared)."""
+
+    @property
+    def span(self) -> tuple[datetime, datetime]:
+        """The time the export covers: its declared window, else first to last entry."""
+        if self.window is not None:
+            return self.window
+        return min(e.time for e in self.entries), max(e.time for e in self.entries)
+
+
+def read_export(fmt: str, path: Path, *, window: tuple[datetime, datetime] | None = None) -> Export:
+    """Parse ``path``; InputError naming the file and line when it is malformed, or when an
+    entry lies outside the declared ``window`` (the wrong file, or the wrong window)."""
+    data = read(path)
+    entries = tuple(parse(fmt, path, data))
+    if window is not None:
+        start, end = window
+        if start >= end:
+            raise InputError(
+                f"the window {format_time(start)} to {format_time(end)} is empty; "
+                "--from must come before --to"
+            )
+        for e in entries:
+            if not start <= e.time <= end:
+                raise InputError(
+                    f"{e.where}: the entry at {format_time(e.time)} lies outside the declared "
+                    f"window {format_time(start)} to {format_time(end)} (wrong file or window?)"
+                )
+    elif not entries:
+        raise InputError(
+            f"{path}: no entries to import (declare the window it covers, --from and --to, "
+            "to record an empty export)"
+        )
+    return Export(fmt, path, hashlib.sha256(data).hexdigest(), entries, window)
+
+
+def import_log(
+    ledger: Ledger,
+    fmt: str,
+    path: Path,
+    *,
+    now: datetime,
+    window: tuple[datetime, datetime] | None = None,
+) -> ImportReport:
+    return import_export(ledger, read_export(fmt, path, window=window), now=now)
+
+
+def import_export(ledger: Ledger, export: Export, *, now: datetime) -> ImportReport:
+    fmt, path, entries = export.fmt, export.path, export.entries
     connector, kind = FORMATS[fmt]
     known = {p.get("key") for _, p in records(ledger, kind, SOURCE)}
     new, seen = [], set()
@@ -53,7 +113,7 @@ def import_log(ledger: Ledger, fmt: str, path: Path, *, now: datetime) -> Import
         if e.key not in known and e.key not in seen:
             seen.add(e.key)
             new.append(e)
-    first, last = min(e.time for e in entries), max(e.time for e in entries)
+    first, last = export.span
     previous = _last_import(ledger, fmt)
     out: list[Record] = []
     gap = None
@@ -62,7 +122,12 @@ def import_log(ledger: Ledger, fmt: str, path: Path, *, now: datetime) -> Import
         body = {"connector": connector, "format": fmt, "from": previous["cursor"]}
         body |= {"to": format_time(first), "reason": gap}
         out.append(Record.create(Kind.CAPTURE_GAP, SOURCE, {"gap": body}, time=now))
-    if not new and not out:
+    declared = (
+        None
+        if export.window is None
+        else {"from": format_time(export.window[0]), "to": format_time(export.window[1])}
+    )
+    if not new and not out and (declared is None or _imported(ledger, export, declared)):
         return ImportReport(len(entries), 0)
     out += [Record.create(kind, SOURCE, e.payload(fmt), time=e.time) for e in new]
     cursor = max(last, parse_time(previous["cursor"])) if previous else last
@@ -70,8 +135,10 @@ def import_log(ledger: Ledger, fmt: str, path: Path, *, now: datetime) -> Import
         "connector": connector,
         "format": fmt,
         "file": path.name,
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "sha256": export.sha256,
         "entries": len(entries),
+        "covers": "declared window" if declared else "first to last entry",
+        **({"window": declared} if declared else {}),
         "imported": len(new),
         "from": format_time(first),
         "to": format_time(
@@ -81,6 +148,20 @@ def import_log(ledger: Ledger, fmt: str, path: Path, *, now: datetime) -> Import
     }
     out.append(Record.create(Kind.CONNECTOR_IMPORT, SOURCE, {"import": summary}, time=now))
     return ImportReport(len(entries), len(new), gap, ledger.append(out))
+
+
+def _imported(ledger: Ledger, export: Export, window: dict[str, str]) -> bool:
+    """Whether this very file was imported before for this very window."""
+    for _, payload in records(ledger, Kind.CONNECTOR_IMPORT, SOURCE):
+        body = payload.get("import")
+        if (
+            isinstance(body, dict)
+            and body.get("format") == export.fmt
+            and body.get("sha256") == export.sha256
+            and body.get("window") == window
+        ):
+            return True
+    return False
 
 
 def _last_import(ledger: Ledger, fmt: str) -> dict[str, Any] | None:

@@ -27,7 +27,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,8 @@ class Entry:
     action: str
     object: str | None
     raw: dict[str, Any]
+    where: str = ""
+    """``file:line`` (or ``file: entry N`` of a JSON array), for messages."""
 
     def payload(self, fmt: str) -> dict[str, Any]:
         connector = FORMATS[fmt][0]
@@ -76,14 +78,20 @@ class Entry:
         }
 
 
-def parse(fmt: str, path: Path) -> list[Entry]:
-    """Every entry of the export at ``path``, or InputError naming the file and line."""
-    if fmt not in FORMATS:
-        raise InputError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+def read(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as e:
         raise InputError(f"{path}: cannot read: {e.strerror}") from e
+
+
+def parse(fmt: str, path: Path, data: bytes | None = None) -> list[Entry]:
+    """Every entry of the export at ``path`` (its bytes ``data`` when already read), or
+    InputError naming the file and line."""
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    if data is None:
+        data = read(path)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -130,6 +138,8 @@ def _rows(path: Path, text: str, reader: Any) -> list[tuple[int, dict[str, str]]
                 raise InputError(f"{path}:{line}: row over {MAX_ROW} bytes")
             out.append((line, dict(zip(header, row, strict=True))))
     except csv.Error as e:
+        if "field limit" in str(e):  # the csv module's own words for a field over the limit
+            raise InputError(f"{path}:{reader.line_num}: a field over {MAX_ROW} bytes") from e
         raise InputError(f"{path}:{reader.line_num}: {e} (truncated or malformed CSV)") from e
     if text and not text.endswith(("\n", "\r")) and out:
         # A complete export ends its last row with a newline; without one it was cut off.
@@ -174,7 +184,8 @@ def _sf_audit(path: Path, line: int, row: dict[str, str]) -> Entry:
     moment = _time(path, line, "Date", _need(path, line, row, "Date"))
     user = _need(path, line, row, "User") or None
     action = _need(path, line, row, "Action")
-    return Entry(_key("salesforce-audit", None, row), moment, user, action, row.get("Section"), row)
+    key = _key("salesforce-audit", None, row)
+    return Entry(key, moment, user, action, row.get("Section"), row, f"{path}:{line}")
 
 
 def _sf_event(path: Path, line: int, row: dict[str, str]) -> Entry:
@@ -185,7 +196,8 @@ def _sf_event(path: Path, line: int, row: dict[str, str]) -> Entry:
     action = row.get("METHOD_NAME") or row.get("API_TYPE") or kind
     obj = row.get("ENTITY_NAME") or row.get("URI") or None
     key_id = f"{kind}\n{ident}\n{row.get('TIMESTAMP_DERIVED')}" if ident else None
-    return Entry(_key("salesforce-event", key_id, row), moment, user, action, obj, row)
+    key = _key("salesforce-event", key_id, row)
+    return Entry(key, moment, user, action, obj, row, f"{path}:{line}")
 
 
 def _unified_csv(path: Path, line: int, row: dict[str, str]) -> Entry:
@@ -229,6 +241,7 @@ def _unified(
         action,
         str(obj) if obj else None,
         audit,
+        f"{path}:{line}",
     )
 
 
@@ -265,4 +278,4 @@ def _unified_json(path: Path, text: str) -> Iterator[Entry]:
         except InputError as e:
             text = str(e).replace(f"{path}:{number}:", f"{path}: {where} {number}:")
             raise InputError(text) from e
-        yield entry
+        yield replace(entry, where=f"{path}: {where} {number}") if where == "entry" else entry

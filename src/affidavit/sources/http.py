@@ -4,7 +4,9 @@ It sends the OAuth bearer token, honours ``429``/``503`` with ``Retry-After`` (G
 "Resolve errors", Microsoft Graph "throttling guidance", Dropbox "Error handling": all three
 send it), and turns ``401`` into one line asking for a fresh token. The token comes from
 :mod:`.secrets` (a file, the environment or the OS keyring), is sent only to the configured
-API host, and never appears in an error or a record.
+API host, and never appears in an error or a record. Redirects are not followed: urllib
+would carry the Authorization header to wherever a ``3xx`` points, and none of the calls
+made here is documented to redirect.
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ class Client:
         )
         for _ in range(self.retries + 1):
             try:
-                with urllib.request.urlopen(request, timeout=60) as response:
+                with _opener().open(request, timeout=60) as response:
                     return _json(response.read(MAX_BODY + 1), where)
             except urllib.error.HTTPError as e:
                 body = _json(e.read(MAX_BODY + 1), where, lenient=True)
@@ -109,6 +111,11 @@ class Client:
                     ) from None
                 if e.code in (404, 409, 410):
                     raise NotFound(body) from None
+                if 300 <= e.code < 400:
+                    raise SourceError(
+                        f"{where}: HTTP {e.code}, redirected; not followed, so the token stays "
+                        f"with {self.base_url} (is the API URL right?)"
+                    ) from None
                 raise SourceError(f"{where}: HTTP {e.code} {_summary(body)}") from None
             except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
                 reason = getattr(e, "reason", e)
@@ -124,6 +131,17 @@ class Client:
             raise SourceError(f"{where}: HTTP {code}, retry after {header} s; pull again later")
         self.waited.append(seconds)
         self.sleep(seconds)
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    """urllib's opener, less the redirect handler: a 3xx comes back as an HTTPError."""
+    import urllib.request
+
+    class Refuse(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    return urllib.request.build_opener(Refuse)
 
 
 def _json(raw: bytes, where: str, *, lenient: bool = False) -> dict[str, Any]:

@@ -5,9 +5,10 @@
   revision has ``md5Checksum``; one not ``keepForever`` is purged 30 days after newer content.
 * Microsoft Graph: ``GET /v1.0/me/drive/root:/{path}`` for the item, then ``GET
   /v1.0/me/drive/items/{id}/versions`` (``@odata.nextLink``); versions carry no hash.
-* Dropbox: ``POST /2/files/list_revisions`` (``mode`` path, ``limit`` up to 100); each entry
+* Dropbox: ``POST /2/files/list_revisions`` (``mode`` path, ``limit`` up to 100, newest
+  first; while ``has_more``, again with ``before_rev`` the last entry's ``rev``); each entry
   has ``content_hash`` (Dropbox content hash: SHA-256 of the SHA-256 of each 4 MiB block),
-  ``is_deleted`` and ``server_deleted`` say the file is gone.
+  ``is_deleted`` and ``server_deleted`` of the first page say the file is gone.
 """
 
 from __future__ import annotations
@@ -152,17 +153,38 @@ class Dropbox:
     default_retention_days: int | None = 30  # Basic and Plus; declare 180 or 365 for others
 
     def history(self, client: Client, remote: str) -> History:
-        body = {"path": "/" + remote.strip("/"), "mode": "path", "limit": 100}
+        body: dict[str, Any] = {"path": "/" + remote.strip("/"), "mode": "path", "limit": 100}
+        url = client.url("/2/files/list_revisions")
         try:
-            page = client.post(client.url("/2/files/list_revisions"), body)
+            page = client.post(url, body)
         except NotFound as e:
             summary = str(e.body.get("error_summary") or "not_found")
             return History((), deleted=f"Dropbox: {summary}")
-        revisions = tuple(self._entry(e) for e in page.get("entries") or [])
+        # Only the first page speaks of the file as it is now; a later one, of the latest
+        # revision older than its before_rev.
+        deleted = None
         if page.get("is_deleted") is True:
             when = page.get("server_deleted")
-            return History(revisions, deleted=f"deleted in Dropbox at {when or 'an unknown time'}")
-        return History(revisions)
+            deleted = f"deleted in Dropbox at {when or 'an unknown time'}"
+        revisions = [self._entry(e) for e in page.get("entries") or []]
+        seen = {r.id for r in revisions}
+        # A file edited often has more than 100 revisions: an agent's edit may be among the
+        # older ones, and missing them would record a gap the provider does not have.
+        while page.get("has_more") is True and revisions:
+            body = {**body, "before_rev": revisions[-1].id}
+            try:
+                page = client.post(url, body)
+            except NotFound:
+                raise SourceError(
+                    f"{client.name}: Dropbox {remote} went while its revisions were read; "
+                    "pull again"
+                ) from None
+            more = [r for r in map(self._entry, page.get("entries") or []) if r.id not in seen]
+            if not more:
+                break  # no progress: never loop on a provider that repeats a page
+            seen.update(r.id for r in more)
+            revisions += more
+        return History(tuple(revisions), deleted=deleted)
 
     def _entry(self, e: dict[str, Any]) -> Revision:
         return Revision(
