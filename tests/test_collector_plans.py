@@ -231,3 +231,26 @@ def test_the_identity_scan_reads_new_entries_by_index(
         plan = "\n".join(r[0] for r in conn.execute("EXPLAIN (COSTS OFF) " + sql, args))
         assert "entries_received" in plan, plan
         assert "Seq Scan on entries" not in plan, plan
+
+
+def test_a_dense_window_walks_by_org_seq_and_a_scattered_one_uses_its_indexes(
+    org: tuple[psycopg.Connection[Any], Collector, list[dict[str, Any]]],
+) -> None:
+    """A window whose records fill its org seq range is walked in org seq order, every page
+    starting where the last stopped (its time test one no index answers); a window whose
+    records were sequenced far apart (here: an old record shipped late) keeps the time test
+    indexable, so PostgreSQL can read it by the time index instead of walking the range."""
+    conn, c, _ = org
+    dense = {"since": format_time(START + timedelta(minutes=N - 2000)), "path": "finance"}
+    scattered = {
+        "since": format_time(START + timedelta(minutes=100)),
+        "until": format_time(START + timedelta(minutes=300)),  # the late record is in it
+    }
+    for filters, walked in ((dense, True), (scattered, False)):
+        rec = Recorder(conn)
+        records.page(rec, c.schema, filters, -1, 100)  # type: ignore[arg-type]
+        sql, args = rec.calls[1]
+        assert ("(time || '') >= %s" in sql) is walked, sql
+        if walked:
+            plan = "\n".join(r[0] for r in conn.execute("EXPLAIN (COSTS OFF) " + sql, args))
+            assert WALK.search(plan) and "entries_time" not in plan, plan

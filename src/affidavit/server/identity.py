@@ -66,6 +66,13 @@ _SKIP_KINDS = (Kind.ORG_ENTRY, Kind.WITNESS_CONFLICT, Kind.IDENTITY_LINK, Kind.C
 
 
 def ensure_tables(conn: psycopg.Connection[Any], schema: str) -> None:
+    # Made already (the last statement's index exists, and all of them ran in one
+    # transaction): nothing to do, and no lock to take. ``ALTER TABLE ... IF NOT EXISTS``
+    # locks the table even when it changes nothing, and `server seal` run beside a serving
+    # collector deadlocked with its identity scan.
+    made = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".hook_seen_key',)).fetchone()
+    if made is not None and made[0] is not None:
+        return
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"ddl:{schema}",))
         for statement in _DDL.format(s=f'"{schema}"').split(";"):

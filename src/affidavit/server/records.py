@@ -114,8 +114,22 @@ def page(
     # cursor, past the window's lowest org seq: the bound would cost a read of the window's
     # index entries on every page and select nothing fewer.
     later = after >= 0 and not newest_first and not filters.get("until")
-    if not later and not _narrow_to_window(conn, schema, filters, w):
-        return [], None
+    walk = later
+    if not later and filters.get("since"):
+        window = _narrow_to_window(conn, schema, filters, w)
+        if window is None:
+            return [], None
+        walk = window
+    if walk:
+        # Records are sequenced about as they happen, so a window's records fill most of its
+        # org seq range: walking that range in org seq order reads each once, and every page
+        # starts where the last stopped. PostgreSQL cannot know this (it takes time and org
+        # seq as independent), and with the time test indexable it read the whole window
+        # through the time index for every page and sorted it (at 10M records, a day's five
+        # folders took 1.1 s in pages of 1,000, 0.16 s a page). ``time || ''`` is the same
+        # test that no index answers, which leaves the walk (or, for a rare folder, the
+        # folders index) as the plans to choose from.
+        w.envelope[:] = [_WALK.get(clause, clause) for clause in w.envelope]
     inner = ["org_seq < %s" if newest_first else "org_seq > %s", *w.envelope, *w.raw]
     hit = " AND ".join(w.payload)
     out: list[dict[str, Any]] = []
@@ -170,8 +184,9 @@ _PERSON = (
 
 def _narrow_to_window(
     conn: psycopg.Connection[Any], schema: str, filters: dict[str, Any], w: _Where
-) -> bool:
-    """Bound a ``since`` window by org seq; False when no record lies in it.
+) -> bool | None:
+    """Bound a ``since`` window by org seq: None when no record lies in it, else whether it
+    is dense (its records fill at least a quarter of the org seq range they span).
 
     A page reads in org seq order, and a time filter alone does not say where in that order
     its records are: PostgreSQL then either walks the org seq index from the first record,
@@ -182,29 +197,29 @@ def _narrow_to_window(
     they select nothing it would not. Without ``until`` there is no upper bound: a record
     sequenced later has a higher org seq than any now in the window. With ``until``, one
     that arrives between the two statements (an old record shipped late) waits for the next
-    query, as if it had come a moment later.
+    query, as if it had come a moment later. A window that is not dense (records with its
+    times sequenced far apart: a laptop that shipped a month late) is read by its indexes.
     """
-    since, until = filters.get("since"), filters.get("until")
-    if not since:
-        return True
+    since, until = filters["since"], filters.get("until")
     where = "time >= %s" + (" AND time < %s" if until else "")
     args = [since, until] if until else [since]
     # ``+ 0``: min and max over the org seq index itself would walk it from one end, the very
     # scan this avoids.
     row = conn.execute(
-        f"SELECT min(org_seq + 0), max(org_seq + 0) FROM ("
+        f"SELECT min(org_seq + 0), max(org_seq + 0), count(*) FROM ("
         f'SELECT org_seq FROM "{schema}".entries WHERE {where} UNION ALL '
         f'SELECT org_seq FROM "{schema}".direct WHERE {where}) AS w',
         args * 2,
     ).fetchone()
     if row is None or row[0] is None:
-        return False
+        return None
+    low, high, count = int(row[0]), int(row[1]), int(row[2])
     w.envelope.append("org_seq >= %s")
-    w.envelope_args.append(int(row[0]))
+    w.envelope_args.append(low)
     if until:
         w.envelope.append("org_seq <= %s")
-        w.envelope_args.append(int(row[1]))
-    return True
+        w.envelope_args.append(high)
+    return high - low + 1 <= 4 * count
 
 
 def _candidates(schema: str, where: str, direction: str, chunk: int) -> str:
@@ -273,6 +288,10 @@ class _Where:
     """A filter only :func:`_matches` can apply: a path glob."""
 
 
+_SINCE, _UNTIL = "time >= %s", "time < %s"
+_WALK = {_SINCE: "(time || '') >= %s", _UNTIL: "(time || '') < %s"}  # see page()
+
+
 def _where(filters: dict[str, Any]) -> _Where:
     w = _Where(payload=[])
     if not filters.get("corroborating"):
@@ -283,7 +302,7 @@ def _where(filters: dict[str, Any]) -> _Where:
         w.envelope_args.append(filters["device"])
     for key in ("since", "until"):
         if filters.get(key):
-            w.envelope.append("time >= %s" if key == "since" else "time < %s")
+            w.envelope.append(_SINCE if key == "since" else _UNTIL)
             w.envelope_args.append(filters[key])
     if filters.get("kind"):
         parts = []
