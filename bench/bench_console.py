@@ -65,7 +65,7 @@ def fill(conn: psycopg.Connection[object], schema: str, n: int) -> None:
     for start in range(0, n, step):
         conn.execute(
             f'INSERT INTO "{schema}".entries '
-            "(origin, seq, leaf, leaf_hash, salt, payload, kind, time, org_seq) "
+            "(origin, seq, leaf, leaf_hash, salt, payload, kind, time, org_seq, folders) "
             "SELECT 'laptop-' || (i %% %s) || '.example.com/l', i / %s, "
             "convert_to('{}', 'UTF8'), sha256(int8send(i)), sha256(int8send(-i)), "
             "convert_to(json_build_object("
@@ -80,7 +80,11 @@ def fill(conn: psycopg.Connection[object], schema: str, n: int) -> None:
             ")::text, 'UTF8'), "
             "(ARRAY['file.update','file.create','command.exec','file.read'])[1 + i %% 4], "
             "to_char(timestamp '2026-01-01' + make_interval(secs => i), "
-            '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\'), i '
+            '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\'), i, '
+            # the folders of its path, as ingest stores them (affidavit.server.folders)
+            "CASE WHEN i %% 4 = 2 THEN ARRAY[]::text[] ELSE ARRAY["
+            "(ARRAY['finance','hr','legal','docs','src','sales'])[1 + (i / 7) %% 6], "
+            "(i %% 97)::text] END "
             "FROM generate_series(%s, %s) AS i",
             (DEVICES, DEVICES, PEOPLE, PEOPLE, start, min(n, start + step) - 1),
         )
