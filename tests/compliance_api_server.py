@@ -10,13 +10,14 @@ local and remote session lists (newest first, ``next_page`` passed back as ``pag
 from __future__ import annotations
 
 import json
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from provider_server import loopback
 
 PATHS = {
     "/v1/compliance/activities": "activities",
@@ -134,13 +135,5 @@ def _key(stamp: str) -> str:
 
 @contextmanager
 def serve(fake: FakeCompliance) -> Iterator[str]:
-    handler = type("BoundHandler", (Handler,), {"fake": fake})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with loopback(type("BoundHandler", (Handler,), {"fake": fake})) as base:
+        yield base

@@ -186,15 +186,21 @@ class Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve(fake: Fake) -> Iterator[str]:
-    handler = type("BoundHandler", (Handler,), {"fake": fake})
+def loopback(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on a free loopback port until the block ends; yields its base URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    fake.base = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield fake.base
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@contextmanager
+def serve(fake: Fake) -> Iterator[str]:
+    with loopback(type("BoundHandler", (Handler,), {"fake": fake})) as base:
+        fake.base = base
+        yield base

@@ -8,12 +8,11 @@ expired token, a deleted file.
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from affidavit.sources import cloud
 from affidavit.sources.providers import PROVIDERS
 from keyring_helpers import memory_keyring
 from ledger_helpers import affidavit, new_ledger
-from provider_server import Fake, serve
+from provider_server import Fake, loopback, serve
 
 T = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 NOW = T + timedelta(days=1)
@@ -317,15 +316,8 @@ def _redirecting(target: str) -> Iterator[str]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with loopback(Redirect) as base:
+        yield base
 
 
 def test_recent_edits_wait_for_the_next_pull(ledger: Ledger, tmp_path: Path) -> None:
