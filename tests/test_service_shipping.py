@@ -143,6 +143,8 @@ def test_the_service_ships_each_record_then_backs_off_and_catches_up_once(
     with collector.serving(port=port):
         until("the backlog on the collector", lambda: len(held(collector)) == laptop.size())
         assert held(collector) == list(range(laptop.size()))  # each seq once, none missing
+        # The rows are committed before the service has the answer and says so.
+        until("the service's word that it resumed", lambda: "resumed" in laptop.said())
         resumed = re.findall(r"shipping resumed: sent (\d+) record", laptop.said())
         assert resumed == [str(made_while_away)], laptop.said()  # sent once, not again
         count = collector.sql("SELECT count(*) FROM entries WHERE origin = %s", ORIGIN)
