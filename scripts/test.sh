@@ -23,5 +23,18 @@ echo "== ruff" >&2
 .venv/bin/ruff format --check src tests bench scripts
 echo "== mypy" >&2
 .venv/bin/mypy
+# The S3 archive tests talk to a real S3-compatible server: moto's server mode, on a free
+# loopback port, stopped when this script ends.
+s3_port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+.venv/bin/python -m moto.server -H 127.0.0.1 -p "$s3_port" >/dev/null 2>&1 &
+s3_pid=$!
+trap 'kill "$s3_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 300); do
+  if .venv/bin/python -c "import socket; socket.create_connection(('127.0.0.1', $s3_port), 0.5)" 2>/dev/null; then
+    break
+  fi
+  sleep 0.1
+done
+export AFFIDAVIT_TEST_S3="http://127.0.0.1:$s3_port"
 echo "== pytest" >&2
 .venv/bin/python -m pytest "$@"

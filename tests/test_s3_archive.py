@@ -1,11 +1,13 @@
 """S3 Object Lock archives against a real S3-compatible server on loopback (moto's server).
 
-The server runs as its own process on a free 127.0.0.1 port for the whole module; the
+`scripts/test.sh` starts the server (moto's server mode, its own process on a free 127.0.0.1
+port) before pytest and stops it after; run alone, this module starts one of its own. The
 credentials are dummies that exist only in this test's environment.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -43,6 +45,17 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
+    """The moto server `scripts/test.sh` started ($AFFIDAVIT_TEST_S3), or one of this
+    module's own when the tests run without it."""
+    started = os.environ.get("AFFIDAVIT_TEST_S3")
+    if started:
+        host, port_text = started.removeprefix("http://").rsplit(":", 1)
+        try:
+            socket.create_connection((host, int(port_text)), timeout=5).close()
+        except OSError as e:
+            pytest.fail(f"AFFIDAVIT_TEST_S3={started}: the S3 server is not reachable: {e}")
+        yield started
+        return
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
