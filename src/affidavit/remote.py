@@ -12,6 +12,7 @@ leaf hash; :func:`evidence` saves the pack over the org log of the same selectio
 from __future__ import annotations
 
 import csv
+import http.client
 import io
 import json
 import urllib.error
@@ -55,15 +56,18 @@ def records(
         query = urllib.parse.urlencode([*params, ("after", after), ("limit", str(PAGE))])
         headers, body = get(url, token, f"/api/v1/records?{query}")
         after = headers.get("X-Next-After")
-        for line in body.decode("utf-8").splitlines():
-            item = json.loads(line)
+        for line in body.decode("utf-8", "replace").splitlines():
+            item = _json(url, "/api/v1/records", line.encode())
+            if not isinstance(item, dict):
+                raise LedgerError(f"the collector at {url} answered a record that is not an object")
             yield tuple(item.get(c) for c in COLUMNS)
 
 
 def record(url: str, token: str, org_seq: int) -> dict[str, Any]:
     """One record with its whole payload (``GET /api/v1/records/<org_seq>``)."""
-    _, body = get(url, token, f"/api/v1/records/{int(org_seq)}")
-    value = json.loads(body)
+    path = f"/api/v1/records/{int(org_seq)}"
+    _, body = get(url, token, path)
+    value = _json(url, path, body)
     if not isinstance(value, dict):
         raise LedgerError(f"the collector at {url} answered something that is not a record")
     return value
@@ -72,7 +76,9 @@ def record(url: str, token: str, org_seq: int) -> dict[str, Any]:
 def gaps(url: str, token: str) -> dict[str, Any]:
     """``GET /api/v1/gaps``: reconciliation gaps with counts per device and person."""
     _, body = get(url, token, "/api/v1/gaps")
-    value: dict[str, Any] = json.loads(body)
+    value = _json(url, "/api/v1/gaps", body)
+    if not isinstance(value, dict):
+        raise LedgerError(f"the collector at {url} answered /api/v1/gaps with no object")
     return value
 
 
@@ -94,6 +100,15 @@ def get(url: str, token: str, path: str, *, timeout: float = 60) -> tuple[Messag
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", e)
         raise LedgerError(f"cannot reach the collector at {url}: {reason}") from None
+    except http.client.HTTPException as e:
+        raise LedgerError(f"the collector at {url} broke off its answer: {e!r}") from None
+
+
+def _json(url: str, path: str, body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise LedgerError(f"the collector at {url} answered {path} with no JSON") from None
 
 
 EXPORT_FORMATS = ("csv", "jsonl")

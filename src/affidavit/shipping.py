@@ -51,6 +51,7 @@ def _b64(data: bytes | None) -> str | None:
 def _request(url: str, token: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
     # Imported here: urllib.request brings http.client, ssl and email, which the status
     # command (it reads the shipping state) would otherwise load for nothing.
+    import http.client
     import urllib.error
     import urllib.request
 
@@ -63,8 +64,7 @@ def _request(url: str, token: str, path: str, body: dict[str, Any] | None) -> di
     )
     try:
         with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
-            answer: dict[str, Any] = json.loads(resp.read())
-            return answer
+            raw = resp.read()
     except urllib.error.HTTPError as e:
         try:
             reason = json.loads(e.read()).get("error", e.reason)
@@ -76,6 +76,17 @@ def _request(url: str, token: str, path: str, body: dict[str, Any] | None) -> di
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", e)
         raise LedgerError(f"cannot reach the collector at {url}: {reason}") from None
+    except http.client.HTTPException as e:
+        # The connection closed mid-answer (a worker killed, a proxy cut): like a reset,
+        # the next ship resumes from what the collector acknowledges holding.
+        raise LedgerError(f"the collector at {url} broke off its answer: {e!r}") from None
+    try:
+        answer = json.loads(raw)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise LedgerError(f"the collector at {url} answered {path} with no JSON object")
+    return answer
 
 
 def _load(ledger_path: Path) -> dict[str, Any]:

@@ -18,6 +18,7 @@ unreachable witness does not cost every seal a timeout while the integrator hold
 from __future__ import annotations
 
 import base64
+import http.client
 import logging
 import threading
 import time
@@ -29,6 +30,7 @@ import psycopg
 
 from affidavit.cosignature import Cosigner, verify_cosignature
 from affidavit.errors import AffidavitError, InputError
+from affidavit.http_body import read_body
 from affidavit.ledger import Ledger
 from affidavit.note import Checkpoint
 from affidavit.server.schema import Collector
@@ -146,11 +148,13 @@ def _post(url: str, data: bytes) -> tuple[int, str]:
     )  # fmt: skip
     try:
         with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
-            return int(resp.status), resp.read(64 * 1024).decode("utf-8", "replace")
+            return int(resp.status), read_body(resp, 64 * 1024).decode("utf-8", "replace")
     except urllib.error.HTTPError as e:
         return int(e.code), e.read(64 * 1024).decode("utf-8", "replace")
     except (urllib.error.URLError, OSError) as e:
         raise WitnessError(f"cannot reach it: {getattr(e, 'reason', e)}") from None
+    except http.client.HTTPException as e:
+        raise WitnessError(f"it broke off its answer: {e!r}") from None
 
 
 def cosigned_note(conn: psycopg.Connection[Any], c: Collector, size: int, note: str) -> str:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import urllib.request
 
 from affidavit.errors import InputError
+from affidavit.http_body import read_body
 
 MAX_BODY = 16 << 20
 """Largest response read; a revision page is a few kilobytes."""
@@ -81,6 +82,7 @@ class Client:
     def _send(self, request: urllib.request.Request) -> dict[str, Any]:
         # urllib.request (and with it http.client and ssl) is loaded on first use only:
         # every CLI command imports this module, few of them talk to a provider.
+        import http.client
         import urllib.error
         import urllib.request
 
@@ -98,7 +100,7 @@ class Client:
         for _ in range(self.retries + 1):
             try:
                 with _opener().open(request, timeout=60) as response:
-                    return _json(response.read(MAX_BODY + 1), where)
+                    return _json(read_body(response, MAX_BODY), where)
             except urllib.error.HTTPError as e:
                 body = _json(e.read(MAX_BODY + 1), where, lenient=True)
                 if e.code in (429, 503):
@@ -117,9 +119,11 @@ class Client:
                         f"with {self.base_url} (is the API URL right?)"
                     ) from None
                 raise SourceError(f"{where}: HTTP {e.code} {_summary(body)}") from None
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
+            except (urllib.error.URLError, OSError) as e:
                 reason = getattr(e, "reason", e)
                 raise SourceError(f"{where}: cannot reach the provider: {reason}") from None
+            except http.client.HTTPException as e:  # closed mid-answer: the cursor stays put
+                raise SourceError(f"{where}: the provider broke off its answer: {e!r}") from None
         raise SourceError(f"{where}: still throttled after {self.retries} retries; pull later")
 
     def _wait(self, header: str | None, where: str, code: int) -> None:
