@@ -63,6 +63,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "affidavit.detect",
             "affidavit.capture.redact",
             "affidavit.cosignature",
+            "affidavit.http_body",
         ),
     ),
     ("store", ("affidavit.store",)),
