@@ -42,9 +42,9 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
         led.close()
 
 
-def _call(ledger: Ledger, tool: str, moment: datetime, email: str = DANA) -> int:
+def _call(ledger: Ledger, tool: str, moment: datetime, email: str | None = DANA) -> int:
     payload = {
-        "actor": {"user": "dana", "email": email},
+        "actor": {"user": "dana", **({"email": email} if email else {})},
         "agent": {"product": "claude-code", "tool": tool, "session_id": "s1"},
         "tool": {"name": tool, "input": {"id": "001"}},
         "outcome": "ok",
@@ -363,6 +363,57 @@ def test_cli_import_and_match(tmp_path: Path) -> None:
     day = ["--from", "2026-11-02T00:00:00Z", "--to", "2026-11-03T00:00:00Z"]
     ok = affidavit(path, "sources", "import", "salesforce-event", str(good), *day)
     assert ok.returncode == 0, ok.stderr
+
+
+def test_user_pairs_match_a_login_or_an_id_to_the_source_s_name(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    by_login = _call(ledger, "mcp__salesforce__update_record", T, email=None)  # OS login only
+    by_mail = _call(ledger, "mcp__salesforce__update_record", T + timedelta(hours=1))
+    not_hers = _call(ledger, "mcp__salesforce__update_record", T + timedelta(hours=2), email=None)
+    elf = _csv(tmp_path / "API.csv", ELF_HEADER, [
+        _elf_row(T + timedelta(seconds=30), "r1", DANA),
+        _elf_row(T + timedelta(hours=1, seconds=30), "r2", ""),  # USER_ID only
+        _elf_row(T + timedelta(hours=2, seconds=30), "r3", "sam@example.com"),
+    ])  # fmt: skip
+    connector_log.import_log(ledger, "salesforce-event", elf, now=NOW)
+    plain = connector_log.match(ledger, "salesforce", "salesforce")
+    # A login never equals an e-mail, an e-mail never a user id: all three look missing.
+    assert [c.seq for c in plain.unmatched] == [by_login, by_mail, not_hers]
+    users = {"Dana": DANA.upper(), DANA: "005000000000001"}
+    paired = connector_log.match(ledger, "salesforce", "salesforce", users=users)
+    assert [c.seq for c, _ in paired.matched] == [by_login, by_mail]
+    assert [c.seq for c in paired.unmatched] == [not_hers]  # sam's entry stays sam's
+    connector_log.record_match(
+        ledger, paired, server="salesforce", connector="salesforce",
+        window=connector_log.WINDOW, now=NOW, users=users,
+    )  # fmt: skip
+    ((_, body),) = records(ledger, Kind.CONNECTOR_MATCH, "affidavit.connectors")
+    assert body["match"]["users"] == {"dana": DANA, DANA: "005000000000001"}
+
+
+def test_cli_user_pairs_are_checked_and_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    with new_ledger(tmp_path) as led:
+        _call(led, "mcp__salesforce__update_record", T, email=None)
+    elf = _csv(tmp_path / "API.csv", ELF_HEADER, [_elf_row(T, "a1", DANA)])
+    assert affidavit(path, "sources", "import", "salesforce-event", str(elf)).returncode == 0
+    missing = affidavit(path, "sources", "match", "salesforce", "--log", "salesforce")
+    assert missing.returncode == 1
+    for bad in ("dana", "=dana@example.com", "dana= "):
+        refused = affidavit(
+            path, "sources", "match", "salesforce", "--log", "salesforce", "--user", bad
+        )
+        assert refused.returncode == 2 and "--user" in refused.stderr and bad in refused.stderr
+    found = affidavit(
+        path, "sources", "match", "salesforce", "--log", "salesforce", "--user", f"dana={DANA}"
+    )
+    assert found.returncode == 0, found.stderr
+    assert "1 call(s) matched" in found.stderr
+    recorded = int(found.stderr.rsplit("connector.match record ", 1)[1].split()[0])
+    with Ledger.open(path, readonly=True) as led:
+        payload = led.record(recorded).payload
+    assert payload is not None and payload["match"]["users"] == {"dana": DANA}
 
 
 def test_cli_choice_names_are_the_cores() -> None:

@@ -244,24 +244,47 @@ def import_cmd(
     help="Whose imported audit log to match the calls against.",
 )
 @click.option("--window-minutes", type=int, default=5, show_default=True)
+@click.option(
+    "--user",
+    "user_pairs",
+    multiple=True,
+    metavar="CALLER=SOURCE_USER",
+    help="The source's name for a caller: the call's e-mail (else its OS login) = the log's "
+    "user (Salesforce username or user id, Microsoft 365 UPN). Repeatable; recorded with "
+    "the result.",
+)
 @json_option
 @pass_paths
 def match_cmd(
-    paths: Paths, server: str, connector: str, window_minutes: int, as_json: bool
+    paths: Paths,
+    server: str,
+    connector: str,
+    window_minutes: int,
+    user_pairs: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """List the agent's calls to MCP SERVER (mcp__SERVER__* tools) that the connector's own
     log does not show; exit 1 when there is any.
 
     A call matches an entry within --window-minutes of it by the same user (where both
-    name one). Calls outside the time the imported exports cover are counted apart. The
-    result (every pair, every call with no entry) is recorded as a connector.match record
-    and sealed, so it is in the log and verifiable.
+    name one; --user pairs a login or e-mail with the log's name for the same person).
+    Calls outside the time the imported exports cover are counted apart. The result (every
+    pair, every call with no entry, the --user pairs) is recorded as a connector.match
+    record and sealed, so it is in the log and verifiable.
     """
     from affidavit.sources.connector_log import match, record_match
 
+    users: dict[str, str] = {}
+    for pair in user_pairs:
+        caller, sep, name = pair.partition("=")
+        if not sep or not caller.strip() or not name.strip():
+            raise click.BadParameter(
+                f"{pair!r} is not CALLER=SOURCE_USER (dana=dana@example.com)", param_hint="--user"
+            )
+        users[caller.strip()] = name.strip()
     window = timedelta(minutes=window_minutes)
     with paths.open() as ledger:
-        report = match(ledger, server, connector, window=window)
+        report = match(ledger, server, connector, window=window, users=users)
         seq = record_match(
             ledger,
             report,
@@ -269,6 +292,7 @@ def match_cmd(
             connector=connector,
             window=window,
             now=datetime.now(UTC),
+            users=users,
         )
         ledger.seal()
     if as_json:

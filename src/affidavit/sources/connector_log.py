@@ -24,6 +24,7 @@ auditor relies on is itself in the log, covered by its checkpoints, not a screen
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -191,9 +192,20 @@ class MatchReport:
 
 
 def match(
-    ledger: Ledger, server: str, connector: str, *, window: timedelta = WINDOW
+    ledger: Ledger,
+    server: str,
+    connector: str,
+    *,
+    window: timedelta = WINDOW,
+    users: Mapping[str, str] | None = None,
 ) -> MatchReport:
-    """Pair the agent's calls to MCP ``server`` with ``connector``'s imported log entries."""
+    """Pair the agent's calls to MCP ``server`` with ``connector``'s imported log entries.
+
+    ``users`` maps a call's user (its e-mail, else its OS login) to the name the source's
+    log gives that person (a Salesforce username or user id, a Microsoft 365 UPN), case
+    ignored: without it, a login never equals an e-mail, and each of that user's calls is
+    reported as missing from the log."""
+    mapped = {k.lower(): v.lower() for k, v in (users or {}).items()}
     kinds = [k for c, k in FORMATS.values() if c == connector]
     if not kinds:
         raise InputError(f"unknown connector log {connector!r}; salesforce or microsoft365")
@@ -220,7 +232,7 @@ def match(
                 for t, user, seq in entries
                 if seq not in used
                 and abs(t - call.time) <= window
-                and (user is None or call.user is None or user == call.user)
+                and (user is None or call.user is None or user == mapped.get(call.user, call.user))
             ),
             None,
         )
@@ -240,12 +252,16 @@ def record_match(
     connector: str,
     window: timedelta,
     now: datetime,
+    users: Mapping[str, str] | None = None,
 ) -> int:
-    """Append ``report`` as a ``connector.match`` record; returns its seq."""
+    """Append ``report`` as a ``connector.match`` record; returns its seq. The user mapping
+    the match used goes in with it: a reader of the record sees whose calls were paired with
+    whose entries."""
     body = {
         "server": server,
         "connector": connector,
         "window_s": int(window.total_seconds()),
+        **({"users": {k.lower(): v.lower() for k, v in users.items()}} if users else {}),
         "matched": [{"call": c.seq, "entry": e} for c, e in report.matched],
         "unmatched": [
             {"call": c.seq, "time": format_time(c.time), "tool": c.tool, "user": c.user}
