@@ -249,6 +249,56 @@ def test_round_trip_records_links_and_gaps(org: Org) -> None:
     assert verified.returncode == 0, verified.stderr
 
 
+def test_identity_links_index_holds_the_org_log_s_links_and_verify_checks_it(org: Org) -> None:
+    """The console's record page finds a record's links through ``identity_links``, not a
+    read of the whole org log; the table must hold exactly the log's links."""
+    from affidavit.server import identity
+    from affidavit.server.console.proof import identity_links
+
+    org.seal()
+    links = [(s, p) for s, k, p in org.org_records() if k == "identity.link"]
+    assert len(links) >= 4
+    expected = sorted((p["hook"]["origin"], p["hook"]["seq"], s) for s, p in links)
+
+    def table() -> list[tuple[str, int, int]]:
+        return sorted(org.c.sql("SELECT origin, seq, link_seq FROM identity_links"))
+
+    assert table() == expected
+    origin, seq, _ = expected[0]
+    with psycopg.connect(org.c.db, autocommit=True) as conn:
+        config = CollectorConfig.load(conn, org.c.schema, org.c.keys)
+        found = identity_links(conn, config, origin, seq)
+        assert [s for s, _ in found] == [k for o, q, k in expected if (o, q) == (origin, seq)]
+        assert all(p["hook"]["origin"] == origin and p["hook"]["seq"] == seq for _, p in found)
+        assert identity_links(conn, config, origin, 10**6) == []
+        # A collector made before the table: its links are read back from the org log.
+        with conn.transaction():
+            conn.execute(f'DROP TABLE "{org.c.schema}".identity_links')
+            identity.ensure_tables(conn, org.c.schema)
+    assert table() == expected
+    assert org.c.cli("verify").returncode == 0
+    o, q, k = expected[-1]
+
+    def run(sql: str, *args: object) -> None:
+        with psycopg.connect(org.c.db, autocommit=True) as conn:
+            conn.execute(f'SET search_path TO "{org.c.schema}"')
+            conn.execute(sql, args)
+
+    for change, undo, word in (
+        ("DELETE FROM identity_links WHERE link_seq = %s", "INSERT INTO identity_links "
+         "SELECT %s, %s, %s", "lacks"),
+        ("INSERT INTO identity_links VALUES ('elsewhere', 7, %s)",
+         "DELETE FROM identity_links WHERE origin = 'elsewhere' AND link_seq = %s", "holds"),
+    ):  # fmt: skip
+        run(change, k)
+        bad = org.c.cli("verify", check=False)
+        assert bad.returncode != 0 and f"identity_links {word} org record {k}" in bad.stderr, (
+            bad.stderr
+        )
+        run(undo, *((o, q, k) if word == "lacks" else (k,)))
+        assert org.c.cli("verify").returncode == 0
+
+
 def _http_hook(org: Org, record: Record, *, source: str) -> None:
     """Append a hook record to the org log as the collector's http-hook route does."""
     record = Record.create(record.envelope.kind, source, record.payload or {}, time=T0)

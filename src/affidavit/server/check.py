@@ -28,7 +28,7 @@ import psycopg
 from affidavit import merkle
 from affidavit.errors import InputError, VerificationError
 from affidavit.note import Verifier, open_checkpoint
-from affidavit.server import erasure, folders, orglog
+from affidavit.server import erasure, folders, identity, orglog
 from affidavit.server.schema import Collector
 from affidavit.verify.rows import RowCheck
 
@@ -86,9 +86,14 @@ def verify_collector(conn: psycopg.Connection[Any], c: Collector) -> dict[str, i
     direct = dict(
         conn.execute(f'SELECT org_seq, {names} FROM "{s}".direct').fetchall() if indexed else []
     )
+    linked: set[tuple[str, int, int]] = set()  # (hook origin, hook seq, link org seq)
     for seq, leaf, _, _, payload in org.rows():
         if seq in direct:
             _check_folders(direct[seq], payload, f"org record {seq}")
+        if identity.LINK_MARKER in leaf and payload is not None:
+            target = identity.link_target(payload)
+            if target is not None:
+                linked.add((*target, seq))
         named = erasure.named(leaf, payload)
         if named is not None:
             erased_here[named[:2]] = named[2]
@@ -109,6 +114,7 @@ def verify_collector(conn: psycopg.Connection[Any], c: Collector) -> dict[str, i
                 f"endpoint {origin}: record {seq}'s payload is gone but no erasure names it",
                 where=f"endpoint {origin} record {seq}",
             )
+    _check_links(conn, c, linked)
     integrated = conn.execute(
         f'SELECT count(*) FROM "{s}".entries WHERE org_seq IS NOT NULL'
     ).fetchone()
@@ -129,4 +135,29 @@ def _check_folders(stored: list[str] | None, payload: bytes | None, where: str) 
             f"{where}: its folders column ({stored}) is not the folders of its payload's "
             "file path; a path query would not select it as it should",
             where=where,
+        )
+
+
+def _check_links(
+    conn: psycopg.Connection[Any], c: Collector, linked: set[tuple[str, int, int]]
+) -> None:
+    """``identity_links`` (the console's way to a record's links) holds exactly the links
+    the org log does: a row removed would hide a link from the record's page, one added
+    would show a link the log never made. A link whose payload was erased keeps its row."""
+    made = conn.execute("SELECT to_regclass(%s)", (f'"{c.schema}".identity_links',)).fetchone()
+    if made is None or made[0] is None:
+        return  # a collector that never served: no join has run
+    rows = conn.execute(
+        f"SELECT l.origin, l.seq, l.link_seq, r.seq IS NOT NULL AND r.payload IS NULL "
+        f'FROM "{c.schema}".identity_links l '
+        f'LEFT JOIN "{c.org_schema}".records r ON r.seq = l.link_seq'
+    ).fetchall()
+    indexed = {(str(o), int(q), int(k)) for o, q, k, erased in rows if not erased}
+    for origin, seq, link in sorted(linked ^ indexed, key=lambda t: t[2]):
+        missing = (origin, seq, link) in linked
+        raise VerificationError(
+            f"identity_links {'lacks' if missing else 'holds'} org record {link} as a link of "
+            f"{origin} record {seq}, "
+            + ("which the org log has" if missing else "which the org log does not have"),
+            where=f"org record {link}",
         )

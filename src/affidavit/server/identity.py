@@ -24,6 +24,7 @@ lock (as the integrator takes entries), so a crash cannot link a record twice.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -58,7 +59,10 @@ ALTER TABLE {s}.hook_seen ADD COLUMN IF NOT EXISTS kind TEXT,
     ADD COLUMN IF NOT EXISTS twin_origin TEXT, ADD COLUMN IF NOT EXISTS twin_seq BIGINT,
     ADD COLUMN IF NOT EXISTS twin_link BIGINT;
 CREATE INDEX IF NOT EXISTS hook_seen_unkeyed ON {s}.hook_seen (seen_at) WHERE NOT keyed;
-CREATE INDEX IF NOT EXISTS hook_seen_key ON {s}.hook_seen (event_key)
+CREATE INDEX IF NOT EXISTS hook_seen_key ON {s}.hook_seen (event_key);
+CREATE TABLE IF NOT EXISTS {s}.identity_links (
+    origin TEXT NOT NULL, seq BIGINT NOT NULL, link_seq BIGINT NOT NULL,
+    PRIMARY KEY (origin, seq, link_seq))
 """
 _CHUNK = 5000
 _LOOKBACK = 1000  # entries ids committed out of order by concurrent ships are read again
@@ -70,13 +74,51 @@ def ensure_tables(conn: psycopg.Connection[Any], schema: str) -> None:
     # transaction): nothing to do, and no lock to take. ``ALTER TABLE ... IF NOT EXISTS``
     # locks the table even when it changes nothing, and `server seal` run beside a serving
     # collector deadlocked with its identity scan.
-    made = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".hook_seen_key',)).fetchone()
-    if made is not None and made[0] is not None:
+    made = ("SELECT to_regclass(%s) IS NOT NULL", (f'"{schema}".identity_links',))
+    row = conn.execute(*made).fetchone()
+    if row is not None and row[0]:
         return
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"ddl:{schema}",))
+        row = conn.execute(*made).fetchone()
+        if row is not None and row[0]:
+            return  # another worker made them while this one waited
         for statement in _DDL.format(s=f'"{schema}"').split(";"):
             conn.execute(statement)
+        _index_links(conn, schema)
+
+
+def _index_links(conn: psycopg.Connection[Any], schema: str) -> None:
+    """Fill ``identity_links`` from the org log's ``identity.link`` records: a collector made
+    before the table has them only in the log. One read of the org log, once."""
+    rows = conn.execute(
+        f'SELECT seq, payload FROM "{schema}_org".records WHERE payload IS NOT NULL '
+        "AND position(%s::bytea in leaf) > 0",
+        (LINK_MARKER,),
+    ).fetchall()
+    found = [(t, int(seq)) for seq, payload in rows if (t := link_target(payload)) is not None]
+    conn.execute(
+        f'INSERT INTO "{schema}".identity_links SELECT * FROM unnest(%s::text[], %s::bigint[], '
+        "%s::bigint[]) ON CONFLICT DO NOTHING",
+        ([t[0] for t, _ in found], [t[1] for t, _ in found], [s for _, s in found]),
+    )
+
+
+LINK_MARKER = b'"kind":"identity.link"'
+"""In the leaf of every ``identity.link`` record (canonical JSON: no spaces)."""
+
+
+def link_target(payload: bytes | memoryview | None) -> tuple[str, int] | None:
+    """The (origin, seq) of the hook record an ``identity.link`` payload names, if it does."""
+    try:
+        body = json.loads(bytes(payload or b"null"))
+        hook = body["hook"]
+        origin, seq = hook["origin"], hook["seq"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    if not isinstance(origin, str) or not isinstance(seq, int) or isinstance(seq, bool):
+        return None
+    return origin, seq
 
 
 def _cursor(conn: psycopg.Connection[Any], s: str, name: str) -> int:
@@ -250,6 +292,16 @@ def _link_batch(conn: psycopg.Connection[Any], c: Collector, rows: list[tuple[An
                 [r[7] for r in rows],
                 [r[8] for r in rows],
                 [r[10] for r in rows],
+            ),
+        )
+        # Every link, not only the newest (the console's record page lists them all).
+        conn.execute(
+            f'INSERT INTO "{c.schema}".identity_links SELECT * FROM unnest(%s::text[], '
+            "%s::bigint[], %s::bigint[])",
+            (
+                [r[0] for r in rows],
+                [int(r[1]) for r in rows],
+                list(range(first, first + len(rows))),
             ),
         )
 

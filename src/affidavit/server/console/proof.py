@@ -22,9 +22,8 @@ import psycopg
 from affidavit.errors import InputError, LedgerError
 from affidavit.record import Envelope
 from affidavit.server import orglog
+from affidavit.server.identity import link_target
 from affidavit.server.schema import Collector
-
-LINK_KIND = "identity.link"
 
 
 def _b64(data: bytes | None) -> str | None:
@@ -112,19 +111,20 @@ def load(conn: psycopg.Connection[Any], c: Collector, org_seq: int) -> RecordVie
 def identity_links(
     conn: psycopg.Connection[Any], c: Collector, origin: str, seq: int | None
 ) -> list[tuple[int, Any]]:
-    """``identity.link`` records whose ``hook`` names this endpoint record.
+    """``identity.link`` records whose ``hook`` names this endpoint record, in org seq order.
 
-    Read by a scan of the org log's leaves (no index names a link's target yet): fine for a
-    page, slow on a very large org log; an index belongs with the identity-link feature."""
-    marker = f'"kind":"{LINK_KIND}"'.encode()
+    Found through ``identity_links`` (the join writes a row with each link, and `server
+    verify` checks the table against the org log), then each is read from the log itself
+    and kept only if its payload names this record."""
+    if seq is None:
+        return []
     rows = conn.execute(
-        f'SELECT seq, payload FROM "{c.org_schema}".records '
-        "WHERE position(%s::bytea in leaf) > 0 AND payload IS NOT NULL "
-        "AND convert_from(payload, 'UTF8')::jsonb #>> '{hook,origin}' = %s "
-        "AND convert_from(payload, 'UTF8')::jsonb #>> '{hook,seq}' = %s ORDER BY seq",
-        (marker, origin, str(seq)),
+        f'SELECT r.seq, r.payload FROM "{c.schema}".identity_links l '
+        f'JOIN "{c.org_schema}".records r ON r.seq = l.link_seq '
+        "WHERE l.origin = %s AND l.seq = %s AND r.payload IS NOT NULL ORDER BY r.seq",
+        (origin, seq),
     ).fetchall()
-    return [(int(s), _json(bytes(p))) for s, p in rows]
+    return [(int(s), _json(bytes(p))) for s, p in rows if link_target(p) == (origin, seq)]
 
 
 def script_json(value: Any) -> str:
