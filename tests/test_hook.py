@@ -677,6 +677,44 @@ SHORT_BUSY = (
 )
 
 
+def test_a_ledger_busy_with_other_commits_is_waited_for_past_the_timeout(
+    ledger: Path, tmp_path: Path
+) -> None:
+    """Busy is not stuck: another writer takes the lock again the moment it commits, for
+    three times the hook's busy timeout. The hook waits on while commits happen (as many
+    hooks at once do to each other) and records its event itself instead of spooling it."""
+    import threading
+
+    send(ledger, fixture_event("user_prompt_submit.json"), *QUIET)
+    before = len(read_records(ledger))
+    holding, commits = threading.Event(), [0]
+
+    def churn() -> None:
+        other = sqlite3.connect(ledger, isolation_level=None, timeout=30)
+        end = time.monotonic() + 3.0
+        while time.monotonic() < end:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute(f"PRAGMA user_version = {commits[0] + 1}")
+            holding.set()
+            time.sleep(0.2)
+            other.execute("COMMIT")
+            commits[0] += 1
+        other.close()
+
+    thread = threading.Thread(target=churn)
+    thread.start()
+    holding.wait(10)
+    event = fixture_event("post_tool_use_bash.json") | {"tool_use_id": "toolu_while_busy"}
+    done = run_hook(ledger, json.dumps(event).encode(), *QUIET, "--busy-timeout", "1")
+    thread.join()
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b""), done.stderr
+    assert commits[0] >= 5
+    new = read_records(ledger)[before:]
+    assert [r.kind for r in new] == ["command.exec"]  # recorded by the hook, nothing spooled
+    assert new[0].payload["agent"]["tool_use_id"] == "toolu_while_busy"
+    assert not list(tmp_path.glob("**/*.spool/*"))
+
+
 def test_locked_ledger_spools_and_replays(ledger: Path, tmp_path: Path) -> None:
     send(ledger, fixture_event("user_prompt_submit.json"), *QUIET)
     before = read_records(ledger)

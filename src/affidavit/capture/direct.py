@@ -108,13 +108,35 @@ class Capture:
             if close:
                 store.close()
 
+    def begin(self, store: SqliteStore) -> None:
+        """Take the write lock; wait on while other writers keep committing.
+
+        The busy timeout is for a stuck writer (see :meth:`record`). Many hooks at once (a
+        team of subagents) queue for the lock, and SQLite's busy handler polls rather than
+        queues: under that load one hook could wait past the timeout while the others went
+        ahead, and spool an event for no fault. So a timeout counts only when no other
+        connection committed while it ran (``PRAGMA data_version``), up to four timeouts in
+        all, well inside the hook's own 30 s."""
+        conn = store.connection
+        give_up = time.monotonic() + 4 * self.opts.busy_timeout
+        while True:
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            try:
+                store.begin()
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() >= give_up:
+                    raise
+                if conn.execute("PRAGMA data_version").fetchone()[0] == version:
+                    raise  # nobody committed for a whole timeout: stuck, spool the event
+
     def write(
         self, store: SqliteStore, raw: bytes, event: dict[str, Any] | None, problem: str | None
     ) -> None:
         obs = self.obs
         if event is not None:
             obs.observe(event, ConnLookup(store.connection))
-        store.begin()
+        self.begin(store)
         stage.drop_unkept_reads(store, obs, self.opts.config)
         actor = actor_of(store)
         prefix, self.claimed = replay_spool(self.opts.ledger, actor, store)

@@ -97,7 +97,8 @@ Options:
   --config PATH             the affidavit.toml with folder policy (default: $AFFIDAVIT_CONFIG)
   --seal-interval SECONDS   start a detached `affidavit seal` when the oldest unpublished
                             record is this old (default 60)
-  --busy-timeout SECONDS    give up on a locked ledger after this long and spool (default 5)
+  --busy-timeout SECONDS    spool when a writer holds the ledger this long without committing
+                            (default 5); wait at most four times this while others commit
   --max-file-bytes N        largest file whose content is kept for rollback
   --manifest-cap N          most files listed in a folder scan around a shell command
   -h, --help                show this message and exit
