@@ -98,8 +98,8 @@ def _index_links(conn: psycopg.Connection[Any], schema: str) -> None:
     ).fetchall()
     found = [(t, int(seq)) for seq, payload in rows if (t := link_target(payload)) is not None]
     conn.execute(
-        f'INSERT INTO "{schema}".identity_links SELECT * FROM unnest(%s::text[], %s::bigint[], '
-        "%s::bigint[]) ON CONFLICT DO NOTHING",
+        f'INSERT INTO "{schema}".identity_links SELECT * FROM unnest(%b::text[], %b::bigint[], '
+        "%b::bigint[]) ON CONFLICT DO NOTHING",
         ([t[0] for t, _ in found], [t[1] for t, _ in found], [s for _, s in found]),
     )
 
@@ -281,8 +281,8 @@ def _link_batch(conn: psycopg.Connection[Any], c: Collector, rows: list[tuple[An
     def mark(first: int) -> None:
         conn.execute(
             f'UPDATE "{c.schema}".hook_seen h SET link_seq = v.link, email = v.email, '
-            "account_uuid = v.account, link_match = v.match FROM unnest(%s::text[], "
-            "%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[]) "
+            "account_uuid = v.account, link_match = v.match FROM unnest(%b::text[], "
+            "%b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::text[]) "
             "AS v(origin, seq, link, email, account, match) "
             "WHERE h.origin = v.origin AND h.seq = v.seq",
             (
@@ -296,8 +296,8 @@ def _link_batch(conn: psycopg.Connection[Any], c: Collector, rows: list[tuple[An
         )
         # Every link, not only the newest (the console's record page lists them all).
         conn.execute(
-            f'INSERT INTO "{c.schema}".identity_links SELECT * FROM unnest(%s::text[], '
-            "%s::bigint[], %s::bigint[])",
+            f'INSERT INTO "{c.schema}".identity_links SELECT * FROM unnest(%b::text[], '
+            "%b::bigint[], %b::bigint[])",
             (
                 [r[0] for r in rows],
                 [int(r[1]) for r in rows],

@@ -83,8 +83,8 @@ def record_gaps(conn: psycopg.Connection[Any], c: Collector, *, grace_s: float) 
 
     def mark(first: int) -> None:
         conn.execute(
-            f"UPDATE {s}.otel_seen o SET gap_seq = v.gap FROM unnest(%s::bigint[], "
-            "%s::bigint[]) AS v(org_seq, gap) WHERE o.org_seq = v.org_seq",
+            f"UPDATE {s}.otel_seen o SET gap_seq = v.gap FROM unnest(%b::bigint[], "
+            "%b::bigint[]) AS v(org_seq, gap) WHERE o.org_seq = v.org_seq",
             ([int(r[0]) for r in rows], list(range(first, first + len(rows)))),
         )
 

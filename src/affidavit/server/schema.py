@@ -225,8 +225,8 @@ def _upgrade(
             if not rows:
                 break
             conn.execute(
-                f"UPDATE {s}.entries e SET folders = v.f::text[] FROM unnest(%s::text[], "
-                "%s::bigint[], %s::text[]) AS v(o, q, f) WHERE e.origin = v.o AND e.seq = v.q "
+                f"UPDATE {s}.entries e SET folders = v.f::text[] FROM unnest(%b::text[], "
+                "%b::bigint[], %b::text[]) AS v(o, q, f) WHERE e.origin = v.o AND e.seq = v.q "
                 "AND e.folders IS NULL",
                 ([r[0] for r in rows], [r[1] for r in rows],
                  [folders.literal(folders.of_payload(r[2])) for r in rows]),
@@ -241,8 +241,8 @@ def _upgrade(
             "ON r.seq = d.org_seq WHERE r.payload LIKE '%%\"path\"%%'"
         ).fetchall()
         conn.execute(
-            f"UPDATE {s}.direct d SET folders = v.f::text[] FROM unnest(%s::bigint[], "
-            "%s::text[]) AS v(q, f) WHERE d.org_seq = v.q",
+            f"UPDATE {s}.direct d SET folders = v.f::text[] FROM unnest(%b::bigint[], "
+            "%b::text[]) AS v(q, f) WHERE d.org_seq = v.q",
             ([r[0] for r in rows], [folders.literal(folders.of_payload(r[1])) for r in rows]),
         )
         conn.execute(f"INSERT INTO {s}.config VALUES ('folders', '1')")

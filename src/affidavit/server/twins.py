@@ -157,7 +157,7 @@ def _write(
 
     def mark(first: int) -> None:
         conn.execute(
-            f"UPDATE {s}.hook_seen h SET keyed = true FROM unnest(%s::text[], %s::bigint[]) "
+            f"UPDATE {s}.hook_seen h SET keyed = true FROM unnest(%b::text[], %b::bigint[]) "
             "AS v(origin, seq) WHERE h.origin = v.origin AND h.seq = v.seq",
             ([r.origin for r in batch], [r.seq for r in batch]),
         )
@@ -165,8 +165,8 @@ def _write(
             links = [first + i // PAIRS_PER_RECORD for i in range(len(pairs))]
             conn.execute(
                 f"UPDATE {s}.hook_seen h SET keyed = true, twin_origin = v.twin_origin, "
-                "twin_seq = v.twin_seq, twin_link = v.link FROM unnest(%s::text[], "
-                "%s::bigint[], %s::text[], %s::bigint[], %s::bigint[]) "
+                "twin_seq = v.twin_seq, twin_link = v.link FROM unnest(%b::text[], "
+                "%b::bigint[], %b::text[], %b::bigint[], %b::bigint[]) "
                 "AS v(origin, seq, twin_origin, twin_seq, link) "
                 "WHERE h.origin = v.origin AND h.seq = v.seq",
                 (

@@ -345,7 +345,7 @@ class PostgresStore:
         if inner:
             rows = self._exec(
                 "SELECT n.level, n.idx, n.hash FROM {s}.nodes n "
-                "JOIN unnest(%s::int[], %s::bigint[]) AS k(level, idx) "
+                "JOIN unnest(%b::int[], %b::bigint[]) AS k(level, idx) "
                 "ON n.level = k.level AND n.idx = k.idx",
                 ([lv for lv, _ in inner], [i for _, i in inner]),
             )
