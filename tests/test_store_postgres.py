@@ -5,6 +5,7 @@ log that is not there and for a server that does not answer."""
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import psycopg
 import pytest
@@ -111,3 +112,30 @@ def test_an_unreachable_server_is_one_line_without_the_password() -> None:
     with pytest.raises(LedgerError, match=r"cannot connect to PostgreSQL at 127\.0\.0\.1:1/x") as e:
         connect("postgresql://me:s3cret@127.0.0.1:1/x")
     assert "s3cret" not in str(e.value) and "\n" not in str(e.value)
+
+
+def test_connections_plan_every_execution_for_its_parameters_and_never_jit(
+    pg_schemas: Schemas,
+) -> None:
+    """psycopg prepares a statement run five times; PostgreSQL may then plan it once for
+    all parameters (a generic plan), which made the console's folder pages three times
+    slower on a pooled connection. The store's connections always plan with the values."""
+    query = "SELECT relname FROM pg_class WHERE oid = %s"
+
+    def plans(conn: psycopg.Connection[Any]) -> tuple[int, int]:
+        for n in range(12):
+            conn.execute(query, (1259 + n,)).fetchall()
+        row = conn.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement = 'SELECT relname FROM pg_class WHERE oid = $1'"
+        ).fetchone()
+        assert row is not None, "psycopg did not prepare the statement"
+        return int(row[0]), int(row[1])
+
+    with psycopg.connect(pg_schemas.url, autocommit=True) as plain:
+        generic, _ = plans(plain)
+        assert generic > 0  # the default this guards against: the check can fail
+    with connect(pg_schemas.url) as conn:
+        generic, custom = plans(conn)
+        assert generic == 0 and custom > 0
+        assert conn.execute("SHOW jit").fetchone() == ("off",)
