@@ -23,7 +23,7 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
-from affidavit.errors import InputError, LedgerError
+from affidavit.errors import InputError, LedgerError, VerificationError
 from affidavit.files import atomic_writer
 from affidavit.query import Filters
 
@@ -57,7 +57,7 @@ def records(
         headers, body = get(url, token, f"/api/v1/records?{query}")
         after = headers.get("X-Next-After")
         for line in body.decode("utf-8", "replace").splitlines():
-            item = _json(url, "/api/v1/records", line.encode())
+            item = parse_json(url, "/api/v1/records", line)
             if not isinstance(item, dict):
                 raise LedgerError(f"the collector at {url} answered a record that is not an object")
             yield tuple(item.get(c) for c in COLUMNS)
@@ -67,7 +67,7 @@ def record(url: str, token: str, org_seq: int) -> dict[str, Any]:
     """One record with its whole payload (``GET /api/v1/records/<org_seq>``)."""
     path = f"/api/v1/records/{int(org_seq)}"
     _, body = get(url, token, path)
-    value = _json(url, path, body)
+    value = parse_json(url, path, body)
     if not isinstance(value, dict):
         raise LedgerError(f"the collector at {url} answered something that is not a record")
     return value
@@ -76,35 +76,59 @@ def record(url: str, token: str, org_seq: int) -> dict[str, Any]:
 def gaps(url: str, token: str) -> dict[str, Any]:
     """``GET /api/v1/gaps``: reconciliation gaps with counts per device and person."""
     _, body = get(url, token, "/api/v1/gaps")
-    value = _json(url, "/api/v1/gaps", body)
+    value = parse_json(url, "/api/v1/gaps", body)
     if not isinstance(value, dict):
         raise LedgerError(f"the collector at {url} answered /api/v1/gaps with no object")
     return value
 
 
 def get(url: str, token: str, path: str, *, timeout: float = 60) -> tuple[Message, bytes]:
-    """``GET path`` on the collector with a bearer token: (headers, body), or a one-line
-    :class:`LedgerError` naming the collector and its answer."""
+    """``GET path`` on the collector (:func:`request`)."""
+    return request(url, token, path, timeout=timeout)
+
+
+def request(
+    url: str, token: str, path: str, body: dict[str, Any] | None = None, *, timeout: float = 60
+) -> tuple[Message, bytes]:
+    """``GET path`` on the collector with a bearer token, or ``POST`` with a JSON ``body``:
+    (headers, body), or a one-line :class:`LedgerError` naming the collector and its answer
+    (a :class:`VerificationError` for a refused ``witness.conflict``). A connection closed
+    mid-answer (a worker killed, a proxy cut) is a ``LedgerError`` like a reset: callers
+    retry it, and a ship resumes from what the collector acknowledges holding."""
+    data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(
-        url.rstrip("/") + path, headers={"Authorization": f"Bearer {token}"}
+        url.rstrip("/") + path,
+        data=data,
+        method="GET" if data is None else "POST",
+        headers={"Authorization": f"Bearer {token}"}
+        | ({} if data is None else {"Content-Type": "application/json"}),
     )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.headers, resp.read()
     except urllib.error.HTTPError as e:
-        try:
-            reason = json.loads(e.read()).get("error", e.reason)
-        except ValueError:
-            reason = e.reason
+        reason = _reason(e)
+        if e.code == 409 and "witness.conflict" in reason:
+            raise VerificationError(f"the collector {reason}", where="collector") from None
         raise LedgerError(f"the collector at {url} answered {e.code}: {reason}") from None
     except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
-        raise LedgerError(f"cannot reach the collector at {url}: {reason}") from None
+        cause = getattr(e, "reason", e)
+        raise LedgerError(f"cannot reach the collector at {url}: {cause}") from None
     except http.client.HTTPException as e:
         raise LedgerError(f"the collector at {url} broke off its answer: {e!r}") from None
 
 
-def _json(url: str, path: str, body: bytes) -> Any:
+def _reason(e: urllib.error.HTTPError) -> str:
+    """The ``error`` of the collector's JSON answer, else the HTTP reason phrase."""
+    try:
+        answer = json.loads(e.read())
+    except ValueError:
+        answer = None
+    return str(answer["error"] if isinstance(answer, dict) and "error" in answer else e.reason)
+
+
+def parse_json(url: str, path: str, body: bytes | str) -> Any:
+    """``body`` as JSON, or a one-line :class:`LedgerError` naming what answered it."""
     try:
         return json.loads(body)
     except ValueError:

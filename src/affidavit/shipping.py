@@ -51,39 +51,10 @@ def _b64(data: bytes | None) -> str | None:
 def _request(url: str, token: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
     # Imported here: urllib.request brings http.client, ssl and email, which the status
     # command (it reads the shipping state) would otherwise load for nothing.
-    import http.client
-    import urllib.error
-    import urllib.request
+    from affidavit import remote
 
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(
-        url.rstrip("/") + path,
-        data=data,
-        method="GET" if body is None else "POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
-            raw = resp.read()
-    except urllib.error.HTTPError as e:
-        try:
-            reason = json.loads(e.read()).get("error", e.reason)
-        except ValueError:
-            reason = e.reason
-        if e.code == 409 and "witness.conflict" in str(reason):
-            raise VerificationError(f"the collector {reason}", where="collector") from None
-        raise LedgerError(f"the collector at {url} answered {e.code}: {reason}") from None
-    except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
-        raise LedgerError(f"cannot reach the collector at {url}: {reason}") from None
-    except http.client.HTTPException as e:
-        # The connection closed mid-answer (a worker killed, a proxy cut): like a reset,
-        # the next ship resumes from what the collector acknowledges holding.
-        raise LedgerError(f"the collector at {url} broke off its answer: {e!r}") from None
-    try:
-        answer = json.loads(raw)
-    except ValueError:
-        answer = None
+    _, raw = remote.request(url, token, path, body, timeout=TIMEOUT_S)
+    answer = remote.parse_json(url, path, raw)
     if not isinstance(answer, dict):
         raise LedgerError(f"the collector at {url} answered {path} with no JSON object")
     return answer

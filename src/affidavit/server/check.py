@@ -144,8 +144,7 @@ def _check_links(
     """``identity_links`` (the console's way to a record's links) holds exactly the links
     the org log does: a row removed would hide a link from the record's page, one added
     would show a link the log never made. A link whose payload was erased keeps its row."""
-    made = conn.execute("SELECT to_regclass(%s)", (f'"{c.schema}".identity_links',)).fetchone()
-    if made is None or made[0] is None:
+    if not identity.tables_made(conn, c.schema):
         return  # a collector that never served: no join has run
     rows = conn.execute(
         f"SELECT l.origin, l.seq, l.link_seq, r.seq IS NOT NULL AND r.payload IS NULL "

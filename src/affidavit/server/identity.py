@@ -69,19 +69,24 @@ _LOOKBACK = 1000  # entries ids committed out of order by concurrent ships are r
 _SKIP_KINDS = (Kind.ORG_ENTRY, Kind.WITNESS_CONFLICT, Kind.IDENTITY_LINK, Kind.CAPTURE_GAP)
 
 
+def tables_made(conn: psycopg.Connection[Any], schema: str) -> bool:
+    """Whether :func:`ensure_tables` has run: the last table its statements make exists,
+    and they all run in one transaction."""
+    row = conn.execute(
+        "SELECT to_regclass(%s) IS NOT NULL", (f'"{schema}".identity_links',)
+    ).fetchone()
+    return row is not None and bool(row[0])
+
+
 def ensure_tables(conn: psycopg.Connection[Any], schema: str) -> None:
-    # Made already (the last statement's index exists, and all of them ran in one
-    # transaction): nothing to do, and no lock to take. ``ALTER TABLE ... IF NOT EXISTS``
+    # Made already: nothing to do, and no lock to take. ``ALTER TABLE ... IF NOT EXISTS``
     # locks the table even when it changes nothing, and `server seal` run beside a serving
     # collector deadlocked with its identity scan.
-    made = ("SELECT to_regclass(%s) IS NOT NULL", (f'"{schema}".identity_links',))
-    row = conn.execute(*made).fetchone()
-    if row is not None and row[0]:
+    if tables_made(conn, schema):
         return
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"ddl:{schema}",))
-        row = conn.execute(*made).fetchone()
-        if row is not None and row[0]:
+        if tables_made(conn, schema):
             return  # another worker made them while this one waited
         for statement in _DDL.format(s=f'"{schema}"').split(";"):
             conn.execute(statement)
@@ -279,30 +284,21 @@ def _link_batch(conn: psycopg.Connection[Any], c: Collector, rows: list[tuple[An
     ]  # fmt: skip
 
     def mark(first: int) -> None:
+        origins, seqs = [r[0] for r in rows], [int(r[1]) for r in rows]
+        links = list(range(first, first + len(rows)))
         conn.execute(
             f'UPDATE "{c.schema}".hook_seen h SET link_seq = v.link, email = v.email, '
             "account_uuid = v.account, link_match = v.match FROM unnest(%b::text[], "
             "%b::bigint[], %b::bigint[], %b::text[], %b::text[], %b::text[]) "
             "AS v(origin, seq, link, email, account, match) "
             "WHERE h.origin = v.origin AND h.seq = v.seq",
-            (
-                [r[0] for r in rows],
-                [int(r[1]) for r in rows],
-                list(range(first, first + len(rows))),
-                [r[7] for r in rows],
-                [r[8] for r in rows],
-                [r[10] for r in rows],
-            ),
+            (origins, seqs, links, *([r[i] for r in rows] for i in (7, 8, 10))),
         )
         # Every link, not only the newest (the console's record page lists them all).
         conn.execute(
             f'INSERT INTO "{c.schema}".identity_links SELECT * FROM unnest(%b::text[], '
             "%b::bigint[], %b::bigint[])",
-            (
-                [r[0] for r in rows],
-                [int(r[1]) for r in rows],
-                list(range(first, first + len(rows))),
-            ),
+            (origins, seqs, links),
         )
 
     append_marked(conn, c, records, mark)
